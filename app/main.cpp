@@ -1,0 +1,67 @@
+// gencast-run entry point: global options, subcommands, and the one place
+// where exceptions become exit codes (0 ok, 1 runtime failure, 2 usage/input).
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/version.h"
+
+namespace {
+
+void print_error(const std::string& message) {
+  if (gencast::log_format() == gencast::LogFormat::json) {
+    spdlog::error("{}", message);
+  } else {
+    std::fprintf(stderr, "error: %s\n", message.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using gencast::ExitCode;
+  CLI::App root{"gencast-run: GenCast ensemble weather forecasts on NVIDIA GPUs and CPUs"};
+  root.require_subcommand(1);
+  root.set_version_flag("--version", std::string("gencast-run ") + gencast::kVersion +
+                                         (gencast::kBuiltWithCuda ? " (CUDA)" : " (CPU only)"));
+  std::string log_level = "info";
+  std::string log_format = "text";
+  root.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  root.add_option("--log-format", log_format, "text, or json (one JSON object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  root.parse_complete_callback([&] {
+    gencast::init_logging(log_level, log_format == "json" ? gencast::LogFormat::json
+                                                          : gencast::LogFormat::text);
+  });
+
+  gencast::app::CommandResult result;
+  gencast::app::register_forecast_command(root, result);
+  gencast::app::register_check_config_command(root, result);
+  gencast::app::register_inspect_command(root, result);
+  gencast::app::register_verify_command(root, result);
+  gencast::app::register_bench_command(root, result);
+
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return root.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    root.exit(e);
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const gencast::InputError& e) {
+    print_error(e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return static_cast<int>(ExitCode::runtime_failure);
+  }
+  return result.exit_code;
+}

@@ -1,0 +1,41 @@
+#include "backend/backend.h"
+
+#include "core/error.h"
+
+namespace gencast {
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::tf32: return "tf32";
+    case Precision::bf16: return "bf16";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "tf32") return Precision::tf32;
+  if (name == "bf16") return Precision::bf16;
+  fail_input("", "precision", "fp32, tf32 or bf16", "'" + name + "'");
+}
+
+Tensor Backend::from_host(const ArrayF& a, DType dtype) {
+  Tensor t = empty(a.shape, dtype);
+  upload(a.ptr(), t);
+  return t;
+}
+
+Tensor Backend::from_host_i32(const std::vector<int32_t>& v) {
+  Tensor t = empty({static_cast<int64_t>(v.size())}, DType::i32);
+  upload_i32(v.data(), t);
+  return t;
+}
+
+ArrayF Backend::to_host(const Tensor& t) {
+  ArrayF a(t.shape());
+  download(t, a.ptr());
+  return a;
+}
+
+}  // namespace gencast

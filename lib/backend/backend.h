@@ -1,0 +1,129 @@
+// The backend seam: one abstract interface that the model, the sampler and the
+// runtime are written against, with a CPU float32 reference implementation
+// (backend/cpu_backend.*) and a CUDA implementation (kernels/cuda_backend.*).
+//
+// Ops are row-oriented: a tensor of shape [..., C] is `rows` x C. Every op has
+// a plain-loop CPU twin; CUDA kernels are tested against it (tests/unit).
+// Ops may run asynchronously; download() and synchronize() wait.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/tensor.h"
+
+namespace gencast {
+
+// Matmul precision: fp32 (true float32), tf32 (tensor cores, float32 storage)
+// or bf16 (bfloat16 storage and operands, float32 accumulation).
+enum class Precision { fp32, tf32, bf16 };
+const char* precision_name(Precision p);
+Precision parse_precision(const std::string& name);  // throws InputError
+
+enum class Activation { none, swish, gelu };  // gelu = tanh approximation (jax default)
+
+// Compressed sparse rows: row r owns indices [offsets[r], offsets[r+1]).
+struct Csr {
+  std::vector<int64_t> offsets;
+  std::vector<int32_t> indices;
+  int64_t rows() const { return offsets.empty() ? 0 : static_cast<int64_t>(offsets.size()) - 1; }
+  int64_t nnz() const { return offsets.empty() ? 0 : offsets.back(); }
+};
+
+// Backend-specific preprocessed form of an attention neighbourhood.
+class AttentionPlan {
+ public:
+  virtual ~AttentionPlan() = default;
+  virtual int64_t nodes() const = 0;
+  virtual int heads() const = 0;
+  virtual int head_dim() const = 0;
+};
+
+// Key of one noise field: member k's noise depends only on (seed, member, ...).
+struct NoiseKey {
+  uint64_t seed = 0;
+  uint32_t member = 0;
+  uint32_t draw = 0;     // which draw of the run (step and call folded in)
+  uint32_t channel = 0;  // output channel the field fills
+};
+
+// Backend-specific precomputed state for spherical-harmonic noise synthesis.
+class NoisePlan {
+ public:
+  virtual ~NoisePlan() = default;
+  virtual int64_t n_lat() const = 0;
+  virtual int64_t n_lon() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  virtual std::string name() const = 0;         // "cpu", "cuda:0"
+  virtual std::string device_name() const = 0;  // e.g. "NVIDIA H100 80GB HBM3"
+  virtual Precision precision() const = 0;
+  // Element type used for activations/weights at this precision (f32 or bf16).
+  virtual DType compute_dtype() const = 0;
+
+  // ---- memory -------------------------------------------------------------
+  virtual Tensor empty(Shape shape, DType dtype) = 0;
+  Tensor empty_compute(Shape shape) { return empty(std::move(shape), compute_dtype()); }
+  virtual void upload(const float* host, Tensor& dst) = 0;  // converts to dst dtype
+  virtual void upload_i32(const int32_t* host, Tensor& dst) = 0;
+  virtual void download(const Tensor& src, float* host) = 0;  // converts from src dtype
+  virtual void synchronize() = 0;
+  virtual size_t free_memory_bytes() const = 0;
+  virtual size_t peak_memory_bytes() const = 0;
+
+  // Convenience: a new tensor holding host data.
+  Tensor from_host(const ArrayF& a, DType dtype);
+  Tensor from_host_i32(const std::vector<int32_t>& v);
+  ArrayF to_host(const Tensor& t);
+
+  // ---- ops ----------------------------------------------------------------
+  // y = act(alpha * (x @ w) + bias + beta * y);  x [R,K], w [K,N], bias [N] or null, y [R,N].
+  virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                      Activation act = Activation::none, float alpha = 1.f, float beta = 0.f) = 0;
+
+  // y = (accumulate ? y : 0) + LN(x) * (1 + cond[0:C]) + cond[C:2C].
+  // LN has no learned affine: (x - mean) / sqrt(var + 1e-5). x,y [R,C]; cond [2C] (f32).
+  virtual void layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y,
+                               bool accumulate) = 0;
+
+  // y[r] = act(y[r] + a[ia[r]] + b[ib[r]]): adds per-node projections to edges.
+  virtual void gather2_add_act(const Tensor& a, const Tensor& ia, const Tensor& b,
+                               const Tensor& ib, Tensor& y, Activation act) = 0;
+
+  // y[n] = sum over e in [offsets[n], offsets[n+1]) of x[e - offsets[0]], n in [0, rows(y)).
+  // offsets: i32 [rows(y) + 1], x holds the edges of that receiver range, in order.
+  virtual void segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) = 0;
+
+  // Exact softmax attention restricted to a neighbourhood (self included).
+  virtual std::unique_ptr<AttentionPlan> plan_attention(const Csr& neighbours, int heads,
+                                                        int head_dim) = 0;
+  // qkv [N, 3*H*D] = [q | k | v], each head-major (h*D + d); out [N, H*D].
+  virtual void attention(const AttentionPlan& plan, const Tensor& qkv, Tensor& out) = 0;
+
+  // out = a*x + b*y (out may alias x or y).
+  virtual void axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) = 0;
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  virtual void fill(Tensor& t, float value) = 0;
+
+  // Isotropic, unit-variance white noise on the sphere, one independent field
+  // per output channel: out [n_lat*n_lon, C] (grid-node-major, lat-major nodes),
+  // keys.size() == C. Same keys give the same field on every backend.
+  virtual std::unique_ptr<NoisePlan> plan_noise(int64_t n_lat, int64_t n_lon) = 0;
+  virtual void sphere_noise(const NoisePlan& plan, std::span<const NoiseKey> keys,
+                            Tensor& out) = 0;
+};
+
+// "cpu" or "cuda:N". Throws InputError for unknown devices or a build without CUDA.
+std::unique_ptr<Backend> make_backend(const std::string& device, Precision precision);
+
+}  // namespace gencast

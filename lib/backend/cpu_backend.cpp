@@ -1,0 +1,329 @@
+#include "backend/cpu_backend.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "sampler/sphere_noise.h"
+
+namespace gencast {
+namespace {
+
+void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw std::invalid_argument(std::string("cpu backend ") + op + ": " + what);
+}
+
+void require_f32(const Tensor& t, const char* op) {
+  require(t.dtype() == DType::f32, op, "expected an f32 tensor");
+}
+
+class CpuAttentionPlan final : public AttentionPlan {
+ public:
+  CpuAttentionPlan(Csr csr, int heads, int head_dim)
+      : csr_(std::move(csr)), heads_(heads), head_dim_(head_dim) {}
+  int64_t nodes() const override { return csr_.rows(); }
+  int heads() const override { return heads_; }
+  int head_dim() const override { return head_dim_; }
+  const Csr& csr() const { return csr_; }
+
+ private:
+  Csr csr_;
+  int heads_;
+  int head_dim_;
+};
+
+class CpuNoisePlan final : public NoisePlan {
+ public:
+  CpuNoisePlan(int64_t n_lat, int64_t n_lon) : synth_(n_lat, n_lon) {}
+  int64_t n_lat() const override { return synth_.n_lat(); }
+  int64_t n_lon() const override { return synth_.n_lon(); }
+  const SphereNoiseSynth& synth() const { return synth_; }
+
+ private:
+  SphereNoiseSynth synth_;
+};
+
+}  // namespace
+
+float activation_value(Activation act, float x) {
+  switch (act) {
+    case Activation::none: return x;
+    case Activation::swish: return x / (1.f + std::exp(-x));
+    case Activation::gelu: {
+      // jax.nn.gelu(approximate=True): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      const float c = 0.7978845608028654f;
+      return 0.5f * x * (1.f + std::tanh(c * (x + 0.044715f * x * x * x)));
+    }
+  }
+  return x;
+}
+
+std::string CpuBackend::device_name() const {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto pos = line.find(':');
+      if (pos != std::string::npos) return line.substr(pos + 2);
+    }
+  }
+  return "CPU";
+}
+
+Tensor CpuBackend::empty(Shape shape, DType dtype) {
+  require(dtype != DType::bf16, "empty", "bf16 tensors are not supported on the CPU");
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  char* raw = new char[std::max<size_t>(bytes, 1)];
+  live_bytes_ += bytes;
+  peak_bytes_ = std::max(peak_bytes_, live_bytes_);
+  std::shared_ptr<void> storage(raw, [this, bytes](void* p) {
+    live_bytes_ -= bytes;
+    delete[] static_cast<char*>(p);
+  });
+  return Tensor(this, std::move(shape), dtype, std::move(storage), raw);
+}
+
+void CpuBackend::upload(const float* host, Tensor& dst) {
+  require_f32(dst, "upload");
+  std::memcpy(dst.data(), host, dst.bytes());
+}
+
+void CpuBackend::upload_i32(const int32_t* host, Tensor& dst) {
+  require(dst.dtype() == DType::i32, "upload_i32", "expected an i32 tensor");
+  std::memcpy(dst.data(), host, dst.bytes());
+}
+
+void CpuBackend::download(const Tensor& src, float* host) {
+  require_f32(src, "download");
+  std::memcpy(host, src.data(), src.bytes());
+}
+
+size_t CpuBackend::free_memory_bytes() const {
+  const long pages = sysconf(_SC_AVPHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : 0;
+}
+
+void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                        Activation act, float alpha, float beta) {
+  require_f32(x, "linear");
+  require_f32(w, "linear");
+  require_f32(y, "linear");
+  const int64_t R = x.rows(), K = x.cols(), N = w.cols();
+  require(w.shape().size() == 2 && w.shape()[0] == K, "linear",
+          "weight rows must equal input columns");
+  require(y.rows() == R && y.cols() == N, "linear", "output shape mismatch");
+  require(!bias || (bias->numel() == N && bias->dtype() == DType::f32), "linear",
+          "bias must have N f32 elements");
+  const float* xp = x.as<float>();
+  const float* wp = w.as<float>();
+  const float* bp = bias ? bias->as<float>() : nullptr;
+  float* yp = y.as<float>();
+#pragma omp parallel
+  {
+    std::vector<float> acc(static_cast<size_t>(N));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < R; ++r) {
+      std::fill(acc.begin(), acc.end(), 0.f);
+      const float* xr = xp + r * K;
+      for (int64_t k = 0; k < K; ++k) {
+        const float xv = xr[k];
+        const float* wk = wp + k * N;
+        for (int64_t n = 0; n < N; ++n) acc[n] += xv * wk[n];
+      }
+      float* yr = yp + r * N;
+      for (int64_t n = 0; n < N; ++n) {
+        float v = alpha * acc[n];
+        if (bp) v += bp[n];
+        if (beta != 0.f) v += beta * yr[n];
+        yr[n] = activation_value(act, v);
+      }
+    }
+  }
+}
+
+void CpuBackend::layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y,
+                                 bool accumulate) {
+  require_f32(x, "layer_norm_cond");
+  require_f32(y, "layer_norm_cond");
+  require_f32(cond, "layer_norm_cond");
+  const int64_t R = x.rows(), C = x.cols();
+  require(y.rows() == R && y.cols() == C, "layer_norm_cond", "output shape mismatch");
+  require(cond.numel() == 2 * C, "layer_norm_cond", "cond must have 2*C elements");
+  const float* xp = x.as<float>();
+  const float* scale = cond.as<float>();
+  const float* offset = scale + C;
+  float* yp = y.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = xp + r * C;
+    float* yr = yp + r * C;
+    double mean = 0;
+    for (int64_t c = 0; c < C; ++c) mean += xr[c];
+    mean /= static_cast<double>(C);
+    double var = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      const double d = xr[c] - mean;
+      var += d * d;
+    }
+    var /= static_cast<double>(C);
+    const auto inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
+    const auto m = static_cast<float>(mean);
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = (xr[c] - m) * inv * (1.f + scale[c]) + offset[c];
+      yr[c] = accumulate ? yr[c] + v : v;
+    }
+  }
+}
+
+void CpuBackend::gather2_add_act(const Tensor& a, const Tensor& ia, const Tensor& b,
+                                 const Tensor& ib, Tensor& y, Activation act) {
+  require_f32(a, "gather2_add_act");
+  require_f32(b, "gather2_add_act");
+  require_f32(y, "gather2_add_act");
+  require(ia.dtype() == DType::i32 && ib.dtype() == DType::i32, "gather2_add_act",
+          "indices must be i32");
+  const int64_t R = y.rows(), C = y.cols();
+  require(ia.numel() == R && ib.numel() == R, "gather2_add_act", "one index per output row");
+  require(a.cols() == C && b.cols() == C, "gather2_add_act", "column mismatch");
+  const int32_t* iap = ia.as<int32_t>();
+  const int32_t* ibp = ib.as<int32_t>();
+  const float* ap = a.as<float>();
+  const float* bp = b.as<float>();
+  float* yp = y.as<float>();
+  const int64_t ra = a.rows(), rb = b.rows();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t i = iap[r], j = ibp[r];
+    if (i < 0 || i >= ra || j < 0 || j >= rb) throw std::out_of_range("gather index");
+    float* yr = yp + r * C;
+    const float* ar = ap + i * C;
+    const float* br = bp + j * C;
+    for (int64_t c = 0; c < C; ++c) yr[c] = activation_value(act, yr[c] + ar[c] + br[c]);
+  }
+}
+
+void CpuBackend::segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) {
+  require_f32(x, "segment_sum");
+  require_f32(y, "segment_sum");
+  require(offsets.dtype() == DType::i32, "segment_sum", "offsets must be i32");
+  const int64_t N = y.rows(), C = y.cols();
+  require(offsets.numel() == N + 1, "segment_sum", "offsets must have rows(y)+1 entries");
+  require(x.cols() == C, "segment_sum", "column mismatch");
+  const int32_t* off = offsets.as<int32_t>();
+  const int64_t base = off[0];
+  require(off[N] - base == x.rows(), "segment_sum", "offsets do not cover the input rows");
+  const float* xp = x.as<float>();
+  float* yp = y.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    float* yr = yp + n * C;
+    std::fill(yr, yr + C, 0.f);
+    for (int64_t e = off[n]; e < off[n + 1]; ++e) {
+      const float* xr = xp + (e - base) * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] += xr[c];
+    }
+  }
+}
+
+std::unique_ptr<AttentionPlan> CpuBackend::plan_attention(const Csr& neighbours, int heads,
+                                                          int head_dim) {
+  return std::make_unique<CpuAttentionPlan>(neighbours, heads, head_dim);
+}
+
+void CpuBackend::attention(const AttentionPlan& plan_base, const Tensor& qkv, Tensor& out) {
+  const auto* plan = dynamic_cast<const CpuAttentionPlan*>(&plan_base);
+  require(plan != nullptr, "attention", "plan was made by another backend");
+  require_f32(qkv, "attention");
+  require_f32(out, "attention");
+  const int H = plan->heads(), D = plan->head_dim();
+  const int64_t N = plan->nodes(), HD = int64_t{H} * D;
+  require(qkv.rows() == N && qkv.cols() == 3 * HD, "attention", "qkv must be [N, 3*H*D]");
+  require(out.rows() == N && out.cols() == HD, "attention", "out must be [N, H*D]");
+  const Csr& csr = plan->csr();
+  const float* base = qkv.as<float>();
+  float* op = out.as<float>();
+  const float scale = 1.f / std::sqrt(static_cast<float>(D));
+#pragma omp parallel
+  {
+    std::vector<float> logits;
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t begin = csr.offsets[n], end = csr.offsets[n + 1];
+      logits.resize(static_cast<size_t>(end - begin));
+      for (int h = 0; h < H; ++h) {
+        const float* q = base + n * 3 * HD + h * D;
+        float mx = -INFINITY;
+        for (int64_t e = begin; e < end; ++e) {
+          const float* k = base + int64_t{csr.indices[e]} * 3 * HD + HD + h * D;
+          float s = 0.f;
+          for (int d = 0; d < D; ++d) s += q[d] * k[d];
+          s *= scale;
+          logits[e - begin] = s;
+          mx = std::max(mx, s);
+        }
+        double denom = 0;
+        for (auto& l : logits) {
+          l = std::exp(l - mx);
+          denom += l;
+        }
+        float* o = op + n * HD + h * D;
+        std::fill(o, o + D, 0.f);
+        for (int64_t e = begin; e < end; ++e) {
+          const float p = static_cast<float>(logits[e - begin] / denom);
+          const float* v = base + int64_t{csr.indices[e]} * 3 * HD + 2 * HD + h * D;
+          for (int d = 0; d < D; ++d) o[d] += p * v[d];
+        }
+      }
+    }
+  }
+}
+
+void CpuBackend::axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) {
+  require_f32(x, "axpby");
+  require_f32(y, "axpby");
+  require_f32(out, "axpby");
+  require(x.numel() == out.numel() && y.numel() == out.numel(), "axpby", "size mismatch");
+  const float* xp = x.as<float>();
+  const float* yp = y.as<float>();
+  float* op = out.as<float>();
+  const int64_t n = out.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) op[i] = a * xp[i] + b * yp[i];
+}
+
+void CpuBackend::copy(const Tensor& src, Tensor& dst) {
+  require(src.bytes() == dst.bytes() && src.dtype() == dst.dtype(), "copy", "size mismatch");
+  std::memcpy(dst.data(), src.data(), src.bytes());
+}
+
+void CpuBackend::fill(Tensor& t, float value) {
+  require_f32(t, "fill");
+  std::fill(t.as<float>(), t.as<float>() + t.numel(), value);
+}
+
+std::unique_ptr<NoisePlan> CpuBackend::plan_noise(int64_t n_lat, int64_t n_lon) {
+  return std::make_unique<CpuNoisePlan>(n_lat, n_lon);
+}
+
+void CpuBackend::sphere_noise(const NoisePlan& plan_base, std::span<const NoiseKey> keys,
+                              Tensor& out) {
+  const auto* plan = dynamic_cast<const CpuNoisePlan*>(&plan_base);
+  require(plan != nullptr, "sphere_noise", "plan was made by another backend");
+  require_f32(out, "sphere_noise");
+  require(out.rows() == plan->n_lat() * plan->n_lon() &&
+              out.cols() == static_cast<int64_t>(keys.size()),
+          "sphere_noise", "out must be [n_lat*n_lon, keys.size()]");
+  plan->synth().sample(keys, out.as<float>());
+}
+
+}  // namespace gencast

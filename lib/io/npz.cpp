@@ -1,0 +1,321 @@
+#include "io/npz.h"
+
+#include <zip.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace gencast {
+namespace {
+
+constexpr const char* kNpySuffix = ".npy";
+
+std::string zip_error_text(int code) {
+  zip_error_t err;
+  zip_error_init_with_code(&err, code);
+  std::string text = zip_error_strerror(&err);
+  zip_error_fini(&err);
+  return text;
+}
+
+// RAII for an open archive member.
+struct MemberFile {
+  zip_file_t* file = nullptr;
+  ~MemberFile() {
+    if (file) zip_fclose(file);
+  }
+};
+
+}  // namespace
+
+NpzReader::NpzReader(std::string path) : path_(std::move(path)) {
+  if (!std::filesystem::exists(path_))
+    fail_input(path_, "", "an existing .npz file", "no such file");
+  int code = 0;
+  archive_ = zip_open(path_.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  if (!archive_) {
+    std::string found = zip_error_text(code);
+    if (code == ZIP_ER_NOZIP) found = "not a zip archive (wrong magic bytes)";
+    if (code == ZIP_ER_INCONS || code == ZIP_ER_EOF || code == ZIP_ER_READ)
+      found = "a damaged zip archive (" + zip_error_text(code) + "; truncated download?)";
+    fail_input(path_, "", "a numpy .npz archive", found);
+  }
+  const zip_int64_t n = zip_get_num_entries(archive_, 0);
+  for (zip_int64_t i = 0; i < n; ++i) {
+    const char* name = zip_get_name(archive_, static_cast<zip_uint64_t>(i), 0);
+    if (!name) continue;
+    std::string key = name;
+    const size_t suffix = std::strlen(kNpySuffix);
+    if (key.size() > suffix && key.compare(key.size() - suffix, suffix, kNpySuffix) == 0)
+      key.resize(key.size() - suffix);
+    index_[key] = i;
+    keys_.push_back(std::move(key));
+  }
+}
+
+NpzReader::~NpzReader() {
+  if (archive_) zip_discard(archive_);
+}
+
+npy::Header NpzReader::read_raw(const std::string& key, std::vector<char>* raw, void* direct,
+                                size_t direct_bytes) const {
+  auto it = index_.find(key);
+  if (it == index_.end()) fail_input(path_, key, "this member in the archive", "it is missing");
+  const auto idx = static_cast<zip_uint64_t>(it->second);
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat_index(archive_, idx, 0, &st) != 0)
+    fail_input(path_, key, "a readable member", zip_strerror(archive_));
+  MemberFile mf;
+  mf.file = zip_fopen_index(archive_, idx, 0);
+  if (!mf.file) fail_input(path_, key, "a readable member", zip_strerror(archive_));
+
+  auto read_exact = [&](void* dst, size_t bytes, const char* what) {
+    size_t got = 0;
+    while (got < bytes) {
+      const zip_int64_t r = zip_fread(mf.file, static_cast<char*>(dst) + got, bytes - got);
+      if (r < 0) fail_input(context(key), what, "readable data", zip_file_strerror(mf.file));
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    if (got != bytes)
+      fail_input(context(key), what, std::to_string(bytes) + " bytes",
+                 std::to_string(got) + " bytes (member truncated)");
+  };
+
+  // Header: the fixed prefix first, then the rest once its length is known.
+  std::string head(12, '\0');
+  const size_t prefix = st.size >= 12 ? 12 : static_cast<size_t>(st.size);
+  read_exact(head.data(), prefix, "npy header");
+  head.resize(prefix);
+  const size_t total = npy::header_size(head, context(key));
+  if (total == 0 || total > st.size)
+    fail_input(context(key), "npy header", "a complete header", "a truncated one");
+  head.resize(total);
+  read_exact(head.data() + prefix, total - prefix, "npy header");
+  npy::Header h = npy::parse_header(head, context(key));
+
+  const size_t bytes = h.data_bytes();
+  if (st.size != total + bytes)
+    fail_input(context(key), "npy data", std::to_string(total + bytes) + " bytes for shape " +
+                                              shape_to_string(h.shape),
+               std::to_string(st.size) + " bytes");
+  if (direct && direct_bytes == bytes) {
+    read_exact(direct, bytes, "npy data");
+  } else {
+    raw->resize(bytes);
+    read_exact(raw->data(), bytes, "npy data");
+  }
+  return h;
+}
+
+npy::Header NpzReader::header(const std::string& key) const {
+  auto it = index_.find(key);
+  if (it == index_.end()) fail_input(path_, key, "this member in the archive", "it is missing");
+  MemberFile mf;
+  mf.file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(it->second), 0);
+  if (!mf.file) fail_input(path_, key, "a readable member", zip_strerror(archive_));
+  std::string head(12, '\0');
+  zip_int64_t got = zip_fread(mf.file, head.data(), 12);
+  head.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  const size_t total = npy::header_size(head, context(key));
+  if (total == 0) fail_input(context(key), "npy header", "a complete header", "a truncated one");
+  const size_t have = head.size();
+  head.resize(total);
+  got = zip_fread(mf.file, head.data() + have, total - have);
+  if (got < 0 || static_cast<size_t>(got) != total - have)
+    fail_input(context(key), "npy header", "a complete header", "a truncated one");
+  return npy::parse_header(head, context(key));
+}
+
+ArrayF NpzReader::read_f32(const std::string& key) const {
+  const npy::Header h = header(key);
+  if (h.dtype == npy::DType::unicode)
+    fail_input(context(key), "dtype", "a numeric array", "a string");
+  ArrayF out(h.shape);
+  std::vector<char> raw;
+  read_raw(key, &raw, h.dtype == npy::DType::f32 ? out.ptr() : nullptr,
+           h.dtype == npy::DType::f32 ? out.data.size() * sizeof(float) : 0);
+  if (h.dtype != npy::DType::f32)
+    npy::convert_to_f32(h.dtype, raw.data(), out.ptr(), out.data.size());
+  return out;
+}
+
+Array<double> NpzReader::read_f64(const std::string& key) const {
+  std::vector<char> raw;
+  const npy::Header h = read_raw(key, &raw, nullptr, 0);
+  if (h.dtype == npy::DType::unicode)
+    fail_input(context(key), "dtype", "a numeric array", "a string");
+  Array<double> out(h.shape);
+  npy::convert_to_f64(h.dtype, raw.data(), out.ptr(), out.data.size());
+  return out;
+}
+
+Array<int64_t> NpzReader::read_i64(const std::string& key) const {
+  std::vector<char> raw;
+  const npy::Header h = read_raw(key, &raw, nullptr, 0);
+  Array<int64_t> out(h.shape);
+  npy::convert_to_i64(h.dtype, raw.data(), out.ptr(), out.data.size(), context(key));
+  return out;
+}
+
+Array<int32_t> NpzReader::read_i32(const std::string& key) const {
+  const Array<int64_t> wide = read_i64(key);
+  Array<int32_t> out(wide.shape);
+  for (size_t i = 0; i < wide.data.size(); ++i) {
+    if (wide.data[i] < INT32_MIN || wide.data[i] > INT32_MAX)
+      fail_input(context(key), "value", "indices that fit in int32",
+                 std::to_string(wide.data[i]));
+    out.data[i] = static_cast<int32_t>(wide.data[i]);
+  }
+  return out;
+}
+
+npy::Header NpzReader::scalar_header(const std::string& key) const {
+  npy::Header h = header(key);
+  if (h.numel() != 1)
+    fail_input(context(key), "shape", "a scalar", shape_to_string(h.shape));
+  return h;
+}
+
+std::string NpzReader::read_string(const std::string& key) const {
+  std::vector<char> raw;
+  const npy::Header h = read_raw(key, &raw, nullptr, 0);
+  if (h.dtype != npy::DType::unicode || h.numel() != 1)
+    fail_input(context(key), "dtype", "a 0-d unicode string",
+               std::string(npy::dtype_name(h.dtype)) + " of shape " + shape_to_string(h.shape));
+  return npy::decode_unicode(raw.data(), h.itemsize);
+}
+
+double NpzReader::read_scalar_f64(const std::string& key) const {
+  const npy::Header h = scalar_header(key);
+  if (h.dtype == npy::DType::unicode)
+    fail_input(context(key), "dtype", "a number", "a string");
+  return read_f64(key).data.at(0);
+}
+
+int64_t NpzReader::read_scalar_i64(const std::string& key) const {
+  const npy::Header h = scalar_header(key);
+  if (h.dtype != npy::DType::i64 && h.dtype != npy::DType::i32)
+    fail_input(context(key), "dtype", "an integer", npy::dtype_name(h.dtype));
+  return read_i64(key).data.at(0);
+}
+
+bool NpzReader::read_scalar_bool(const std::string& key) const {
+  const npy::Header h = scalar_header(key);
+  if (h.dtype != npy::DType::boolean)
+    fail_input(context(key), "dtype", "a bool", npy::dtype_name(h.dtype));
+  return read_i64(key).data.at(0) != 0;
+}
+
+// ---------------------------------------------------------------------------
+
+NpzWriter::NpzWriter(std::string path) : path_(std::move(path)), partial_path_(path_ + ".partial") {
+  int code = 0;
+  archive_ = zip_open(partial_path_.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+  if (!archive_)
+    throw RuntimeFailure("cannot create " + partial_path_ + ": " + zip_error_text(code));
+}
+
+NpzWriter::~NpzWriter() {
+  if (archive_) {
+    zip_discard(archive_);
+    std::error_code ec;
+    std::filesystem::remove(partial_path_, ec);
+  }
+}
+
+void NpzWriter::add_member(const std::string& key, const std::string& descr, const Shape& shape,
+                           const void* data, size_t bytes) {
+  std::string shape_text = "(";
+  for (size_t i = 0; i < shape.size(); ++i) shape_text += std::to_string(shape[i]) + ", ";
+  if (shape.size() > 1) shape_text.resize(shape_text.size() - 2);
+  if (shape.size() == 1) shape_text.resize(shape_text.size() - 1);
+  shape_text += ")";
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " +
+                     shape_text + ", }";
+  // Version 1 header, padded with spaces so that the data starts 64-byte aligned.
+  size_t total = 10 + dict.size() + 1;
+  const size_t padded = (total + 63) / 64 * 64;
+  dict.append(padded - total, ' ');
+  dict += '\n';
+  auto member = std::make_unique<std::string>("\x93NUMPY\x01\x00", 8);
+  const auto hlen = static_cast<uint16_t>(dict.size());
+  *member += static_cast<char>(hlen & 0xff);
+  *member += static_cast<char>(hlen >> 8);
+  *member += dict;
+
+  // The member is header + data; libzip reads both through a layered source.
+  zip_error_t err;
+  zip_error_init(&err);
+  zip_buffer_fragment_t fragments[2] = {
+      {reinterpret_cast<zip_uint8_t*>(member->data()), member->size()},
+      {static_cast<zip_uint8_t*>(const_cast<void*>(data)), bytes}};
+  zip_source_t* src = zip_source_buffer_fragment_create(fragments, bytes ? 2 : 1, 0, &err);
+  if (!src) throw RuntimeFailure("npz: cannot create member " + key);
+  const std::string name = key + kNpySuffix;
+  const zip_int64_t idx =
+      zip_file_add(archive_, name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
+  if (idx < 0) {
+    zip_source_free(src);
+    throw RuntimeFailure("npz: cannot add member " + key + ": " + zip_strerror(archive_));
+  }
+  zip_set_file_compression(archive_, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
+  owned_.push_back(std::move(member));
+}
+
+void NpzWriter::add_f32(const std::string& key, const ArrayF& array) {
+  add_member(key, "<f4", array.shape, array.ptr(), array.data.size() * sizeof(float));
+}
+
+void NpzWriter::add_i32(const std::string& key, const Array<int32_t>& array) {
+  add_member(key, "<i4", array.shape, array.ptr(), array.data.size() * sizeof(int32_t));
+}
+
+void NpzWriter::add_string(const std::string& key, const std::string& value) {
+  // UTF-8 -> UTF-32LE; ASCII covers every config value we write.
+  auto payload = std::make_unique<std::string>();
+  for (unsigned char c : value) {
+    payload->push_back(static_cast<char>(c));
+    payload->append(3, '\0');
+  }
+  const size_t chars = std::max<size_t>(1, value.size());
+  if (value.empty()) payload->assign(4, '\0');
+  add_member(key, "<U" + std::to_string(chars), {}, payload->data(), payload->size());
+  owned_.push_back(std::move(payload));
+}
+
+void NpzWriter::add_scalar_f64(const std::string& key, double value) {
+  auto payload = std::make_unique<std::string>(reinterpret_cast<const char*>(&value), 8);
+  add_member(key, "<f8", {}, payload->data(), 8);
+  owned_.push_back(std::move(payload));
+}
+
+void NpzWriter::add_scalar_i64(const std::string& key, int64_t value) {
+  auto payload = std::make_unique<std::string>(reinterpret_cast<const char*>(&value), 8);
+  add_member(key, "<i8", {}, payload->data(), 8);
+  owned_.push_back(std::move(payload));
+}
+
+void NpzWriter::add_scalar_bool(const std::string& key, bool value) {
+  auto payload = std::make_unique<std::string>(1, value ? '\1' : '\0');
+  add_member(key, "|b1", {}, payload->data(), 1);
+  owned_.push_back(std::move(payload));
+}
+
+void NpzWriter::close() {
+  if (!archive_) return;
+  if (zip_close(archive_) != 0) {
+    const std::string msg = zip_strerror(archive_);
+    zip_discard(archive_);
+    archive_ = nullptr;
+    throw RuntimeFailure("cannot write " + partial_path_ + ": " + msg);
+  }
+  archive_ = nullptr;
+  std::filesystem::rename(partial_path_, path_);
+}
+
+}  // namespace gencast

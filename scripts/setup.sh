@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of gencast-run from Debian packages.
+# Idempotent: re-running it only installs what is missing. The CUDA toolkit is
+# not installed here; when nvcc is on PATH the CUDA backend is built too.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libcli11-dev libspdlog-dev libyaml-cpp-dev
+  libnetcdf-dev libnetcdf-c++4-dev libhdf5-dev netcdf-bin
+  libzip-dev zlib1g-dev
+  catch2
+  python3-xarray python3-netcdf4   # a real client reads our output in the tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all dependencies present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
