@@ -33,6 +33,8 @@ struct Csr {
   int64_t nnz() const { return offsets.empty() ? 0 : offsets.back(); }
 };
 
+enum class AttentionTiles { sparse, banded, dense };
+
 // Backend-specific preprocessed form of an attention neighbourhood.
 class AttentionPlan {
  public:
@@ -105,13 +107,18 @@ class Backend {
   virtual void segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) = 0;
 
   // Exact softmax attention restricted to a neighbourhood (self included).
+  // `tiles` says which query/key tiles a tiled implementation visits: only
+  // tiles holding neighbours (sparse), every tile inside the band of the
+  // banded node order (the reference's tri-block-diagonal form), or all
+  // (dense masked attention). All three compute the same function.
   virtual std::unique_ptr<AttentionPlan> plan_attention(const Csr& neighbours, int heads,
-                                                        int head_dim) = 0;
+                                                        int head_dim, AttentionTiles tiles) = 0;
   // qkv [N, 3*H*D] = [q | k | v], each head-major (h*D + d); out [N, H*D].
   virtual void attention(const AttentionPlan& plan, const Tensor& qkv, Tensor& out) = 0;
 
-  // out = a*x + b*y (out may alias x or y).
+  // out = a*x + b*y (out may alias x or y); operands may mix f32 and bf16.
   virtual void axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) = 0;
+  // dst = src, converting between f32 and bf16 when the dtypes differ.
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
   virtual void fill(Tensor& t, float value) = 0;
 

@@ -236,7 +236,7 @@ void CpuBackend::segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) 
 }
 
 std::unique_ptr<AttentionPlan> CpuBackend::plan_attention(const Csr& neighbours, int heads,
-                                                          int head_dim) {
+                                                          int head_dim, AttentionTiles) {
   return std::make_unique<CpuAttentionPlan>(neighbours, heads, head_dim);
 }
 

@@ -30,8 +30,9 @@ class CpuBackend final : public Backend {
   void gather2_add_act(const Tensor& a, const Tensor& ia, const Tensor& b, const Tensor& ib,
                        Tensor& y, Activation act) override;
   void segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) override;
-  std::unique_ptr<AttentionPlan> plan_attention(const Csr& neighbours, int heads,
-                                                int head_dim) override;
+  // The CPU always visits exactly the neighbours; `tiles` only matters to tiled kernels.
+  std::unique_ptr<AttentionPlan> plan_attention(const Csr& neighbours, int heads, int head_dim,
+                                                AttentionTiles tiles) override;
   void attention(const AttentionPlan& plan, const Tensor& qkv, Tensor& out) override;
   void axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) override;
   void copy(const Tensor& src, Tensor& dst) override;

@@ -53,7 +53,7 @@ float f16_to_f32(uint16_t h) {
 void parse_descr(const std::string& descr, Header& h, const std::string& context) {
   const std::string expected = "a little-endian float32/float64/bfloat16/float16/int32/int64/"
                                "bool or unicode array";
-  if (descr.size() < 3) fail_input(context, "npy descr", expected, "'" + descr + "'");
+  if (descr.size() < 2) fail_input(context, "npy descr", expected, "'" + descr + "'");
   const char order = descr[0];
   const std::string code = descr.substr(1);
   if (order == '>') {

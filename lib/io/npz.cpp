@@ -21,6 +21,41 @@ std::string zip_error_text(int code) {
   return text;
 }
 
+// True if the file starts with a zip local-file or end-of-archive signature.
+bool starts_like_zip(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  unsigned char magic[4] = {0, 0, 0, 0};
+  const size_t got = std::fread(magic, 1, 4, f);
+  std::fclose(f);
+  return got == 4 && magic[0] == 'P' && magic[1] == 'K' &&
+         ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6));
+}
+
+// UTF-8 -> UTF-32LE code units as numpy stores '<U' strings. Invalid bytes
+// are kept as their Latin-1 code points rather than dropped.
+std::string utf8_to_utf32le(const std::string& text, size_t* chars) {
+  std::string out;
+  *chars = 0;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char lead = s[i];
+    const size_t len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    bool valid = len > 1 && i + len <= n;
+    for (size_t k = 1; valid && k < len; ++k) valid = (s[i + k] & 0xc0u) == 0x80u;
+    uint32_t cp = lead;
+    if (valid) {
+      cp = lead & (0x7fu >> len);
+      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (s[i + k] & 0x3fu);
+    }
+    for (int b = 0; b < 4; ++b) out += static_cast<char>((cp >> (8 * b)) & 0xffu);
+    ++*chars;
+    i += valid ? len : 1;
+  }
+  return out;
+}
+
 // RAII for an open archive member.
 struct MemberFile {
   zip_file_t* file = nullptr;
@@ -38,7 +73,13 @@ NpzReader::NpzReader(std::string path) : path_(std::move(path)) {
   archive_ = zip_open(path_.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
   if (!archive_) {
     std::string found = zip_error_text(code);
-    if (code == ZIP_ER_NOZIP) found = "not a zip archive (wrong magic bytes)";
+    if (code == ZIP_ER_NOZIP) {
+      // libzip says "not a zip" both for other files and for zips that lost
+      // their end (central directory): the leading magic tells them apart.
+      found = starts_like_zip(path_) ? "a damaged zip archive (its end is missing; truncated "
+                                       "download or copy?)"
+                                     : "not a zip archive (wrong magic bytes)";
+    }
     if (code == ZIP_ER_INCONS || code == ZIP_ER_EOF || code == ZIP_ER_READ)
       found = "a damaged zip archive (" + zip_error_text(code) + "; truncated download?)";
     fail_input(path_, "", "a numpy .npz archive", found);
@@ -276,14 +317,13 @@ void NpzWriter::add_i32(const std::string& key, const Array<int32_t>& array) {
 }
 
 void NpzWriter::add_string(const std::string& key, const std::string& value) {
-  // UTF-8 -> UTF-32LE; ASCII covers every config value we write.
-  auto payload = std::make_unique<std::string>();
-  for (unsigned char c : value) {
-    payload->push_back(static_cast<char>(c));
-    payload->append(3, '\0');
+  // numpy stores '<U' strings as UTF-32LE; an empty string is '<U1' holding NUL.
+  size_t chars = 0;
+  auto payload = std::make_unique<std::string>(utf8_to_utf32le(value, &chars));
+  if (chars == 0) {
+    chars = 1;
+    payload->assign(4, '\0');
   }
-  const size_t chars = std::max<size_t>(1, value.size());
-  if (value.empty()) payload->assign(4, '\0');
   add_member(key, "<U" + std::to_string(chars), {}, payload->data(), payload->size());
   owned_.push_back(std::move(payload));
 }

@@ -7,6 +7,17 @@
 // transform over longitude. The coefficients come from a counter-based
 // generator (sampler/philox.h) keyed by NoiseKey, so the same key gives the
 // same field on every backend and whatever the batching.
+//
+// The field for key k at latitude phi, longitude lambda is
+//   f = sum_{l < L} sum_{|m| <= l} z_lm sqrt(4 pi / (L (2l + 1))) Y_lm(phi, lambda),
+// L = n_lon / 2, z_lm = philox_noise_normal(k.seed, l*l + l + m, k.channel,
+// k.draw, k.member), Y_lm real spherical harmonics of unit L2 norm on the
+// sphere: Pbar_l^|m|(sin phi) times 1/sqrt(2 pi) (m = 0), cos(m lambda)/sqrt(pi)
+// (m > 0) or sin(|m| lambda)/sqrt(pi) (m < 0). The power per degree l is 1/L
+// (flat, summing to 1), so by the addition theorem the pointwise variance is
+// exactly 1 in expectation everywhere. Fields of different keys are
+// independent; each channel's values are computed by the same operations
+// whatever the other keys of the call, so batching never changes a value.
 #pragma once
 
 #include <cstdint>
@@ -14,12 +25,14 @@
 #include <span>
 
 #include "backend/backend.h"
+#include "sampler/noise_draw.h"
 
 namespace gencast {
 
 class SphereNoiseSynth {
  public:
-  // n_lon must equal 2 * (n_lat - 1) (equiangular grid with poles).
+  // n_lon must equal 2 * (n_lat - 1) (equiangular grid with poles), n_lat >= 2;
+  // InputError otherwise. Precomputes the Legendre recurrence and trig tables.
   SphereNoiseSynth(int64_t n_lat, int64_t n_lon);
   ~SphereNoiseSynth();
   SphereNoiseSynth(SphereNoiseSynth&&) noexcept;
@@ -27,6 +40,7 @@ class SphereNoiseSynth {
 
   int64_t n_lat() const;
   int64_t n_lon() const;
+  int64_t degrees() const;  // L = n_lon / 2: total wavenumbers 0 .. L-1
   // out: [n_lat * n_lon, keys.size()] row-major, grid node = ilat * n_lon + ilon.
   void sample(std::span<const NoiseKey> keys, float* out) const;
 
@@ -34,5 +48,11 @@ class SphereNoiseSynth {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A NoiseFn drawing member `member`'s fields for channels [0, channels) through
+// the backend: keys (seed, member, draw_id, c). backend and plan must outlive
+// the returned function. The function itself holds no mutable state.
+NoiseFn make_backend_noise(Backend& backend, const NoisePlan& plan, uint64_t seed,
+                           uint32_t member, int64_t channels);
 
 }  // namespace gencast

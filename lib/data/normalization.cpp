@@ -1,0 +1,266 @@
+// NaN cleaning, normalization, un-normalization and frame advance (see normalization.h).
+#include "data/normalization.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <string>
+
+#include "core/error.h"
+#include "data/forcings.h"
+#include "data/variables.h"
+
+namespace gencast {
+namespace {
+
+// Where the physical value of one conditioning column comes from, and how to
+// normalize it: value(node) = data[ilat * lat_stride + ilon * lon_stride].
+struct ColumnSource {
+  const float* data = nullptr;
+  int64_t lat_stride = 0;
+  int64_t lon_stride = 0;
+  float mean = 0.0f;
+  float stddev = 1.0f;
+  bool fill_nan = false;  // the NaN-cleaned variable: NaN -> fill
+  float fill = 0.0f;
+};
+
+size_t level_slot(int level) { return level < 0 ? 0 : static_cast<size_t>(level); }
+
+// Number of level planes a field of `name` has in an InputDataset.
+int64_t field_levels(const std::string& name, const TaskConfig& task) {
+  return has_levels(name) ? static_cast<int64_t>(task.pressure_levels.size()) : 1;
+}
+
+// Validates init_index against the frames and returns the first frame used.
+int64_t first_frame(const InputDataset& frames, int64_t init_index, int64_t n_in) {
+  const int64_t first = init_index - (n_in - 1);
+  if (first < 0 || init_index >= static_cast<int64_t>(frames.times_s.size()))
+    throw RuntimeFailure(frames.path + ": init frame " + std::to_string(init_index) + " needs " +
+                         std::to_string(n_in) + " input frames, the dataset has " +
+                         std::to_string(frames.times_s.size()));
+  for (int64_t t = first + 1; t <= init_index; ++t)
+    if (frames.times_s[static_cast<size_t>(t)] - frames.times_s[static_cast<size_t>(t - 1)] !=
+        kModelStepSeconds)
+      throw RuntimeFailure(frames.path + ": input frames are not 12 h apart");
+  return first;
+}
+
+// Pointer to the [lat, lon] plane of a time-varying field at (frame, level).
+const float* field_plane(const InputDataset& frames, const std::string& name, int64_t frame,
+                         int level, const TaskConfig& task) {
+  const ArrayF& f = frames.field(name);
+  const int64_t n_levels = field_levels(name, task);
+  const int64_t plane = frames.n_grid();
+  const int64_t expected = static_cast<int64_t>(frames.times_s.size()) * n_levels * plane;
+  if (f.numel() != expected)
+    throw RuntimeFailure(frames.path + ": field " + name + " has shape " +
+                         shape_to_string(f.shape) + ", not [time, (level,) lat, lon]");
+  return f.ptr() + (frame * n_levels + static_cast<int64_t>(level_slot(level))) * plane;
+}
+
+}  // namespace
+
+StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
+                              int64_t target_time_s, const NormalizationStats& stats,
+                              const TaskConfig& task) {
+  const int64_t n_in = input_frame_count(task);
+  const int64_t first = first_frame(frames, init_index, n_in);
+  const GridFeatureLayout layout = grid_feature_layout(task);
+  const std::vector<ChannelSlot> targets = target_channels(task);
+  const int64_t n_grid = frames.n_grid();
+  const int64_t n_lon = frames.n_lon();
+
+  const bool cleans_nan = list_contains(task.input_variables, kNanFilledVariable);
+  const float fill =
+      cleans_nan ? stat_values(stats.min, kNanFilledVariable, "min_by_level")[0] : 0.0f;
+
+  // Progress features are computed, not read; keep them alive while used.
+  std::deque<std::vector<float>> computed;
+  std::vector<ColumnSource> sources;
+  std::vector<std::string> column_names;
+  for (int c = 0; c < layout.channels(); ++c) {
+    if (layout.kind[c] == kChannelNoisyTarget) continue;
+    const ChannelSlot& slot = layout.slots[c];
+    const std::string& name = slot.variable;
+    ColumnSource src;
+    src.mean = stat_values(stats.mean, name, "mean_by_level")[level_slot(slot.level)];
+    src.stddev = stat_values(stats.stddev, name, "stddev_by_level")[level_slot(slot.level)];
+    if (is_progress_forcing(name)) {
+      const int64_t time = layout.kind[c] == kChannelForcing
+                               ? target_time_s
+                               : frames.times_s[static_cast<size_t>(first + slot.time)];
+      computed.push_back(progress_feature(name, time, frames.lon));
+      src.data = computed.back().data();
+      src.lon_stride = is_day_progress(name) ? 1 : 0;
+    } else if (is_static_variable(name)) {
+      const ArrayF& f = frames.field(name);
+      if (f.numel() != n_grid)
+        throw RuntimeFailure(frames.path + ": static field " + name + " has shape " +
+                             shape_to_string(f.shape));
+      src.data = f.ptr();
+      src.lat_stride = n_lon;
+      src.lon_stride = 1;
+    } else {
+      src.data = field_plane(frames, name, first + slot.time, slot.level, task);
+      src.lat_stride = n_lon;
+      src.lon_stride = 1;
+    }
+    src.fill_nan = name == kNanFilledVariable;
+    src.fill = fill;
+    sources.push_back(src);
+    column_names.push_back(name);
+  }
+
+  StepConditioning cond;
+  cond.n_grid = n_grid;
+  const int64_t n_cond = static_cast<int64_t>(sources.size());
+  cond.features = ArrayF({n_grid, n_cond});
+  float* feat = cond.features.ptr();
+#pragma omp parallel for schedule(static)
+  for (int64_t node = 0; node < n_grid; ++node) {
+    const int64_t ilat = node / n_lon, ilon = node % n_lon;
+    float* row = feat + node * n_cond;
+    for (int64_t c = 0; c < n_cond; ++c) {
+      const ColumnSource& s = sources[static_cast<size_t>(c)];
+      float x = s.data[ilat * s.lat_stride + ilon * s.lon_stride];
+      if (s.fill_nan && std::isnan(x)) x = s.fill;
+      row[c] = (x - s.mean) / s.stddev;  // two float32 ops, as the reference
+    }
+  }
+  for (int64_t i = 0; i < n_grid * n_cond; ++i) {
+    if (!std::isfinite(feat[i]))
+      throw RuntimeFailure(frames.path + ": normalized input " +
+                           column_names[static_cast<size_t>(i % n_cond)] + " is not finite at " +
+                           "grid node " + std::to_string(i / n_cond) + " (time " +
+                           format_iso_time(frames.times_s[static_cast<size_t>(init_index)]) + ")");
+  }
+
+  // Residual bases: the (NaN-filled) initialisation frame of each target that is an input.
+  const int64_t n_tgt = static_cast<int64_t>(targets.size());
+  cond.last_input = ArrayF({n_grid, n_tgt}, 0.0f);
+  for (int64_t t = 0; t < n_tgt; ++t) {
+    const ChannelSlot& slot = targets[static_cast<size_t>(t)];
+    if (!is_residual_target(task, slot.variable)) continue;
+    const float* plane = field_plane(frames, slot.variable, init_index, slot.level, task);
+    const bool fill_nan = slot.variable == kNanFilledVariable;
+    float* out = cond.last_input.ptr();
+    for (int64_t node = 0; node < n_grid; ++node) {
+      float x = plane[node];
+      if (fill_nan && std::isnan(x)) x = fill;
+      out[node * n_tgt + t] = x;
+    }
+  }
+
+  if (cleans_nan && list_contains(task.target_variables, kNanFilledVariable)) {
+    cond.sst_nan_mask.assign(static_cast<size_t>(n_grid), 0);
+    for (int64_t f = first; f <= init_index; ++f) {
+      const float* plane = field_plane(frames, kNanFilledVariable, f, -1, task);
+      for (int64_t node = 0; node < n_grid; ++node)
+        if (std::isnan(plane[node])) cond.sst_nan_mask[static_cast<size_t>(node)] = 1;
+    }
+  }
+  return cond;
+}
+
+void targets_to_physical(const float* normalized, const StepConditioning& cond,
+                         const NormalizationStats& stats, const TaskConfig& task,
+                         float* physical) {
+  const std::vector<ChannelSlot> targets = target_channels(task);
+  const int64_t n_tgt = static_cast<int64_t>(targets.size());
+  if (cond.last_input.numel() != cond.n_grid * n_tgt)
+    throw RuntimeFailure("targets_to_physical: conditioning has " +
+                         shape_to_string(cond.last_input.shape) + " residual bases, expected (" +
+                         std::to_string(cond.n_grid) + ", " + std::to_string(n_tgt) + ")");
+  std::vector<float> scale(static_cast<size_t>(n_tgt)), offset(static_cast<size_t>(n_tgt));
+  std::vector<uint8_t> residual(static_cast<size_t>(n_tgt)), restore_nan(static_cast<size_t>(n_tgt));
+  for (size_t t = 0; t < targets.size(); ++t) {
+    const std::string& name = targets[t].variable;
+    const size_t l = level_slot(targets[t].level);
+    residual[t] = is_residual_target(task, name);
+    if (residual[t]) {
+      scale[t] = stat_values(stats.diffs_stddev, name, "diffs_stddev_by_level")[l];
+    } else {
+      scale[t] = stat_values(stats.stddev, name, "stddev_by_level")[l];
+      offset[t] = stat_values(stats.mean, name, "mean_by_level")[l];
+    }
+    restore_nan[t] = name == kNanFilledVariable && !cond.sst_nan_mask.empty();
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float* last = cond.last_input.ptr();
+#pragma omp parallel for schedule(static)
+  for (int64_t node = 0; node < cond.n_grid; ++node) {
+    for (int64_t t = 0; t < n_tgt; ++t) {
+      const int64_t i = node * n_tgt + t;
+      const float scaled = normalized[i] * scale[static_cast<size_t>(t)];
+      float value = residual[static_cast<size_t>(t)] ? scaled + last[i]
+                                                     : scaled + offset[static_cast<size_t>(t)];
+      if (restore_nan[static_cast<size_t>(t)] && cond.sst_nan_mask[static_cast<size_t>(node)])
+        value = nan;
+      physical[i] = value;
+    }
+  }
+}
+
+InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
+                            const float* prediction_physical, int64_t new_time_s,
+                            const TaskConfig& task) {
+  const int64_t n_in = input_frame_count(task);
+  const int64_t first = first_frame(frames, init_index, n_in);
+  const int64_t init_s = frames.times_s[static_cast<size_t>(init_index)];
+  if (new_time_s != init_s + kModelStepSeconds)
+    throw RuntimeFailure("advance_frames: the new frame (" + format_iso_time(new_time_s) +
+                         ") must be 12 h after the init frame (" + format_iso_time(init_s) + ")");
+  const std::vector<ChannelSlot> targets = target_channels(task);
+  const int64_t n_tgt = static_cast<int64_t>(targets.size());
+  const int64_t n_grid = frames.n_grid();
+
+  InputDataset next;
+  next.path = frames.path;
+  next.lat = frames.lat;
+  next.lon = frames.lon;
+  next.levels = frames.levels;
+  for (int64_t f = first + 1; f <= init_index; ++f)
+    next.times_s.push_back(frames.times_s[static_cast<size_t>(f)]);
+  next.times_s.push_back(new_time_s);
+
+  for (const auto& name : task.input_variables) {
+    if (is_progress_forcing(name)) continue;
+    if (is_static_variable(name)) {
+      next.fields[name] = frames.field(name);
+      continue;
+    }
+    const int64_t n_levels = field_levels(name, task);
+    Shape shape{n_in};
+    if (has_levels(name)) shape.push_back(n_levels);
+    shape.push_back(frames.n_lat());
+    shape.push_back(frames.n_lon());
+    ArrayF field(shape);
+    // Kept frames, then the prediction as the newest frame.
+    for (int64_t f = 0; f + 1 < n_in; ++f)
+      for (int64_t l = 0; l < n_levels; ++l) {
+        const float* src = field_plane(frames, name, first + 1 + f, static_cast<int>(l), task);
+        std::copy(src, src + n_grid, field.ptr() + (f * n_levels + l) * n_grid);
+      }
+    for (int64_t l = 0; l < n_levels; ++l) {
+      const int level = has_levels(name) ? static_cast<int>(l) : -1;
+      int64_t channel = -1;
+      for (int64_t t = 0; t < n_tgt; ++t)
+        if (targets[static_cast<size_t>(t)].variable == name &&
+            targets[static_cast<size_t>(t)].level == level)
+          channel = t;
+      if (channel < 0)
+        fail_input("", "task_config:input_variables",
+                   "inputs that are also targets (needed to roll forward)",
+                   "\"" + name + "\" is an input but not a target");
+      float* dst = field.ptr() + ((n_in - 1) * n_levels + l) * n_grid;
+      for (int64_t node = 0; node < n_grid; ++node)
+        dst[node] = prediction_physical[node * n_tgt + channel];
+    }
+    next.fields[name] = std::move(field);
+  }
+  return next;
+}
+
+}  // namespace gencast

@@ -1,0 +1,66 @@
+// Turning physical input frames into the normalized conditioning of one 12 h
+// step, and the model's normalized output back into physical fields: the
+// reference's NaNCleaner(InputsAndResiduals(GenCast)) wrappers.
+//
+//  * NaN cleaning (outermost): sea_surface_temperature NaNs in the inputs are
+//    filled with min_by_level BEFORE normalization, so the residual base (the
+//    last input frame) is the filled value; after un-normalizing, SST is NaN
+//    again wherever any input frame of SST was NaN.
+//  * Inputs and forcings: (x - mean) / stddev, float32.
+//  * Targets that are inputs: normalized residual vs the last input frame,
+//    physical = residual * diffs_stddev + last_input; other targets
+//    (precipitation): physical = x * stddev + mean.
+// Layouts: grid nodes lat-major (node = ilat * n_lon + ilon); per-node
+// channel rows in the orders of data/stacking.h.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/array.h"
+#include "data/stacking.h"
+#include "io/netcdf_input.h"
+#include "io/stats.h"
+#include "model/model_config.h"
+
+namespace gencast {
+
+// One step's prepared, normalized conditioning.
+struct StepConditioning {
+  int64_t n_grid = 0;
+  // [n_grid, n_conditioning]: normalized inputs (all frames) and forcings (at
+  // the target time), in the order of the non-target slots of
+  // grid_feature_layout() (GridFeatureLayout::cond_index).
+  ArrayF features;
+  // [n_grid, n_targets]: physical last-frame value per target channel
+  // (NaN-filled SST; 0 for targets that are not inputs).
+  ArrayF last_input;
+  // [n_grid]: 1 where SST must be NaN in the output; empty if SST is not both
+  // an input and a target.
+  std::vector<uint8_t> sst_nan_mask;
+};
+
+// `frames` holds the input frames (physical units, as read); `init_index` is
+// the initialisation frame (its input_frame_count()-1 predecessors are used);
+// target_time_s = time of the prediction (init + 12 h). RuntimeFailure when
+// a normalized value is not finite (e.g. a diverged rollout).
+StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
+                              int64_t target_time_s, const NormalizationStats& stats,
+                              const TaskConfig& task);
+
+// Model output (normalized-residual space, [n_grid, n_targets]) -> physical
+// fields [n_grid, n_targets], SST NaNs restored.
+void targets_to_physical(const float* normalized, const StepConditioning& cond,
+                         const NormalizationStats& stats, const TaskConfig& task,
+                         float* physical);
+
+// Autoregressive rollout: the frames of the next step. The oldest input frame
+// is dropped and the prediction (physical, [n_grid, n_targets], e.g. with SST
+// NaNs, which the next prepare_step fills again) becomes the newest frame.
+// The result holds exactly input_frame_count() frames; its init index is the
+// last. new_time_s must be 12 h after the init frame.
+InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
+                            const float* prediction_physical, int64_t new_time_s,
+                            const TaskConfig& task);
+
+}  // namespace gencast

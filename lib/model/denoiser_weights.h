@@ -1,0 +1,78 @@
+// The denoiser's parameters on a backend, rearranged for the computation.
+//
+// Rearrangements are exact algebra on the checkpoint's weights:
+//  * first layers that act on a concatenation [a | b | c] are split by rows,
+//    so W·[a;b;c] = Wa·a + Wb·b + Wc·c and per-node parts can be computed once
+//    per node instead of once per edge;
+//  * the grid-node embedder's rows are split into the rows that see the noisy
+//    targets (in target-channel order) and the rows that see everything else
+//    (conditioning inputs/forcings, then the 3 structural node features);
+//  * the mesh-node embedder only ever sees zeros in its first 264 inputs, so
+//    only its last 3 rows (structural features) are kept;
+//  * q, k, v projections are concatenated into one [d, 3d] matrix.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/model_config.h"
+#include "model/noise_encoder.h"
+#include "model/param_store.h"
+
+namespace gencast {
+
+struct LinearWeights {
+  Tensor w;  // [in, out]
+  Tensor b;  // [out] (undefined when the layer has no bias)
+  const Tensor* bias() const { return b.defined() && b.numel() > 0 ? &b : nullptr; }
+};
+
+// An MLP whose first layer is split into row blocks (one per input part).
+struct SplitMlp {
+  std::vector<Tensor> first_parts;  // [in_i, hidden] each
+  Tensor first_bias;                // [hidden]
+  std::vector<LinearWeights> rest;  // remaining layers; swish between layers
+  int conditioning_site = -1;       // index of its LayerNorm conditioning, -1 = no LayerNorm
+};
+
+struct TransformerBlockWeights {
+  Tensor w_qkv;            // [d, 3d] = [Wq | Wk | Wv]
+  LinearWeights attn_out;  // mha_final
+  LinearWeights ffw_up, ffw_down;
+  int attn_site = -1, ffw_site = -1;
+};
+
+struct DenoiserWeights {
+  // Encoder (grid2mesh_gnn)
+  SplitMlp grid_embed;       // parts: [conditioning+structural rows, noisy-target rows]
+  SplitMlp mesh_embed;       // parts: [structural rows]
+  SplitMlp g2m_edge_embed;   // parts: [edge features]
+  SplitMlp g2m_edge_update;  // parts: [edge latent, sender (grid), receiver (mesh)]
+  SplitMlp g2m_mesh_update;  // parts: [mesh latent, aggregated messages]
+  SplitMlp g2m_grid_update;  // parts: [grid latent]
+  // Processor (mesh_transformer)
+  std::vector<TransformerBlockWeights> blocks;
+  int final_site = -1;
+  // Decoder (mesh2grid_gnn); its mesh-node update does not influence the
+  // output, so it is never computed.
+  SplitMlp m2g_edge_embed;   // parts: [edge features]
+  SplitMlp m2g_edge_update;  // parts: [edge latent, sender (mesh), receiver (grid)]
+  SplitMlp m2g_grid_update;  // parts: [grid latent, aggregated messages]
+  SplitMlp output_mlp;       // parts: [grid latent], no LayerNorm
+  // Every LayerNorm's conditioning layer, evaluated on the host per call.
+  std::vector<NormConditioningLayer> conditioning;
+};
+
+// How the 264 stacked grid channels of the reference map onto our inputs:
+// rows of the grid embedder's first layer for the conditioning features (in
+// the order we feed them) and for the 84 noisy-target channels.
+struct GridInputRows {
+  std::vector<int> conditioning_rows;  // row in linear_0 for each conditioning feature
+  std::vector<int> target_rows;        // row in linear_0 for each target channel
+};
+
+DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& config,
+                                        const ParamStore& params, const GridInputRows& rows);
+
+}  // namespace gencast

@@ -1,0 +1,141 @@
+// The run spec: everything one `gencast-run forecast` needs to know, one struct
+// per YAML section, every field with its default and unit.
+//
+// Invariants of a RunSpec returned by resolve_run_spec / load_run_spec
+// (spec_loader.h): it was built defaults -> file -> command-line overrides and
+// validated once; every path is absolute and lexically normal; the required
+// paths are non-empty; forecast.member_ids holds the ids that will run (one or
+// more, distinct, each fitting in 32 bits) and forecast.members is their count;
+// output.ensemble_dim is resolved (never empty). Consumers take it by const
+// reference and never re-validate.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/backend.h"     // Precision
+#include "model/model_config.h"  // SamplerConfig
+
+namespace gencast {
+
+// One model step advances the forecast by 12 hours.
+inline constexpr int64_t kHoursPerStep = 12;
+// Member ids are folded into the 64-bit run seed as 32-bit values.
+inline constexpr int64_t kMaxMemberId = 4294967295;
+// Each member is a full forecast; the cap catches typos (members: 80000000)
+// before an id list of that size is built.
+inline constexpr int64_t kMaxMembers = 100000;
+// A forecast longer than this (about 137 years) is certainly a typo, and the
+// cap keeps steps * 12 h far from overflowing.
+inline constexpr int64_t kMaxSteps = 100000;
+
+// How the processor's k-hop attention is computed. All exact modes compute
+// the same function; `automatic` lets the runtime pick the fastest for the
+// device (the checkpoint's splash_mha is TPU-only and is always replaced).
+enum class AttentionMode { automatic, triblockdiag, sparse, dense };
+enum class OutputLayout { predictions, wb2 };
+
+struct ModelSection {
+  std::string checkpoint;  // absolute path of the checkpoint .npz (required)
+  std::string stats_dir;   // absolute folder with the *_by_level.nc files (required)
+  AttentionMode attention = AttentionMode::automatic;
+  Precision precision = Precision::fp32;  // matmul precision on the device
+  bool operator==(const ModelSection&) const = default;
+};
+
+struct InputSection {
+  std::string path;  // absolute path of the source NetCDF (required)
+  // Initialisation time, UTC, whole seconds. Empty = the latest time in the
+  // file that has the frame 12 h earlier too.
+  std::optional<std::chrono::sys_seconds> init_time;
+  bool operator==(const InputSection&) const = default;
+};
+
+struct ForecastSection {
+  int64_t steps = 30;               // number of 12 h model steps (30 = 15 days)
+  int64_t members = 8;              // number of ensemble members run
+  std::vector<int64_t> member_ids;  // ids run; member i's noise depends on (seed, i) only
+  uint64_t seed = 0;                // run seed, 64-bit unsigned
+  int64_t lead_time_hours() const { return steps * kHoursPerStep; }
+  bool operator==(const ForecastSection&) const = default;
+};
+
+// Optional overrides of the checkpoint's sampler_config; unset = checkpoint value.
+struct SamplerSection {
+  std::optional<int64_t> num_noise_levels;              // count (>= 1)
+  std::optional<double> stochastic_churn_rate;          // dimensionless (>= 0)
+  std::optional<double> churn_min_noise_level;          // sigma (>= 0)
+  std::optional<double> churn_max_noise_level;          // sigma (>= 0, may be inf)
+  std::optional<double> noise_level_inflation_factor;   // dimensionless (> 0)
+  std::optional<double> max_noise_level;                // sigma (> 0)
+  std::optional<double> min_noise_level;                // sigma (> 0)
+  std::optional<double> rho;                            // schedule exponent (> 0)
+  bool any() const;
+  bool operator==(const SamplerSection&) const = default;
+};
+
+struct OutputSection {
+  std::string path;  // absolute path of the forecast NetCDF (required)
+  OutputLayout layout = OutputLayout::predictions;
+  std::string ensemble_dim;            // NetCDF dimension name of the members
+  std::vector<std::string> variables;  // target variables written; empty = all
+  int64_t compression = 1;             // zlib deflate level 0..9 (0 = none)
+  bool operator==(const OutputSection&) const = default;
+};
+
+struct RuntimeSection {
+  std::string device = "cuda:0";  // canonical: "cpu" or "cuda:N"
+  int64_t members_in_flight = 1;  // members processed concurrently on the device (>= 1)
+  bool operator==(const RuntimeSection&) const = default;
+};
+
+struct RunSpec {
+  ModelSection model;
+  InputSection input;
+  ForecastSection forecast;
+  SamplerSection sampler;
+  OutputSection output;
+  RuntimeSection runtime;
+  // Where the spec came from (spec file path or "built-in demo spec"), for
+  // messages. Not part of the run: operator== ignores it so that a spec
+  // re-read from its own to_yaml() text compares equal.
+  std::string source;
+
+  bool operator==(const RunSpec& other) const;
+};
+
+// ---- names of enumerated values, as written in YAML and on the command line ----
+const char* attention_mode_name(AttentionMode mode);  // "auto", "triblockdiag", ...
+const char* output_layout_name(OutputLayout layout);  // "predictions", "wb2"
+// The member dimension a layout uses when output.ensemble_dim is empty.
+const char* default_ensemble_dim(OutputLayout layout);  // "sample" / "number"
+
+std::optional<AttentionMode> parse_attention_mode(std::string_view text);
+std::optional<Precision> parse_precision_text(std::string_view text);
+std::optional<OutputLayout> parse_output_layout(std::string_view text);
+// "cpu", "cuda" (= cuda:0) or "cuda:N" -> canonical "cpu" / "cuda:N".
+std::optional<std::string> canonical_device(std::string_view text);
+// ISO 8601 date-time, UTC: YYYY-MM-DD[(T| )HH[:MM[:SS]]][Z]. Calendar-checked.
+std::optional<std::chrono::sys_seconds> parse_init_time(std::string_view text);
+// "2019-03-29T12:00:00" (no zone suffix; always UTC).
+std::string format_init_time(std::chrono::sys_seconds time);
+
+// Text of configs/demo.yaml, compiled in (a test keeps the two identical).
+std::string_view builtin_demo_spec_yaml();
+
+// The folder standing in for the source tree when the built-in demo spec
+// resolves its paths (it lives in <dir>/configs/): $GENCAST_DEMO_DIR when set,
+// else the compile-time GENCAST_SOURCE_DIR. Throws InputError when neither.
+std::filesystem::path demo_root_dir();
+
+// The checkpoint's sampler config with the spec's sampler overrides applied.
+// Throws InputError (naming spec.source and the sampler keys) when the merged
+// values are inconsistent, e.g. min_noise_level >= max_noise_level.
+SamplerConfig merge_sampler_config(const SamplerConfig& from_checkpoint, const RunSpec& spec);
+
+}  // namespace gencast

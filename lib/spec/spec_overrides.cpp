@@ -1,0 +1,188 @@
+// Applies command-line overrides to a parsed spec. Each override replaces the
+// file's value and its origin (so later messages name the flag); values are
+// checked with the same rules as the file.
+#include "spec/spec_overrides.h"
+
+#include <algorithm>
+
+#include "spec/spec_loader.h"
+
+namespace gencast {
+namespace {
+
+constexpr const char* kCommandLine = "command line";
+
+class OverrideApplier {
+ public:
+  OverrideApplier(SpecDraft& draft, const std::filesystem::path& cwd) : draft_(draft), cwd_(cwd) {}
+
+  void problem(const char* flag, std::string expected, std::string found, std::string hint = {}) {
+    draft_.problems.add(kCommandLine, flag, std::move(expected), std::move(found),
+                        std::move(hint));
+  }
+  // Records that `key` now comes from `flag`; a problem the file had with
+  // the key no longer matters once the flag replaces it.
+  void set(const std::string& key, const char* flag) {
+    draft_.origins[key] = SpecOrigin{kCommandLine, flag};
+    draft_.invalid_keys.erase(key);
+  }
+  void path(const std::optional<std::string>& value, std::string& dst, const char* key,
+            const char* flag) {
+    if (!value) return;
+    if (value->empty()) return problem(flag, "a path", "an empty string");
+    dst = resolve_spec_path(*value, cwd_);
+    set(key, flag);
+  }
+  template <class T, class Parse>
+  void choice(const std::optional<std::string>& value, T& dst, Parse parse, const char* key,
+              const char* flag, const char* expected) {
+    if (!value) return;
+    const auto parsed = parse(*value);
+    if (!parsed) return problem(flag, expected, "'" + *value + "'");
+    dst = *parsed;
+    set(key, flag);
+  }
+
+  void apply(const SpecOverrides& o) {
+    RunSpec& spec = draft_.spec;
+    path(o.checkpoint, spec.model.checkpoint, "model.checkpoint", "--checkpoint");
+    path(o.stats_dir, spec.model.stats_dir, "model.stats_dir", "--stats-dir");
+    path(o.input, spec.input.path, "input.path", "--input");
+    path(o.output, spec.output.path, "output.path", "--output");
+    if (o.init_time) {
+      if (o.init_time->empty()) {
+        spec.input.init_time.reset();
+        set("input.init_time", "--init-time");
+      } else if (auto t = parse_init_time(*o.init_time)) {
+        spec.input.init_time = *t;
+        set("input.init_time", "--init-time");
+      } else {
+        problem("--init-time", "an ISO 8601 UTC time such as 2019-03-29T12:00, or \"\"",
+                "'" + *o.init_time + "'");
+      }
+    }
+    forecast_length(o);
+    members(o);
+    if (o.seed) {
+      spec.forecast.seed = *o.seed;
+      set("forecast.seed", "--seed");
+    }
+    choice(o.device, spec.runtime.device, canonical_device, "runtime.device", "--device",
+           "cpu or cuda:N (N = GPU index)");
+    choice(o.precision, spec.model.precision, parse_precision_text, "model.precision",
+           "--precision", "fp32, tf32 or bf16");
+    choice(o.attention, spec.model.attention, parse_attention_mode, "model.attention",
+           "--attention", "auto, triblockdiag, sparse or dense");
+    choice(o.layout, spec.output.layout, parse_output_layout, "output.layout", "--layout",
+           "predictions or wb2");
+    if (o.variables) variables(*o.variables);
+    if (o.compression) {
+      if (*o.compression < 0 || *o.compression > 9) {
+        problem("--compression", "a zlib level from 0 to 9", std::to_string(*o.compression));
+      } else {
+        spec.output.compression = *o.compression;
+        set("output.compression", "--compression");
+      }
+    }
+  }
+
+ private:
+  // The file's steps or lead_time is replaced as a whole by the flag.
+  void forecast_length(const SpecOverrides& o) {
+    if (o.steps && o.lead_time) {
+      return problem("--steps / --lead-time", "at most one of --steps and --lead-time",
+                     "both (--steps " + std::to_string(*o.steps) + ", --lead-time " +
+                         *o.lead_time + ")");
+    }
+    if (o.steps) {
+      if (*o.steps < 1 || *o.steps > kMaxSteps)
+        return problem("--steps", "an integer from 1 to " + std::to_string(kMaxSteps) +
+                                      " (12 h steps)",
+                       std::to_string(*o.steps));
+      draft_.spec.forecast.steps = *o.steps;
+    } else if (o.lead_time) {
+      ProblemList found;
+      found.collect([&] {
+        draft_.spec.forecast.steps = lead_time_to_steps(*o.lead_time, kCommandLine, "--lead-time");
+      });
+      for (const auto& p : found.problems()) draft_.problems.add(p);
+      if (!found.empty()) return;
+    } else {
+      return;
+    }
+    set("forecast.steps", o.steps ? "--steps" : "--lead-time");
+  }
+
+  // --member-ids wins over --members; either replaces the file's selection.
+  void members(const SpecOverrides& o) {
+    ForecastSection& f = draft_.spec.forecast;
+    if (o.member_ids) {
+      const auto& ids = *o.member_ids;
+      bool ok = !ids.empty();
+      if (ids.empty()) problem("--member-ids", "a comma-separated list of member ids", "none");
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] < 0 || ids[i] > kMaxMemberId) {
+          problem("--member-ids", "member ids from 0 to " + std::to_string(kMaxMemberId),
+                  std::to_string(ids[i]));
+          ok = false;
+        } else if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
+                   ids.begin() + static_cast<std::ptrdiff_t>(i)) {
+          problem("--member-ids", "distinct member ids",
+                  "member " + std::to_string(ids[i]) + " a second time");
+          ok = false;
+        }
+      }
+      if (ids.size() > static_cast<size_t>(kMaxMembers)) {
+        problem("--member-ids", "at most " + std::to_string(kMaxMembers) + " member ids",
+                std::to_string(ids.size()));
+        ok = false;
+      }
+      if (!ok) return;
+      f.member_ids = ids;
+      set("forecast.member_ids", "--member-ids");
+      set("forecast.members", "--member-ids");
+    } else if (o.members) {
+      if (*o.members < 1 || *o.members > kMaxMembers)
+        return problem("--members", "an integer from 1 to " + std::to_string(kMaxMembers),
+                       std::to_string(*o.members));
+      f.members = *o.members;
+      f.member_ids.clear();
+      set("forecast.members", "--members");
+    }
+  }
+
+  void variables(const std::vector<std::string>& names) {
+    bool ok = true;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i].empty()) {
+        problem("--variables", "comma-separated variable names", "an empty name");
+        ok = false;
+      } else if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i),
+                           names[i]) != names.begin() + static_cast<std::ptrdiff_t>(i)) {
+        problem("--variables", "distinct variable names", "'" + names[i] + "' a second time");
+        ok = false;
+      }
+    }
+    if (!ok) return;
+    draft_.spec.output.variables = names;
+    set("output.variables", "--variables");
+  }
+
+  SpecDraft& draft_;
+  std::filesystem::path cwd_;
+};
+
+}  // namespace
+
+bool SpecOverrides::empty() const {
+  return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
+         !members && !member_ids && !seed && !device && !precision && !attention && !layout &&
+         !variables && !compression;
+}
+
+void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,
+                     const std::filesystem::path& cwd) {
+  OverrideApplier(draft, cwd).apply(overrides);
+}
+
+}  // namespace gencast

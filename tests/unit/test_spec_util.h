@@ -1,0 +1,87 @@
+// Helpers shared by the [spec] tests: a temporary folder for spec files and
+// a way to run a loader call and get the problems it reported.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "core/error.h"
+
+namespace spec_test {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the system temp dir, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() /
+            ("gencast_spec_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+  // Writes `text` to <dir>/<name> (creating sub-folders) and returns the path.
+  fs::path write(const std::string& name, const std::string& text) const {
+    const fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
+
+// Runs `f`, which must throw InputError, and returns its problems. Fails the
+// test when nothing is thrown.
+template <class F>
+std::vector<gencast::Problem> problems_of(F&& f) {
+  try {
+    f();
+  } catch (const gencast::InputError& e) {
+    return e.problems();
+  }
+  FAIL("expected an InputError");
+  return {};
+}
+
+// The first problem whose field starts with `field_prefix`, or nullptr.
+inline const gencast::Problem* find_problem(const std::vector<gencast::Problem>& problems,
+                                            const std::string& field_prefix) {
+  for (const auto& p : problems) {
+    if (p.field.rfind(field_prefix, 0) == 0) return &p;
+  }
+  return nullptr;
+}
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A minimal valid spec: the four required paths, relative to the file.
+inline std::string minimal_spec() {
+  return "model:\n"
+         "  checkpoint: ck.npz\n"
+         "  stats_dir: stats\n"
+         "input:\n"
+         "  path: in.nc\n"
+         "output:\n"
+         "  path: out.nc\n";
+}
+
+}  // namespace spec_test
