@@ -1,12 +1,76 @@
-// Placeholder registration; replaced as the command is implemented.
+// `gencast-run verify DIR`: does this build/GPU reproduce DeepMind's outputs?
+// Replays a reference fixture folder and prints per case and quantity the
+// relative L2 error, its tolerance and pass/fail. Exit 0 only if all pass.
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
 #include "commands/commands.h"
-#include "core/error.h"
+#include "core/log.h"
+#include "runtime/verify.h"
 
 namespace gencast::app {
+namespace {
 
-void register_verify_command(CLI::App& root, CommandResult&) {
-  auto* cmd = root.add_subcommand("verify", "(not implemented yet)");
-  cmd->callback([] { throw RuntimeFailure("verify: not implemented yet"); });
+struct VerifyArgs {
+  std::string dir;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  std::string attention = "auto";
+  bool json = false;
+};
+
+void print_json(const VerifyReport& report) {
+  std::printf("{\"device\":\"%s\",\"device_name\":\"%s\",\"precision\":\"%s\",\"pass\":%s,\"rows\":[",
+              json_escape(report.device).c_str(), json_escape(report.device_name).c_str(),
+              report.precision.c_str(), report.all_pass() ? "true" : "false");
+  for (size_t i = 0; i < report.rows.size(); ++i) {
+    const VerifyRow& r = report.rows[i];
+    std::printf("%s{\"case\":\"%s\",\"quantity\":\"%s\",\"rel_l2\":%s,\"tolerance\":%g,\"pass\":%s}",
+                i ? "," : "", json_escape(r.case_name).c_str(), json_escape(r.quantity).c_str(),
+                std::isfinite(r.error) ? std::to_string(r.error).c_str() : "null", r.tolerance,
+                r.pass ? "true" : "false");
+  }
+  std::printf("]}\n");
+}
+
+}  // namespace
+
+void register_verify_command(CLI::App& root, CommandResult& result) {
+  auto args = std::make_shared<VerifyArgs>();
+  auto* cmd = root.add_subcommand(
+      "verify", "Replay a reference fixture folder (the official code's outputs) and compare");
+  cmd->add_option("dir", args->dir, "fixture folder, e.g. tests/data/gencast_tiny")->required();
+  cmd->add_option("--device", args->device, "cpu or cuda:N")->capture_default_str();
+  cmd->add_option("--precision", args->precision, "fp32, tf32 or bf16")->capture_default_str();
+  cmd->add_option("--attention", args->attention, "auto, triblockdiag, sparse or dense")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "print the report as one JSON object");
+  cmd->callback([args, &result] {
+    VerifyOptions options;
+    options.device = args->device;
+    options.precision = parse_precision(args->precision);
+    options.attention = args->attention;
+    if (!args->json)
+      std::printf("%-24s %-52s %12s %10s %8s\n", "case", "quantity", "rel L2", "tolerance",
+                  "result");
+    const VerifyReport report = run_verify(args->dir, options, [&](const VerifyRow& r) {
+      if (args->json) return;
+      std::printf("%-24s %-52s %12.3e %10.0e %8s\n", r.case_name.c_str(), r.quantity.c_str(),
+                  r.error, r.tolerance, r.pass ? "pass" : "FAIL");
+      std::fflush(stdout);
+    });
+    if (args->json) {
+      print_json(report);
+    } else {
+      std::printf("\n%s on %s (%s, %s): %zu checks, %d failed -> %s\n", args->dir.c_str(),
+                  report.device.c_str(), report.device_name.c_str(), report.precision.c_str(),
+                  report.rows.size(), report.failures(), report.all_pass() ? "PASS" : "FAIL");
+    }
+    result.exit_code = report.all_pass() ? 0 : 1;
+  });
 }
 
 }  // namespace gencast::app

@@ -528,3 +528,16 @@ void check_input_dataset(const std::string& path, const TaskConfig& task,
 }
 
 }  // namespace gencast
+
+namespace gencast {
+
+std::vector<int64_t> read_input_times(const std::string& path) {
+  NcFile file = NcFile::open_read(path);
+  ProblemList problems;
+  auto times = read_times(file.id(), path, problems);
+  problems.throw_if_any();
+  if (!times) fail_input(path, "time", "readable times", "none");
+  return *times;
+}
+
+}  // namespace gencast

@@ -54,6 +54,9 @@ InputDataset read_input_dataset(const std::string& path, const TaskConfig& task,
 void check_input_dataset(const std::string& path, const TaskConfig& task,
                          const std::string& init_time, ProblemList& problems);
 
+// Unix seconds of every time entry of an input file (no field is read).
+std::vector<int64_t> read_input_times(const std::string& path);
+
 // Index in `times_s` of the initialisation frame for `n_frames` input frames
 // 12 h apart: the frame at `init_time`, or for an empty string the latest
 // frame whose n_frames-1 predecessors (12 h apart) are all present.

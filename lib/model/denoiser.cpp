@@ -1,0 +1,335 @@
+#include "model/denoiser.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace gencast {
+
+struct Denoiser::Buffers {
+  Tensor static_in;  // [G, n_cond + 3]: conditioning features + structural node features
+  Tensor grid_lat;   // [G, L] grid latent (encoder output, updated by the decoder)
+  Tensor grid_proj;  // [G, L] per-grid-node projection for the edge MLPs
+  Tensor mesh_struct;                                        // [M, 3]
+  Tensor mesh_lat, mesh_proj, mesh_agg, mesh_h, mesh_final;  // [M, L]
+  Tensor qkv;                                                // [M, 3L]
+  Tensor attn;                                               // [M, L]
+  Tensor ffw;                                                // [M, ffw_hidden]
+  Tensor g2m_features, g2m_senders, g2m_receivers, g2m_offsets;
+  Tensor m2g_features, m2g_senders, m2g_receivers, m2g_offsets;
+  Tensor chunk_a, chunk_b, chunk_c;  // [C, L] scratch
+  Tensor chunk_out;                  // [C, targets]
+  Tensor cond;                       // [total conditioning values, 1], f32
+};
+
+namespace {
+
+AttentionTiles attention_tiles(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::triblockdiag: return AttentionTiles::banded;
+    case AttentionKind::dense: return AttentionTiles::dense;
+    default: return AttentionTiles::sparse;
+  }
+}
+
+Tensor as_column(Backend& backend, const std::vector<int32_t>& v) {
+  Tensor t = backend.empty({static_cast<int64_t>(v.size()), 1}, DType::i32);
+  backend.upload_i32(v.data(), t);
+  return t;
+}
+
+}  // namespace
+
+std::vector<Denoiser::EdgeChunk> Denoiser::plan_chunks(const std::vector<int32_t>& offsets,
+                                                       int64_t limit) {
+  std::vector<EdgeChunk> chunks;
+  const auto receivers = static_cast<int64_t>(offsets.size()) - 1;
+  int64_t r0 = 0;
+  while (r0 < receivers) {
+    int64_t r1 = r0 + 1;
+    // Grow the range while the edges and the receivers both fit in `limit` rows.
+    while (r1 < receivers && offsets[static_cast<size_t>(r1 + 1)] - offsets[static_cast<size_t>(r0)] <= limit &&
+           r1 + 1 - r0 <= limit)
+      ++r1;
+    chunks.push_back({offsets[static_cast<size_t>(r0)], offsets[static_cast<size_t>(r1)], r0, r1});
+    r0 = r1;
+  }
+  return chunks;
+}
+
+Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore& params,
+                   const DenoiserGraph& graph, const GridInputRows& rows, DenoiserOptions options)
+    : backend_(backend),
+      config_(config),
+      options_(options),
+      noise_encoder_(config.noise_encoder, params),
+      weights_(upload_denoiser_weights(backend, config, params, rows)),
+      buf_(std::make_unique<Buffers>()) {
+  n_grid_ = graph.n_grid;
+  n_mesh_ = graph.n_mesh;
+  n_targets_ = static_cast<int64_t>(rows.target_rows.size());
+  n_cond_ = static_cast<int64_t>(rows.conditioning_rows.size());
+  latent_ = config.denoiser.latent_size;
+  const auto& tc = config.denoiser.sparse_transformer_config;
+  const int64_t L = latent_;
+  Backend& b = backend_;
+  Buffers& B = *buf_;
+
+  B.static_in = b.empty_compute({n_grid_, n_cond_ + 3});
+  B.grid_lat = b.empty_compute({n_grid_, L});
+  B.grid_proj = b.empty_compute({n_grid_, L});
+  B.mesh_struct = b.from_host(graph.mesh_node_features, b.compute_dtype());
+  for (Tensor* t : {&B.mesh_lat, &B.mesh_proj, &B.mesh_agg, &B.mesh_h, &B.mesh_final, &B.attn})
+    *t = b.empty_compute({n_mesh_, L});
+  B.qkv = b.empty_compute({n_mesh_, 3 * L});
+  B.ffw = b.empty_compute({n_mesh_, tc.ffw_hidden});
+
+  B.g2m_features = b.from_host(graph.grid2mesh.features, b.compute_dtype());
+  B.g2m_senders = as_column(b, graph.grid2mesh.senders);
+  B.g2m_receivers = as_column(b, graph.grid2mesh.receivers);
+  B.g2m_offsets = as_column(b, graph.grid2mesh.receiver_offsets);
+  B.m2g_features = b.from_host(graph.mesh2grid.features, b.compute_dtype());
+  B.m2g_senders = as_column(b, graph.mesh2grid.senders);
+  B.m2g_receivers = as_column(b, graph.mesh2grid.receivers);
+  B.m2g_offsets = as_column(b, graph.mesh2grid.receiver_offsets);
+
+  g2m_chunks_ = plan_chunks(graph.grid2mesh.receiver_offsets, options_.chunk_rows);
+  m2g_chunks_ = plan_chunks(graph.mesh2grid.receiver_offsets, options_.chunk_rows);
+  int64_t chunk = std::min(options_.chunk_rows, n_grid_);
+  for (const auto* plan : {&g2m_chunks_, &m2g_chunks_})
+    for (const EdgeChunk& c : *plan)
+      chunk = std::max({chunk, c.edge_end - c.edge_begin, c.recv_end - c.recv_begin});
+  B.chunk_a = b.empty_compute({chunk, L});
+  B.chunk_b = b.empty_compute({chunk, L});
+  B.chunk_c = b.empty_compute({chunk, L});
+  B.chunk_out = b.empty_compute({chunk, n_targets_});
+
+  int64_t total = 0;
+  for (const auto& layer : weights_.conditioning) total += layer.w.dim(1);
+  B.cond = b.empty({total, 1}, DType::f32);
+  cond_host_.assign(static_cast<size_t>(total), 0.f);
+  int64_t offset = 0;
+  for (const auto& layer : weights_.conditioning) {
+    cond_views_.push_back(B.cond.rows(offset, layer.w.dim(1)));
+    offset += layer.w.dim(1);
+  }
+
+  attention_nnz_ = graph.attention.nnz();
+  attention_ = b.plan_attention(graph.attention, static_cast<int>(tc.num_heads),
+                                static_cast<int>(tc.d_model / tc.num_heads),
+                                attention_tiles(options_.attention));
+
+  // Structural grid node features go after the conditioning features.
+  grid_structural_ = graph.grid_node_features;
+  spdlog::debug("denoiser: {} grid nodes, {} mesh nodes, {}+{} edge chunks, chunk rows {}",
+                n_grid_, n_mesh_, g2m_chunks_.size(), m2g_chunks_.size(), chunk);
+}
+
+Denoiser::~Denoiser() = default;
+
+void Denoiser::set_conditioning(const ArrayF& features) {
+  if (features.shape.size() != 2 || features.dim(0) != n_grid_ || features.dim(1) != n_cond_)
+    throw RuntimeFailure("denoiser: conditioning features must be " +
+                         shape_to_string({n_grid_, n_cond_}) + ", got " +
+                         shape_to_string(features.shape));
+  const int64_t width = n_cond_ + 3;
+  ArrayF host({n_grid_, width});
+  for (int64_t g = 0; g < n_grid_; ++g) {
+    std::copy_n(features.ptr() + g * n_cond_, n_cond_, host.ptr() + g * width);
+    std::copy_n(grid_structural_.ptr() + g * 3, 3, host.ptr() + g * width + n_cond_);
+  }
+  backend_.upload(host.ptr(), buf_->static_in);
+}
+
+void Denoiser::upload_conditioning(float sigma) {
+  const std::vector<double> enc = noise_encoder_.encode(sigma);
+  if (trace_) trace_->noise_encoding = enc;
+  size_t offset = 0;
+  for (const auto& layer : weights_.conditioning) {
+    const int64_t in = layer.w.dim(0), out = layer.w.dim(1);
+    if (in != static_cast<int64_t>(enc.size()))
+      throw RuntimeFailure("denoiser: conditioning layer " + layer.name + " expects " +
+                           std::to_string(in) + " inputs, encoding has " +
+                           std::to_string(enc.size()));
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = layer.b.data[static_cast<size_t>(o)];
+      for (int64_t i = 0; i < in; ++i)
+        acc += enc[static_cast<size_t>(i)] * layer.w.data[static_cast<size_t>(i * out + o)];
+      cond_host_[offset + static_cast<size_t>(o)] = static_cast<float>(acc);
+    }
+    offset += static_cast<size_t>(out);
+  }
+  backend_.upload(cond_host_.data(), buf_->cond);
+}
+
+void Denoiser::gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                    Activation act, float alpha, float beta) {
+  backend_.linear(x, w, bias, y, act, alpha, beta);
+  flops_ += 2.0 * static_cast<double>(x.rows()) * static_cast<double>(x.cols()) *
+            static_cast<double>(w.cols());
+}
+
+void Denoiser::mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst,
+                        bool accumulate) {
+  Tensor* cur = &h;
+  Tensor* other = &tmp;
+  for (size_t i = 0; i < mlp.rest.size(); ++i) {
+    const bool last = i + 1 == mlp.rest.size();
+    gemm(*cur, mlp.rest[i].w, mlp.rest[i].bias(), *other, last ? Activation::none : Activation::swish);
+    std::swap(cur, other);
+  }
+  backend_.layer_norm_cond(*cur, site(mlp.conditioning_site), dst, accumulate);
+}
+
+void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& h, Tensor& tmp,
+                           Tensor& dst) {
+  gemm(features, mlp.first_parts[0], &mlp.first_bias, h, Activation::swish);
+  mlp_tail(mlp, h, tmp, dst, false);
+}
+
+void Denoiser::encoder(float sigma, const Tensor& x) {
+  Buffers& B = *buf_;
+  const DenoiserWeights& W = weights_;
+  const float c_in = 1.f / std::sqrt(sigma * sigma + 1.f);
+
+  // Grid node embedding: the first layer sees [conditioning | structural] and
+  // the noisy targets scaled by c_in.
+  const int64_t C = B.chunk_a.rows();
+  for (int64_t g0 = 0; g0 < n_grid_; g0 += C) {
+    const int64_t n = std::min(C, n_grid_ - g0);
+    Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = B.grid_lat.rows(g0, n);
+    gemm(B.static_in.rows(g0, n), W.grid_embed.first_parts[0], &W.grid_embed.first_bias, h,
+         Activation::none);
+    // The sampler state is float32; GEMM operands use the compute type.
+    Tensor xin = x.rows(g0, n);
+    if (xin.dtype() != backend_.compute_dtype()) {
+      Tensor converted = B.chunk_out.rows(0, n);
+      backend_.copy(xin, converted);
+      xin = converted;
+    }
+    gemm(xin, W.grid_embed.first_parts[1], nullptr, h, Activation::swish, c_in, 1.f);
+    mlp_tail(W.grid_embed, h, tmp, dst, false);
+  }
+
+  // Mesh node embedding (its data inputs are zeros in the reference).
+  gemm(B.mesh_struct, W.mesh_embed.first_parts[0], &W.mesh_embed.first_bias, B.mesh_h,
+       Activation::swish);
+  mlp_tail(W.mesh_embed, B.mesh_h, B.mesh_proj, B.mesh_lat, false);
+
+  // Grid->mesh messages, aggregated per mesh node, one receiver range at a time.
+  const SplitMlp& eu = W.g2m_edge_update;
+  gemm(B.grid_lat, eu.first_parts[1], nullptr, B.grid_proj, Activation::none);
+  gemm(B.mesh_lat, eu.first_parts[2], nullptr, B.mesh_proj, Activation::none);
+  for (const EdgeChunk& c : g2m_chunks_) {
+    const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
+    Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
+    embed_edges(W.g2m_edge_embed, B.g2m_features.rows(c.edge_begin, n), a, b, e);
+    gemm(e, eu.first_parts[0], &eu.first_bias, a, Activation::none);
+    backend_.gather2_add_act(B.grid_proj, B.g2m_senders.rows(c.edge_begin, n), B.mesh_proj,
+                             B.g2m_receivers.rows(c.edge_begin, n), a, Activation::swish);
+    mlp_tail(eu, a, b, e, false);
+    Tensor agg = B.mesh_agg.rows(c.recv_begin, nr);
+    backend_.segment_sum(e, B.g2m_offsets.rows(c.recv_begin, nr + 1), agg);
+  }
+
+  // Node updates with residuals (both from the latents before this step).
+  const SplitMlp& mu = W.g2m_mesh_update;
+  gemm(B.mesh_lat, mu.first_parts[0], &mu.first_bias, B.mesh_h, Activation::none);
+  gemm(B.mesh_agg, mu.first_parts[1], nullptr, B.mesh_h, Activation::swish, 1.f, 1.f);
+  mlp_tail(mu, B.mesh_h, B.mesh_proj, B.mesh_lat, true);
+  const SplitMlp& gu = W.g2m_grid_update;
+  for (int64_t g0 = 0; g0 < n_grid_; g0 += C) {
+    const int64_t n = std::min(C, n_grid_ - g0);
+    Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = B.grid_lat.rows(g0, n);
+    gemm(dst, gu.first_parts[0], &gu.first_bias, h, Activation::swish);
+    mlp_tail(gu, h, tmp, dst, true);
+  }
+  if (trace_) {
+    trace_->mesh_latent_after_grid2mesh = backend_.to_host(B.mesh_lat);
+    trace_->grid_latent_after_grid2mesh = backend_.to_host(B.grid_lat);
+  }
+}
+
+void Denoiser::processor() {
+  Buffers& B = *buf_;
+  Tensor& x = B.mesh_lat;
+  for (const TransformerBlockWeights& blk : weights_.blocks) {
+    backend_.layer_norm_cond(x, site(blk.attn_site), B.mesh_h, false);
+    gemm(B.mesh_h, blk.w_qkv, nullptr, B.qkv, Activation::none);
+    backend_.attention(*attention_, B.qkv, B.attn);
+    flops_ += 4.0 * static_cast<double>(config_.denoiser.sparse_transformer_config.d_model) *
+              static_cast<double>(attention_nnz_);
+    gemm(B.attn, blk.attn_out.w, blk.attn_out.bias(), x, Activation::none, 1.f, 1.f);
+    backend_.layer_norm_cond(x, site(blk.ffw_site), B.mesh_h, false);
+    gemm(B.mesh_h, blk.ffw_up.w, blk.ffw_up.bias(), B.ffw, Activation::gelu);
+    gemm(B.ffw, blk.ffw_down.w, blk.ffw_down.bias(), x, Activation::none, 1.f, 1.f);
+  }
+  backend_.layer_norm_cond(x, site(weights_.final_site), B.mesh_final, false);
+  if (trace_) trace_->mesh_latent_after_transformer = backend_.to_host(B.mesh_final);
+}
+
+void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
+  Buffers& B = *buf_;
+  const DenoiserWeights& W = weights_;
+  const float s2 = sigma * sigma + 1.f;
+  const float c_out = sigma / std::sqrt(s2);
+  const float c_skip = 1.f / s2;
+  if (trace_) trace_->grid_output = ArrayF({n_grid_, n_targets_});
+
+  const SplitMlp& eu = W.m2g_edge_update;
+  gemm(B.mesh_final, eu.first_parts[1], nullptr, B.mesh_proj, Activation::none);
+  gemm(B.grid_lat, eu.first_parts[2], nullptr, B.grid_proj, Activation::none);
+  for (const EdgeChunk& c : m2g_chunks_) {
+    const int64_t n = c.edge_end - c.edge_begin, ng = c.recv_end - c.recv_begin;
+    Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
+    embed_edges(W.m2g_edge_embed, B.m2g_features.rows(c.edge_begin, n), a, b, e);
+    gemm(e, eu.first_parts[0], &eu.first_bias, a, Activation::none);
+    backend_.gather2_add_act(B.mesh_proj, B.m2g_senders.rows(c.edge_begin, n), B.grid_proj,
+                             B.m2g_receivers.rows(c.edge_begin, n), a, Activation::swish);
+    mlp_tail(eu, a, b, e, false);
+    Tensor agg = B.chunk_b.rows(0, ng);
+    backend_.segment_sum(e, B.m2g_offsets.rows(c.recv_begin, ng + 1), agg);
+
+    // Grid node update for this range, then the output MLP and preconditioning.
+    Tensor grid = B.grid_lat.rows(c.recv_begin, ng);
+    Tensor h = B.chunk_a.rows(0, ng), tmp = B.chunk_c.rows(0, ng);
+    const SplitMlp& gu = W.m2g_grid_update;
+    gemm(grid, gu.first_parts[0], &gu.first_bias, h, Activation::none);
+    gemm(agg, gu.first_parts[1], nullptr, h, Activation::swish, 1.f, 1.f);
+    mlp_tail(gu, h, tmp, grid, true);
+
+    const SplitMlp& om = W.output_mlp;
+    gemm(grid, om.first_parts[0], &om.first_bias, h, Activation::swish);
+    Tensor* cur = &h;
+    Tensor* other = &tmp;
+    Tensor f = B.chunk_out.rows(0, ng);
+    for (size_t i = 0; i < om.rest.size(); ++i) {
+      const bool last = i + 1 == om.rest.size();
+      Tensor& dst = last ? f : *other;
+      gemm(*cur, om.rest[i].w, om.rest[i].bias(), dst, last ? Activation::none : Activation::swish);
+      std::swap(cur, other);
+    }
+    if (trace_) backend_.download(f, trace_->grid_output.ptr() + c.recv_begin * n_targets_);
+    Tensor dst = out.rows(c.recv_begin, ng);
+    backend_.axpby(c_out, f, c_skip, x.rows(c.recv_begin, ng), dst);
+  }
+}
+
+void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
+  if (x.rows() != n_grid_ || x.cols() != n_targets_ || out.rows() != n_grid_ ||
+      out.cols() != n_targets_)
+    throw RuntimeFailure("denoiser: x and out must be " + shape_to_string({n_grid_, n_targets_}));
+  if (x.data() == out.data()) throw RuntimeFailure("denoiser: x and out must not alias");
+  flops_ = 0;
+  upload_conditioning(sigma);
+  encoder(sigma, x);
+  processor();
+  decoder(sigma, x, out);
+  flops_per_call_ = flops_;
+  trace_ = nullptr;
+}
+
+}  // namespace gencast

@@ -1,0 +1,105 @@
+// The GenCast denoiser D(x; sigma), written once against the Backend seam.
+//
+//   D(x; σ) = c_skip(σ)·x + c_out(σ)·F(c_in(σ)·x; σ, conditioning)
+//
+// F is the encoder (grid→mesh interaction network), the processor (sparse
+// transformer on the mesh, attention restricted to the k-hop neighbourhood)
+// and the decoder (mesh→grid interaction network + output MLP). Everything is
+// conditioned on σ through LayerNorm + LinearNormConditioning.
+//
+// Memory: edge work is done in chunks of whole receiver ranges (edges are
+// sorted by receiver), so per-edge latents never exist for the full edge set;
+// the decoder processes one contiguous grid-node range at a time end to end.
+// One call handles one ensemble member.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "backend/backend.h"
+#include "graph/denoiser_graph.h"
+#include "model/attention_choice.h"
+#include "model/denoiser_weights.h"
+#include "model/model_config.h"
+#include "model/noise_encoder.h"
+#include "model/param_store.h"
+
+namespace gencast {
+
+struct DenoiserOptions {
+  int64_t chunk_rows = int64_t{1} << 17;  // rows of per-edge / per-grid-node scratch tensors
+  AttentionKind attention = AttentionKind::sparse;
+};
+
+// Host copies of intermediate activations, for verification against the
+// reference's recorded intermediates. Filled only when requested.
+struct DenoiserTrace {
+  std::vector<double> noise_encoding;  // [16]
+  ArrayF mesh_latent_after_grid2mesh;  // [M, L]
+  ArrayF grid_latent_after_grid2mesh;  // [G, L]
+  ArrayF mesh_latent_after_transformer;
+  ArrayF grid_output;  // raw F [G, targets]
+};
+
+class Denoiser {
+ public:
+  Denoiser(Backend& backend, const ModelConfig& config, const ParamStore& params,
+           const DenoiserGraph& graph, const GridInputRows& rows, DenoiserOptions options = {});
+  ~Denoiser();
+
+  int64_t n_grid() const { return n_grid_; }
+  int64_t n_targets() const { return n_targets_; }
+  int64_t n_conditioning() const { return n_cond_; }
+
+  // The normalized inputs and forcings of the current 12 h step, [n_grid, n_cond]
+  // in the order given by GridInputRows::conditioning_rows.
+  void set_conditioning(const ArrayF& features);
+
+  // out = D(x; sigma); x and out are float32 [n_grid, n_targets] on the backend
+  // (they may not alias).
+  void denoise(float sigma, const Tensor& x, Tensor& out);
+
+  // Next denoise() call copies its intermediates into `trace` (then stops).
+  void trace_next_call(DenoiserTrace* trace) { trace_ = trace; }
+
+  // FLOPs of one denoise() call (2 per multiply-add; GEMMs and attention).
+  double flops_per_call() const { return flops_per_call_; }
+
+ private:
+  struct Buffers;
+  struct EdgeChunk {
+    int64_t edge_begin, edge_end, recv_begin, recv_end;
+  };
+
+  void upload_conditioning(float sigma);
+  const Tensor& site(int index) const { return cond_views_.at(static_cast<size_t>(index)); }
+  void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, Activation act,
+            float alpha = 1.f, float beta = 0.f);
+  // Runs the layers after the first one, then LayerNorm+conditioning into dst.
+  void mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst, bool accumulate);
+  void embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& h, Tensor& tmp,
+                   Tensor& dst);
+  void encoder(float sigma, const Tensor& x);
+  void processor();
+  void decoder(float sigma, const Tensor& x, Tensor& out);
+  static std::vector<EdgeChunk> plan_chunks(const std::vector<int32_t>& offsets, int64_t limit);
+
+  Backend& backend_;
+  ModelConfig config_;
+  DenoiserOptions options_;
+  int64_t n_grid_ = 0, n_mesh_ = 0, n_targets_ = 0, n_cond_ = 0, latent_ = 0;
+  NoiseLevelEncoder noise_encoder_;
+  DenoiserWeights weights_;
+  std::unique_ptr<AttentionPlan> attention_;
+  std::vector<EdgeChunk> g2m_chunks_, m2g_chunks_;
+  std::unique_ptr<Buffers> buf_;
+  std::vector<Tensor> cond_views_;
+  std::vector<float> cond_host_;
+  ArrayF grid_structural_;  // [G, 3] structural grid node features
+  int64_t attention_nnz_ = 0;
+  DenoiserTrace* trace_ = nullptr;
+  double flops_ = 0, flops_per_call_ = 0;
+};
+
+}  // namespace gencast

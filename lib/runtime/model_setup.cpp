@@ -1,0 +1,67 @@
+#include "runtime/model_setup.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "model/config_validation.h"
+
+namespace gencast {
+
+GridInputRows grid_input_rows(const GridFeatureLayout& layout) {
+  GridInputRows rows;
+  rows.conditioning_rows.assign(static_cast<size_t>(layout.n_conditioning), -1);
+  rows.target_rows.assign(static_cast<size_t>(layout.n_targets), -1);
+  for (int s = 0; s < layout.channels(); ++s) {
+    const auto i = static_cast<size_t>(s);
+    if (layout.kind[i] == kChannelNoisyTarget)
+      rows.target_rows.at(static_cast<size_t>(layout.target_index[i])) = s;
+    else
+      rows.conditioning_rows.at(static_cast<size_t>(layout.cond_index[i])) = s;
+  }
+  for (int r : rows.conditioning_rows)
+    if (r < 0) throw RuntimeFailure("grid layout: a conditioning channel has no slot");
+  for (int r : rows.target_rows)
+    if (r < 0) throw RuntimeFailure("grid layout: a target channel has no slot");
+  return rows;
+}
+
+GraphBuildOptions graph_options(const ModelConfig& config, const std::string& source) {
+  GraphBuildOptions o;
+  o.mesh_size = static_cast<int>(config.denoiser.mesh_size);
+  o.attention_k_hop = static_cast<int>(config.denoiser.sparse_transformer_config.attention_k_hop);
+  o.radius_fraction = config.denoiser.radius_query_fraction_edge_length;
+  o.source = source;
+  return o;
+}
+
+std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend,
+                                                       int64_t chunk_rows) const {
+  DenoiserOptions options;
+  options.chunk_rows = chunk_rows;
+  options.attention = attention.kind;
+  return std::make_unique<Denoiser>(backend, checkpoint.config, checkpoint.params, graph,
+                                    grid_input_rows(layout), options);
+}
+
+PreparedModel prepare_model(Checkpoint checkpoint, const std::string& attention_request,
+                            const std::vector<float>& lat, const std::vector<float>& lon,
+                            const GraphBuildOptions* graph_override) {
+  PreparedModel m;
+  validate_model_config(checkpoint.config, checkpoint.path);
+  m.attention = resolve_attention(checkpoint.config.denoiser.sparse_transformer_config,
+                                  attention_request);
+  if (m.attention.patched) spdlog::info("GPU attention patch: {}", m.attention.patch_line);
+  spdlog::info("attention: {}", m.attention.description);
+  m.layout = grid_feature_layout(checkpoint.config.task);
+  const GraphBuildOptions options =
+      graph_override ? *graph_override : graph_options(checkpoint.config, checkpoint.path);
+  m.graph = build_denoiser_graph(lat, lon, options);
+  spdlog::info("graph: {} grid nodes, {} mesh nodes, {} grid2mesh / {} mesh2grid edges, "
+               "{} attention pairs ({:.1f} s)",
+               m.graph.n_grid, m.graph.n_mesh, m.graph.grid2mesh.size(), m.graph.mesh2grid.size(),
+               m.graph.attention.nnz(), m.graph.timings.total);
+  m.checkpoint = std::move(checkpoint);
+  return m;
+}
+
+}  // namespace gencast

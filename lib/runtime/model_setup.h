@@ -1,0 +1,44 @@
+// Loading a model for running: checkpoint + attention choice + graphs +
+// channel layout -> a Denoiser on a backend. Shared by forecast, verify and
+// bench so that they all run exactly the same model.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "data/stacking.h"
+#include "graph/denoiser_graph.h"
+#include "io/checkpoint.h"
+#include "model/attention_choice.h"
+#include "model/denoiser.h"
+
+namespace gencast {
+
+// Which rows of the grid embedder's first layer see which of our inputs.
+GridInputRows grid_input_rows(const GridFeatureLayout& layout);
+
+// Graph options implied by a model config (mesh size, k-hop, radius).
+GraphBuildOptions graph_options(const ModelConfig& config, const std::string& source);
+
+// A model with its graphs, ready to make Denoisers on any backend.
+struct PreparedModel {
+  Checkpoint checkpoint;
+  AttentionChoice attention;
+  GridFeatureLayout layout;
+  DenoiserGraph graph;
+
+  std::unique_ptr<Denoiser> make_denoiser(Backend& backend,
+                                          int64_t chunk_rows = int64_t{1} << 17) const;
+};
+
+// Loads and validates the checkpoint, resolves the attention request
+// (auto|triblockdiag|sparse|dense; logs the GPU patch line when one is
+// applied) and builds the graphs for the lat/lon grid.
+PreparedModel prepare_model(Checkpoint checkpoint, const std::string& attention_request,
+                            const std::vector<float>& lat, const std::vector<float>& lon,
+                            const GraphBuildOptions* graph_override = nullptr);
+
+}  // namespace gencast
