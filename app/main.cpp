@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   using gencast::ExitCode;
   CLI::App root{"gencast-run: GenCast ensemble weather forecasts on NVIDIA GPUs and CPUs"};
   root.require_subcommand(1);
+  root.fallthrough();  // global options (--log-level, --log-format) also after the subcommand
   root.set_version_flag("--version", std::string("gencast-run ") + gencast::kVersion +
                                          (gencast::kBuiltWithCuda ? " (CUDA)" : " (CPU only)"));
   std::string log_level = "info";
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   });
 
   gencast::app::CommandResult result;
+  for (int i = 0; i < argc; ++i) result.command_line += (i ? " " : "") + std::string(argv[i]);
   gencast::app::register_forecast_command(root, result);
   gencast::app::register_check_config_command(root, result);
   gencast::app::register_inspect_command(root, result);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace gencast::app {
 
@@ -11,6 +12,7 @@ namespace gencast::app {
 // exception (e.g. `verify` found a case out of tolerance).
 struct CommandResult {
   int exit_code = 0;
+  std::string command_line;  // argv joined, for provenance in output files
 };
 
 void register_forecast_command(CLI::App& root, CommandResult& result);

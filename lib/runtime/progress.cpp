@@ -1,0 +1,58 @@
+#include "runtime/progress.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "core/log.h"
+
+namespace gencast {
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  if (seconds < 60) {
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  } else if (seconds < 3600) {
+    const auto s = static_cast<int64_t>(seconds + 0.5);
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else {
+    const auto s = static_cast<int64_t>(seconds + 0.5);
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  }
+  return buf;
+}
+
+ForecastProgress::ForecastProgress(int64_t members, int64_t steps)
+    : members_(members), steps_(steps), start_(std::chrono::steady_clock::now()) {}
+
+double ForecastProgress::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void ForecastProgress::step_done(int64_t member_index, int64_t member_id, int64_t step,
+                                 double step_seconds) {
+  ++done_;
+  const int64_t total = members_ * steps_;
+  const double elapsed = elapsed_seconds();
+  const double eta = elapsed / static_cast<double>(done_) * static_cast<double>(total - done_);
+  if (log_format() == LogFormat::json) {
+    std::fprintf(stderr,
+                 "{\"event\":\"step\",\"member\":%lld,\"member_index\":%lld,\"members\":%lld,"
+                 "\"step\":%lld,\"steps\":%lld,\"lead_hours\":%lld,\"step_seconds\":%.3f,"
+                 "\"elapsed_seconds\":%.3f,\"eta_seconds\":%.3f,\"done\":%lld,\"total\":%lld}\n",
+                 static_cast<long long>(member_id), static_cast<long long>(member_index),
+                 static_cast<long long>(members_), static_cast<long long>(step + 1),
+                 static_cast<long long>(steps_), static_cast<long long>((step + 1) * 12),
+                 step_seconds, elapsed, eta, static_cast<long long>(done_),
+                 static_cast<long long>(total));
+    std::fflush(stderr);
+  } else {
+    spdlog::info("member {} ({}/{}) step {}/{} (+{}h): {:.2f} s, elapsed {}, ETA {}", member_id,
+                 member_index + 1, members_, step + 1, steps_, (step + 1) * 12, step_seconds,
+                 format_duration(elapsed), format_duration(eta));
+  }
+}
+
+}  // namespace gencast

@@ -1,0 +1,28 @@
+// Progress of long runs: one line per finished 12 h step on stderr, with the
+// time per step and an ETA, or one JSON object per line with
+// --log-format json (for batch scripts that parse it).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace gencast {
+
+class ForecastProgress {
+ public:
+  ForecastProgress(int64_t members, int64_t steps);
+  // Member `member_index` (0-based position among the members run; its id is
+  // `member_id`) finished step `step` (0-based) in `step_seconds`.
+  void step_done(int64_t member_index, int64_t member_id, int64_t step, double step_seconds);
+  double elapsed_seconds() const;
+
+ private:
+  int64_t members_, steps_, done_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// "1h02m03s" / "4m05s" / "6.1s".
+std::string format_duration(double seconds);
+
+}  // namespace gencast

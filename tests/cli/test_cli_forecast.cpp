@@ -1,0 +1,224 @@
+// `gencast-run forecast` and `check-config` end to end on the tiny fixture
+// model (CPU): the demo, exit codes and messages for malformed inputs (and no
+// output file left behind), member independence, JSON progress.
+#include <catch2/catch.hpp>
+#include <netcdf.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/cli_runner.h"
+#include "unit/test_input_files.h"
+
+using namespace gencast;
+using namespace gencast::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  return std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/" + name;
+}
+
+// Flags pointing at the fixture model, stats and a given input file.
+std::string fixture_flags(const std::string& input, const std::string& output) {
+  return "--checkpoint " + shell_quote(fixture("tiny_checkpoint.npz")) + " --stats-dir " +
+         shell_quote(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny") + " --input " +
+         shell_quote(input) + " --output " + shell_quote(output) + " --device cpu";
+}
+
+bool only_file_is(const fs::path& dir, const std::string& name) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename() != name) return false;
+  return true;
+}
+
+bool folder_has_no_netcdf(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.find(".nc") != std::string::npos && n.rfind("input", 0) != 0) return false;
+  }
+  return true;
+}
+
+// 2m_temperature of the file as floats, dims (sample, batch, time, lat, lon).
+std::vector<float> read_t2m(const std::string& path, size_t& members) {
+  int nc = -1;
+  REQUIRE(nc_open(path.c_str(), NC_NOWRITE, &nc) == NC_NOERR);
+  int var = -1;
+  REQUIRE(nc_inq_varid(nc, "2m_temperature", &var) == NC_NOERR);
+  int ndims = 0;
+  nc_inq_varndims(nc, var, &ndims);
+  std::vector<int> dimids(static_cast<size_t>(ndims));
+  nc_inq_vardimid(nc, var, dimids.data());
+  size_t total = 1;
+  for (int i = 0; i < ndims; ++i) {
+    size_t len = 0;
+    nc_inq_dimlen(nc, dimids[static_cast<size_t>(i)], &len);
+    if (i == 0) members = len;
+    total *= len;
+  }
+  std::vector<float> v(total);
+  REQUIRE(nc_get_var_float(nc, var, v.data()) == NC_NOERR);
+  nc_close(nc);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("the demo forecast writes a finished file and nothing else", "[cli][forecast]") {
+  TempDir dir;
+  const CliResult r = run_gencast("forecast", dir.path().string());
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(dir.path() / "gencast-demo-forecast.nc"));
+  CHECK(only_file_is(dir.path(), "gencast-demo-forecast.nc"));
+  CHECK(r.err.find("step 2/2") != std::string::npos);  // progress lines
+}
+
+TEST_CASE("check-config accepts the fixture files and names a renamed input variable",
+          "[cli][check-config]") {
+  TempDir dir;
+  const std::string out = dir.file("f.nc");
+  CliResult ok = run_gencast("check-config " + fixture_flags(fixture("source_tiny.nc"), out));
+  INFO(ok.all());
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("check-config: OK") != std::string::npos);
+
+  TestNcFile src = TestNcFile::load(fixture("source_tiny.nc"));
+  src.var("2m_temperature").name = "t2m";
+  const std::string renamed = dir.file("input_renamed.nc");
+  src.write(renamed);
+  CliResult bad = run_gencast("check-config " + fixture_flags(renamed, out));
+  INFO(bad.all());
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("2m_temperature") != std::string::npos);
+  CHECK(!fs::exists(out));
+
+  // forecast --check-config is the same check.
+  CliResult same = run_gencast("forecast --check-config " + fixture_flags(renamed, out));
+  CHECK(same.exit_code == 2);
+  CHECK(same.err.find("2m_temperature") != std::string::npos);
+}
+
+TEST_CASE("malformed inputs: exit 2, a message naming the variable, no output file",
+          "[cli][forecast]") {
+  TempDir dir;
+  const std::string out = dir.file("forecast.nc");
+  struct Case {
+    const char* name;
+    std::string expect;  // text the message must contain
+    void (*edit)(TestNcFile&);
+  };
+  const Case cases[] = {
+      {"missing input variable", "specific_humidity",
+       [](TestNcFile& f) { f.remove_var("specific_humidity"); }},
+      {"wrong level set", "level",
+       [](TestNcFile& f) {
+         std::vector<size_t> keep;
+         for (size_t i = 0; i + 1 < f.dim_size("level"); ++i) keep.push_back(i);  // drop 1000 hPa
+         f.select_along("level", keep);
+       }},
+      {"non-monotonic latitude", "lat",
+       [](TestNcFile& f) {
+         std::vector<size_t> idx;
+         for (size_t i = 0; i < f.dim_size("lat"); ++i) idx.push_back(i);
+         std::swap(idx[3], idx[4]);
+         f.select_along("lat", idx);
+       }},
+      {"NaN outside SST", "temperature",
+       [](TestNcFile& f) {  // in the init frame (the last one), which is read
+         auto& v = f.var("temperature").values;
+         v[v.size() - 123] = std::nan("");
+       }},
+      {"missing datetime", "datetime", [](TestNcFile& f) { f.remove_var("datetime"); }},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.name) {
+      TestNcFile src = TestNcFile::load(fixture("source_tiny.nc"));
+      c.edit(src);
+      const std::string input = dir.file("input_bad.nc");
+      src.write(input);
+      const CliResult r = run_gencast("forecast --steps 1 --members 1 " + fixture_flags(input, out));
+      INFO(r.all());
+      CHECK(r.exit_code == 2);
+      CHECK(r.err.find("input_bad.nc") != std::string::npos);
+      CHECK(r.err.find(c.expect) != std::string::npos);
+      CHECK(folder_has_no_netcdf(dir.path()));
+    }
+  }
+  SECTION("init time not in the file") {
+    const CliResult r = run_gencast("forecast --init-time 2020-01-01T00:00 " +
+                                    fixture_flags(fixture("source_tiny.nc"), out));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("2020-01-01") != std::string::npos);
+    CHECK(folder_has_no_netcdf(dir.path()));
+  }
+  SECTION("nonexistent checkpoint and unwritable output folder") {
+    CliResult r = run_gencast("forecast --checkpoint /nonexistent/ckpt.npz");
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("/nonexistent/ckpt.npz") != std::string::npos);
+    r = run_gencast("forecast " + fixture_flags(fixture("source_tiny.nc"), "/nonexistent/dir/f.nc"));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("/nonexistent/dir") != std::string::npos);
+  }
+}
+
+TEST_CASE("member k is bit-identical whatever the ensemble size or subset",
+          "[cli][forecast][ensemble]") {
+  TempDir dir;
+  const std::string all = dir.file("all.nc"), one = dir.file("one.nc");
+  const std::string flags_all = fixture_flags(fixture("source_tiny.nc"), all);
+  REQUIRE(run_gencast("forecast --steps 2 --members 3 --seed 7 " + flags_all).exit_code == 0);
+  REQUIRE(run_gencast("forecast --steps 2 --member-ids 2 --seed 7 " +
+                      fixture_flags(fixture("source_tiny.nc"), one))
+              .exit_code == 0);
+  size_t m_all = 0, m_one = 0;
+  const std::vector<float> a = read_t2m(all, m_all), b = read_t2m(one, m_one);
+  REQUIRE(m_all == 3);
+  REQUIRE(m_one == 1);
+  const size_t per_member = a.size() / 3;
+  REQUIRE(b.size() == per_member);
+  // Member 2 of the 3-member run equals the single-member run bit for bit...
+  CHECK(std::equal(b.begin(), b.end(), a.begin() + 2 * per_member));
+  // ...and members differ from each other (the noise streams are distinct).
+  CHECK(!std::equal(a.begin(), a.begin() + per_member, a.begin() + per_member));
+  // A different seed changes member 2.
+  const std::string other = dir.file("other.nc");
+  REQUIRE(run_gencast("forecast --steps 2 --member-ids 2 --seed 8 " +
+                      fixture_flags(fixture("source_tiny.nc"), other))
+              .exit_code == 0);
+  size_t m_other = 0;
+  const std::vector<float> c = read_t2m(other, m_other);
+  CHECK(!std::equal(c.begin(), c.end(), b.begin()));
+}
+
+TEST_CASE("forecast with --log-format json prints one JSON object per progress line", "[cli][forecast]") {
+  TempDir dir;
+  const CliResult r = run_gencast("forecast --log-format json --steps 2 --members 1 " +
+                                  fixture_flags(fixture("source_tiny.nc"), dir.file("f.nc")));
+  REQUIRE(r.exit_code == 0);
+  int steps = 0;
+  std::istringstream lines(r.err);
+  std::string line;
+  while (std::getline(lines, line)) {
+    INFO(line);
+    CHECK(line.front() == '{');
+    CHECK(line.back() == '}');
+    if (line.find("\"event\":\"step\"") != std::string::npos) ++steps;
+  }
+  CHECK(steps == 2);
+}
+
+TEST_CASE("verify exits 0 on the shipped fixtures and 2 for a missing folder", "[cli][verify]") {
+  CliResult r = run_gencast("verify " + shell_quote(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny"));
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("-> PASS") != std::string::npos);
+  r = run_gencast("verify /nonexistent/fixtures");
+  CHECK(r.exit_code == 2);
+}
