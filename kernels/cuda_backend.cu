@@ -1,11 +1,438 @@
-// Placeholder until the CUDA backend lands.
-#include <memory>
+// CudaBackend: memory, transfers, and the shape/dtype checks of every op
+// before its *_launch (see cuda_backend.cuh for the invariants).
+#include "cuda_backend.cuh"
 
-#include "backend/backend.h"
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attention.cuh"
+#include "attention_tiles.h"
 #include "core/error.h"
+#include "cuda_check.cuh"
+#include "elementwise.cuh"
+#include "gather_scatter.cuh"
+#include "gemm.cuh"
+#include "layernorm.cuh"
+#include "sphere_noise.cuh"
+
+namespace gencast::cuda {
+namespace {
+
+void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw std::invalid_argument(std::string("cuda backend ") + op + ": " + what);
+}
+
+bool is_float_type(DType t) { return t == DType::f32 || t == DType::bf16; }
+
+void require_float(const Tensor& t, const char* op, const char* name) {
+  require(is_float_type(t.dtype()), op,
+          std::string(name) + " must be f32 or bf16, found " + dtype_name(t.dtype()));
+}
+
+bool overlap(const Tensor& a, const Tensor& b) {
+  const auto* a0 = static_cast<const char*>(a.data());
+  const auto* b0 = static_cast<const char*>(b.data());
+  return a.bytes() > 0 && b.bytes() > 0 && a0 < b0 + b.bytes() && b0 < a0 + a.bytes();
+}
+
+float bf16_bits_to_float(uint16_t bits) {
+  const uint32_t wide = uint32_t{bits} << 16;  // bf16 is the top half of an f32: exact
+  float f;
+  std::memcpy(&f, &wide, sizeof f);
+  return f;
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device, Precision precision)
+    : device_(device), precision_(precision) {
+  CUDA_CHECK(cudaSetDevice(device_));
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  device_name_ = prop.name;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  gemm_ = std::make_unique<GemmRunner>();
+  live_bytes_ += gemm_->workspace_bytes();
+  peak_bytes_ = live_bytes_.load();
+}
+
+CudaBackend::~CudaBackend() {
+  // Destructors must not throw: errors here are ignored.
+  release_cache();
+  gemm_.reset();
+  cudaStreamDestroy(stream_);
+}
+
+void CudaBackend::activate() const { CUDA_CHECK(cudaSetDevice(device_)); }
+
+void CudaBackend::check_owned(const Tensor& t, const char* op) const {
+  require(t.backend() == this || t.numel() == 0, op,
+          "tensor belongs to another backend (" +
+              (t.backend() ? t.backend()->name() : std::string("none")) + ")");
+}
+
+// Sizes are rounded up to 512 bytes so that tensors of nearly equal size
+// share cached blocks; the model allocates the same shapes every layer.
+constexpr size_t kAllocationGranule = 512;
+
+void* CudaBackend::allocate(size_t bytes) {
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cached_blocks_.find(bytes);
+    if (it != cached_blocks_.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      cached_bytes_ -= bytes;
+      return p;
+    }
+  }
+  void* raw = nullptr;
+  cudaError_t err = cudaMalloc(&raw, bytes);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // clear the error, give the cache back, try once more
+    release_cache();
+    err = cudaMalloc(&raw, bytes);
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    throw RuntimeFailure("CUDA out of memory on " + name() + " (" + device_name_ + "): asked for " +
+                         std::to_string(bytes >> 20) + " MiB with " +
+                         std::to_string(free_b >> 20) + " MiB free of " +
+                         std::to_string(total_b >> 20) + " MiB; this backend holds " +
+                         std::to_string(live_bytes_.load() >> 20) + " MiB (" +
+                         cudaGetErrorString(err) + ")");
+  }
+  return raw;
+}
+
+void CudaBackend::recycle(void* p, size_t bytes) noexcept {
+  try {
+    std::lock_guard lock(cache_mutex_);
+    cached_blocks_[bytes].push_back(p);
+    cached_bytes_ += bytes;
+  } catch (...) {
+    // No memory for the cache's bookkeeping: return the block to the driver.
+    cudaSetDevice(device_);
+    cudaStreamSynchronize(stream_);
+    cudaFree(p);
+  }
+  live_bytes_ -= bytes;
+}
+
+void CudaBackend::release_cache() noexcept {
+  std::lock_guard lock(cache_mutex_);
+  cudaSetDevice(device_);
+  cudaStreamSynchronize(stream_);  // the blocks' last users may still be queued
+  for (auto& [bytes, blocks] : cached_blocks_)
+    for (void* p : blocks) cudaFree(p);
+  cached_blocks_.clear();
+  cached_bytes_ = 0;
+}
+
+Tensor CudaBackend::empty(Shape shape, DType dtype) {
+  activate();
+  const size_t requested = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  if (requested == 0) return Tensor(this, std::move(shape), dtype, nullptr, nullptr);
+  const size_t bytes = (requested + kAllocationGranule - 1) / kAllocationGranule * kAllocationGranule;
+  void* raw = allocate(bytes);
+  const size_t live = live_bytes_.fetch_add(bytes) + bytes;
+  size_t peak = peak_bytes_.load();
+  while (live > peak && !peak_bytes_.compare_exchange_weak(peak, live)) {
+  }
+  std::shared_ptr<void> storage(raw, [this, bytes](void* p) { recycle(p, bytes); });
+  return Tensor(this, std::move(shape), dtype, std::move(storage), raw);
+}
+
+void CudaBackend::upload(const float* host, Tensor& dst) {
+  activate();
+  check_owned(dst, "upload");
+  require_float(dst, "upload", "dst");
+  if (dst.numel() == 0) return;
+  if (dst.dtype() == DType::f32) {
+    // Pageable source: the call returns once the data is staged, so `host` may go away.
+    CUDA_CHECK(cudaMemcpyAsync(dst.data(), host, dst.bytes(), cudaMemcpyHostToDevice, stream_));
+    return;
+  }
+  // bf16: copy the f32 values, convert on the device (round to nearest even).
+  Tensor staging = empty(dst.shape(), DType::f32);
+  CUDA_CHECK(cudaMemcpyAsync(staging.data(), host, staging.bytes(), cudaMemcpyHostToDevice,
+                             stream_));
+  convert_launch(staging.data(), DType::f32, dst.data(), dst.dtype(), dst.numel(), stream_);
+  // `staging` returns to the cache; a later user of its block queues after the conversion.
+}
+
+void CudaBackend::upload_i32(const int32_t* host, Tensor& dst) {
+  activate();
+  check_owned(dst, "upload_i32");
+  require(dst.dtype() == DType::i32, "upload_i32", "expected an i32 tensor");
+  if (dst.numel() == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(dst.data(), host, dst.bytes(), cudaMemcpyHostToDevice, stream_));
+}
+
+void CudaBackend::download(const Tensor& src, float* host) {
+  activate();
+  check_owned(src, "download");
+  require_float(src, "download", "src");
+  if (src.numel() == 0) return;
+  if (src.dtype() == DType::f32) {
+    CUDA_CHECK(cudaMemcpyAsync(host, src.data(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return;
+  }
+  std::vector<uint16_t> raw(static_cast<size_t>(src.numel()));
+  CUDA_CHECK(cudaMemcpyAsync(raw.data(), src.data(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  std::transform(raw.begin(), raw.end(), host, bf16_bits_to_float);
+}
+
+void CudaBackend::synchronize() {
+  activate();
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+size_t CudaBackend::free_memory_bytes() const {
+  activate();
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  std::lock_guard lock(cache_mutex_);
+  return free_b + cached_bytes_;  // cached blocks are ours to reuse
+}
+
+void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                         Activation act, float alpha, float beta) {
+  activate();
+  const char* op = "linear";
+  check_owned(x, op);
+  check_owned(w, op);
+  check_owned(y, op);
+  require_float(x, op, "x");
+  require(w.dtype() == x.dtype(), op, "w must have the dtype of x");
+  require_float(y, op, "y");
+  require(y.dtype() == DType::f32 || x.dtype() == DType::bf16, op,
+          "a bf16 output needs bf16 inputs");
+  const int64_t R = x.rows(), K = x.cols(), N = w.cols();
+  require(w.shape().size() == 2 && w.shape()[0] == K, op, "weight rows must equal input columns");
+  require(y.rows() == R && y.cols() == N, op, "output shape mismatch");
+  if (bias) {
+    check_owned(*bias, op);
+    require(bias->numel() == N && bias->dtype() == DType::f32, op, "bias must have N f32 elements");
+  }
+  require(!overlap(x, y) && !overlap(w, y), op, "y must not overlap x or w");
+  GemmArgs g;
+  g.x = x.data();
+  g.w = w.data();
+  g.t_xw = x.dtype();
+  g.bias = bias && bias->numel() > 0 ? bias->as<float>() : nullptr;
+  g.y = y.data();
+  g.t_y = y.dtype();
+  g.rows = R;
+  g.inner = K;
+  g.cols = N;
+  g.act = act;
+  g.alpha = alpha;
+  g.beta = beta;
+  // f32 operands run on TF32 tensor cores only when asked for; under bf16 the
+  // model keeps some tensors f32 on purpose, and those stay true float32.
+  g.tf32 = precision_ == Precision::tf32;
+  linear_launch(*gemm_, g, stream_);
+}
+
+void CudaBackend::layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y,
+                                  bool accumulate) {
+  activate();
+  const char* op = "layer_norm_cond";
+  check_owned(x, op);
+  check_owned(cond, op);
+  check_owned(y, op);
+  require_float(x, op, "x");
+  require_float(y, op, "y");
+  require(cond.dtype() == DType::f32, op, "cond must be f32");
+  const int64_t R = x.rows(), C = x.cols();
+  require(y.rows() == R && y.cols() == C, op, "output shape mismatch");
+  require(cond.numel() == 2 * C, op, "cond must have 2*C elements");
+  require(!overlap(x, y), op, "y must not overlap x");
+  layer_norm_cond_launch(x.data(), x.dtype(), cond.as<float>(), y.data(), y.dtype(), R, C,
+                         accumulate, stream_);
+}
+
+void CudaBackend::gather2_add_act(const Tensor& a, const Tensor& ia, const Tensor& b,
+                                  const Tensor& ib, Tensor& y, Activation act) {
+  activate();
+  const char* op = "gather2_add_act";
+  for (const Tensor* t : {&a, &ia, &b, &ib}) check_owned(*t, op);
+  check_owned(y, op);
+  require_float(a, op, "a");
+  require(b.dtype() == a.dtype(), op, "a and b must have the same dtype");
+  require_float(y, op, "y");
+  require(ia.dtype() == DType::i32 && ib.dtype() == DType::i32, op, "indices must be i32");
+  const int64_t R = y.rows(), C = y.cols();
+  require(ia.numel() == R && ib.numel() == R, op, "one index per output row");
+  require(a.cols() == C && b.cols() == C, op, "column mismatch");
+  require(!overlap(a, y) && !overlap(b, y), op, "y must not overlap a or b");
+  gather2_add_act_launch(a.data(), a.rows(), ia.as<int32_t>(), b.data(), b.rows(),
+                         ib.as<int32_t>(), a.dtype(), y.data(), y.dtype(), R, C, act, stream_);
+}
+
+void CudaBackend::segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) {
+  activate();
+  const char* op = "segment_sum";
+  check_owned(x, op);
+  check_owned(offsets, op);
+  check_owned(y, op);
+  require_float(x, op, "x");
+  require_float(y, op, "y");
+  require(offsets.dtype() == DType::i32, op, "offsets must be i32");
+  const int64_t N = y.rows(), C = y.cols();
+  require(offsets.numel() == N + 1, op, "offsets must have rows(y)+1 entries");
+  require(x.cols() == C || x.numel() == 0, op, "column mismatch");
+  require(!overlap(x, y), op, "y must not overlap x");
+  // The offsets stay on the device; a range outside x yields NaN rows (see
+  // gather_scatter.cuh) instead of a host round trip to check them here.
+  segment_sum_launch(x.data(), x.dtype(), x.rows(), offsets.as<int32_t>(), y.data(), y.dtype(), N,
+                     C, stream_);
+}
+
+std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours, int heads,
+                                                           int head_dim, AttentionTiles tiles) {
+  activate();
+  require(heads >= 1 && heads <= 65535, "plan_attention", "heads must be in [1, 65535]");
+  require(head_dim >= 1 && head_dim <= kAttentionMaxHeadDim, "plan_attention",
+          "head_dim must be in [1, " + std::to_string(kAttentionMaxHeadDim) + "]");
+  const AttentionTileLayout layout = build_attention_tiles(neighbours, tiles);
+  const auto upload_words = [&](const void* data, size_t bytes) {
+    Tensor t = empty({static_cast<int64_t>(std::max<size_t>(bytes / 4, 1))}, DType::i32);
+    CUDA_CHECK(cudaMemcpyAsync(t.data(), data, bytes, cudaMemcpyHostToDevice, stream_));
+    return t;
+  };
+  Tensor slots = upload_words(layout.slots.data(), layout.slots.size() * 4);
+  Tensor offsets = upload_words(layout.tile_offsets.data(), layout.tile_offsets.size() * 4);
+  Tensor key_blocks = upload_words(layout.tile_key_block.data(), layout.tile_key_block.size() * 4);
+  Tensor mask_index = upload_words(layout.tile_mask.data(), layout.tile_mask.size() * 4);
+  Tensor masks = upload_words(layout.masks.data(), layout.masks.size() * 8);
+  // The layout's host vectors die on return: wait for the copies.
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  AttentionDeviceTiles dev;
+  dev.slots = slots.as<int32_t>();
+  dev.tile_offsets = offsets.as<int32_t>();
+  dev.tile_key_block = key_blocks.as<int32_t>();
+  dev.tile_mask = mask_index.as<int32_t>();
+  dev.masks = static_cast<const uint64_t*>(masks.data());
+  dev.nodes = layout.nodes;
+  dev.q_blocks = layout.q_blocks;
+  dev.heads = heads;
+  dev.head_dim = head_dim;
+  return std::make_unique<CudaAttentionPlan>(dev, tiles, layout.tiles(), layout.mask_count(),
+                                             std::move(slots), std::move(offsets),
+                                             std::move(key_blocks), std::move(mask_index),
+                                             std::move(masks));
+}
+
+void CudaBackend::attention(const AttentionPlan& plan_base, const Tensor& qkv, Tensor& out) {
+  activate();
+  const char* op = "attention";
+  const auto* plan = dynamic_cast<const CudaAttentionPlan*>(&plan_base);
+  require(plan != nullptr, op, "plan was made by another backend");
+  check_owned(qkv, op);
+  check_owned(out, op);
+  require_float(qkv, op, "qkv");
+  require_float(out, op, "out");
+  const int64_t N = plan->nodes(), HD = int64_t{plan->heads()} * plan->head_dim();
+  require(qkv.rows() == N && qkv.cols() == 3 * HD, op, "qkv must be [N, 3*H*D]");
+  require(out.rows() == N && out.cols() == HD, op, "out must be [N, H*D]");
+  require(!overlap(qkv, out), op, "out must not overlap qkv");
+  attention_launch(plan->device_tiles(), qkv.data(), qkv.dtype(), out.data(), out.dtype(),
+                   stream_);
+}
+
+void CudaBackend::axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) {
+  activate();
+  const char* op = "axpby";
+  check_owned(x, op);
+  check_owned(y, op);
+  check_owned(out, op);
+  require_float(x, op, "x");
+  require_float(y, op, "y");
+  require_float(out, op, "out");
+  require(x.numel() == out.numel() && y.numel() == out.numel(), op, "size mismatch");
+  axpby_launch(a, x.data(), x.dtype(), b, y.data(), y.dtype(), out.data(), out.dtype(),
+               out.numel(), stream_);
+}
+
+void CudaBackend::copy(const Tensor& src, Tensor& dst) {
+  activate();
+  check_owned(src, "copy");
+  check_owned(dst, "copy");
+  require(src.numel() == dst.numel(), "copy", "size mismatch");
+  if (src.numel() == 0) return;
+  if (src.dtype() == dst.dtype()) {
+    CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.bytes(), cudaMemcpyDeviceToDevice,
+                               stream_));
+    return;
+  }
+  require(is_float_type(src.dtype()) && is_float_type(dst.dtype()), "copy",
+          "only f32 <-> bf16 conversions are supported");
+  convert_launch(src.data(), src.dtype(), dst.data(), dst.dtype(), src.numel(), stream_);
+}
+
+void CudaBackend::fill(Tensor& t, float value) {
+  activate();
+  check_owned(t, "fill");
+  require_float(t, "fill", "t");
+  fill_launch(t.data(), t.dtype(), value, t.numel(), stream_);
+}
+
+std::unique_ptr<NoisePlan> CudaBackend::plan_noise(int64_t n_lat, int64_t n_lon) {
+  activate();
+  return std::make_unique<CudaNoisePlan>(*this, n_lat, n_lon);
+}
+
+void CudaBackend::sphere_noise(const NoisePlan& plan_base, std::span<const NoiseKey> keys,
+                               Tensor& out) {
+  activate();
+  const auto* plan = dynamic_cast<const CudaNoisePlan*>(&plan_base);
+  require(plan != nullptr && plan->owner() == this, "sphere_noise",
+          "plan was made by another backend");
+  check_owned(out, "sphere_noise");
+  plan->sample(keys, out, stream_);
+}
+
+}  // namespace gencast::cuda
 
 namespace gencast {
-std::unique_ptr<Backend> make_cuda_backend(int, Precision) {
-  throw RuntimeFailure("CUDA backend: not implemented yet");
+
+std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  const std::string found = "cuda:" + std::to_string(device);
+  const std::string hint = "list the GPUs with nvidia-smi, or run on the CPU with --device cpu";
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear the error so later CUDA calls are not poisoned
+    switch (err) {
+      case cudaErrorNoDevice:
+      case cudaErrorInsufficientDriver:
+      case cudaErrorStubLibrary:
+      case cudaErrorSystemDriverMismatch:
+      case cudaErrorCompatNotSupportedOnDevice:
+      case cudaErrorDevicesUnavailable:
+      case cudaErrorSystemNotReady:
+      case cudaErrorInitializationError:
+        fail_input("", "device", "a CUDA device index < 0 (no usable CUDA device or driver)",
+                   found + " (" + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")",
+                   hint);
+      default:
+        CUDA_CHECK(err);
+    }
+  }
+  if (device < 0 || device >= count)
+    fail_input("", "device", "a CUDA device index < " + std::to_string(count), found, hint);
+  return std::make_unique<cuda::CudaBackend>(device, precision);
 }
+
 }  // namespace gencast

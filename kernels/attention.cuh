@@ -1,0 +1,69 @@
+// Block-sparse neighbourhood attention on the GPU: the device copy of an
+// AttentionTileLayout (attention_tiles.h) and the flash-style kernel launcher.
+//
+// out[q, h, :] = sum_k softmax_k(q.k / sqrt(D)) v  over the neighbours k of q,
+// computed with an online softmax over the visited 64x64 tiles. Masked
+// entries never enter the sums (they are skipped, not multiplied by zero), so
+// the three tile modes give the same result up to float rounding and a NaN in
+// a non-neighbour's key or value cannot leak into a query's output, while a
+// NaN among a query's own neighbours makes its output NaN, as on the CPU.
+//
+// Invariants: qkv [N, 3*H*D] with q | k | v blocks, each head-major (h*D + d);
+// out [N, H*D]; 1 <= D <= 128; arithmetic is float32 whatever the storage
+// type (bf16 is widened on load); a query without neighbours gets zeros (as
+// the CPU reference does).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/backend.h"
+
+namespace gencast::cuda {
+
+inline constexpr int kAttentionMaxHeadDim = 128;
+
+// Device pointers of a tile layout plus the problem size.
+struct AttentionDeviceTiles {
+  const int32_t* slots = nullptr;           // [q_blocks * 64]: node per slot, -1 = padding
+  const int32_t* tile_offsets = nullptr;    // [q_blocks + 1]
+  const int32_t* tile_key_block = nullptr;  // [tiles]
+  const int32_t* tile_mask = nullptr;       // [tiles]
+  const uint64_t* masks = nullptr;          // [mask_count * 64]
+  int64_t nodes = 0;
+  int64_t q_blocks = 0;
+  int heads = 0;
+  int head_dim = 0;
+};
+
+void attention_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv, void* out,
+                      DType t_out, cudaStream_t stream);
+
+// The CUDA backend's AttentionPlan: the layout's arrays in device memory
+// (owned through Tensors of the backend, so they count in its memory figures).
+class CudaAttentionPlan final : public AttentionPlan {
+ public:
+  CudaAttentionPlan(AttentionDeviceTiles tiles, AttentionTiles mode, int64_t tile_count,
+                    int64_t mask_count, Tensor slots, Tensor offsets, Tensor key_blocks,
+                    Tensor mask_index, Tensor masks)
+      : tiles_(tiles), mode_(mode), tile_count_(tile_count), mask_count_(mask_count),
+        slots_(std::move(slots)), offsets_(std::move(offsets)), key_blocks_(std::move(key_blocks)),
+        mask_index_(std::move(mask_index)), masks_(std::move(masks)) {}
+  int64_t nodes() const override { return tiles_.nodes; }
+  int heads() const override { return tiles_.heads; }
+  int head_dim() const override { return tiles_.head_dim; }
+  AttentionTiles mode() const { return mode_; }
+  int64_t tile_count() const { return tile_count_; }  // visited tiles, all query blocks
+  int64_t mask_count() const { return mask_count_; }  // tiles holding neighbours, + 1
+  const AttentionDeviceTiles& device_tiles() const { return tiles_; }
+
+ private:
+  AttentionDeviceTiles tiles_;
+  AttentionTiles mode_;
+  int64_t tile_count_;
+  int64_t mask_count_;
+  Tensor slots_, offsets_, key_blocks_, mask_index_, masks_;
+};
+
+}  // namespace gencast::cuda

@@ -1,0 +1,145 @@
+// Elementwise kernels (see elementwise.cuh). Each kernel is a grid-stride loop
+// over groups of VEC elements; VEC = 4 when n and every pointer allow 4-wide
+// vector access, else 1.
+#include "elementwise.cuh"
+
+#include <initializer_list>
+#include <type_traits>
+#include <utility>
+
+#include "cuda_check.cuh"
+#include "device_math.cuh"
+#include "launch_util.cuh"
+
+namespace gencast::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+template <int VEC, class TX, class TY, class TO>
+__global__ void axpby_kernel(float a, const TX* x, float b, const TY* y, TO* out,
+                             int64_t groups) {
+  for (int64_t g = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; g < groups;
+       g += int64_t{gridDim.x} * blockDim.x) {
+    float xv[VEC], yv[VEC], ov[VEC];
+    load_vec<VEC>(x + g * VEC, xv);
+    load_vec<VEC>(y + g * VEC, yv);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) ov[i] = a * xv[i] + b * yv[i];
+    store_vec<VEC>(out + g * VEC, ov);
+  }
+}
+
+template <int VEC, class TS, class TD>
+__global__ void convert_kernel(const TS* src, TD* dst, int64_t groups) {
+  for (int64_t g = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; g < groups;
+       g += int64_t{gridDim.x} * blockDim.x) {
+    float v[VEC];
+    load_vec<VEC>(src + g * VEC, v);
+    store_vec<VEC>(dst + g * VEC, v);
+  }
+}
+
+template <class T>
+__global__ void fill_kernel(T* dst, float value, int64_t n) {
+  const T v = from_f32<T>(value);
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    dst[i] = v;
+}
+
+template <int VEC, Activation A, class T>
+__global__ void activation_kernel(T* y, int64_t groups) {
+  for (int64_t g = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; g < groups;
+       g += int64_t{gridDim.x} * blockDim.x) {
+    float v[VEC];
+    load_vec<VEC>(y + g * VEC, v);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) v[i] = activate<A>(v[i]);
+    store_vec<VEC>(y + g * VEC, v);
+  }
+}
+
+// 4-wide access needs n % 4 == 0 and 4-element alignment of every pointer.
+bool can_vec4(int64_t n, std::initializer_list<std::pair<const void*, DType>> ptrs) {
+  if (n % 4 != 0) return false;
+  for (const auto& [p, t] : ptrs)
+    if (!is_aligned(p, 4 * dtype_size(t))) return false;
+  return true;
+}
+
+}  // namespace
+
+void axpby_launch(float a, const void* x, DType tx, float b, const void* y, DType ty, void* out,
+                  DType tout, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  const bool vec4 = can_vec4(n, {{x, tx}, {y, ty}, {out, tout}});
+  dispatch_float_type(tx, "axpby", [&](auto xt) {
+    dispatch_float_type(ty, "axpby", [&](auto yt) {
+      dispatch_float_type(tout, "axpby", [&](auto ot) {
+        using TX = decltype(xt);
+        using TY = decltype(yt);
+        using TO = decltype(ot);
+        const auto* xp = static_cast<const TX*>(x);
+        const auto* yp = static_cast<const TY*>(y);
+        auto* op = static_cast<TO*>(out);
+        if (vec4)
+          axpby_kernel<4><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(a, xp, b, yp, op, n / 4);
+        else
+          axpby_kernel<1><<<grid_for(n, kBlock), kBlock, 0, stream>>>(a, xp, b, yp, op, n);
+      });
+    });
+  });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void convert_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t n,
+                    cudaStream_t stream) {
+  if (n == 0) return;
+  const bool vec4 = can_vec4(n, {{src, tsrc}, {dst, tdst}});
+  dispatch_float_type(tsrc, "copy", [&](auto st) {
+    dispatch_float_type(tdst, "copy", [&](auto dt) {
+      using TS = decltype(st);
+      using TD = decltype(dt);
+      const auto* sp = static_cast<const TS*>(src);
+      auto* dp = static_cast<TD*>(dst);
+      if (vec4)
+        convert_kernel<4><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(sp, dp, n / 4);
+      else
+        convert_kernel<1><<<grid_for(n, kBlock), kBlock, 0, stream>>>(sp, dp, n);
+    });
+  });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void fill_launch(void* dst, DType t, float value, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  dispatch_float_type(t, "fill", [&](auto tt) {
+    using T = decltype(tt);
+    fill_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<T*>(dst), value, n);
+  });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void activation_launch(void* y, DType t, Activation act, int64_t n, cudaStream_t stream) {
+  if (n == 0 || act == Activation::none) return;
+  const bool vec4 = can_vec4(n, {{y, t}});
+  dispatch_float_type(t, "activation", [&](auto tt) {
+    using T = decltype(tt);
+    auto* yp = static_cast<T*>(y);
+    auto run = [&](auto act_tag) {
+      constexpr Activation A = decltype(act_tag)::value;
+      if (vec4)
+        activation_kernel<4, A><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(yp, n / 4);
+      else
+        activation_kernel<1, A><<<grid_for(n, kBlock), kBlock, 0, stream>>>(yp, n);
+    };
+    if (act == Activation::swish)
+      run(std::integral_constant<Activation, Activation::swish>{});
+    else
+      run(std::integral_constant<Activation, Activation::gelu>{});
+  });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace gencast::cuda

@@ -1,0 +1,32 @@
+// Graph message passing ops: per-edge gathers of node projections and
+// per-receiver segment sums.
+//
+//   gather2_add_act: y[r] = act(y[r] + a[ia[r]] + b[ib[r]])
+//   segment_sum:     y[n] = sum_{e in [off[n], off[n+1])} x[e - off[0]]
+//
+// Invariants: index/offset arrays live on the device and are not read back
+// (no host round trip); an out-of-range index or an offset range outside x
+// makes the affected output row NaN instead of touching memory outside the
+// buffers, so a broken graph is caught by any finiteness check. Segment sums
+// accumulate in float32 in edge order, one warp per receiver row: the result
+// is deterministic (no atomics).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/backend.h"
+
+namespace gencast::cuda {
+
+// a [rows_a, C], b [rows_b, C] (same dtype), ia/ib i32 [R], y [R, C].
+void gather2_add_act_launch(const void* a, int64_t rows_a, const int32_t* ia, const void* b,
+                            int64_t rows_b, const int32_t* ib, DType tab, void* y, DType ty,
+                            int64_t rows, int64_t cols, Activation act, cudaStream_t stream);
+
+// x [rows_x, C], offsets i32 [rows + 1], y [rows, C].
+void segment_sum_launch(const void* x, DType tx, int64_t rows_x, const int32_t* offsets, void* y,
+                        DType ty, int64_t rows, int64_t cols, cudaStream_t stream);
+
+}  // namespace gencast::cuda

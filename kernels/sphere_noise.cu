@@ -1,0 +1,330 @@
+// GPU spherical-harmonic noise synthesis (see sphere_noise.cuh for the stages).
+#include "sphere_noise.cuh"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "cuda_backend.cuh"
+#include "cuda_check.cuh"
+#include "device_math.cuh"
+#include "launch_util.cuh"
+#include "sampler/philox.h"
+
+namespace gencast::cuda {
+namespace {
+
+constexpr int kRowsPerWarp = 4;       // latitude rows sharing one pass over the coefficients
+constexpr int kWarpsPerBlock = 8;
+constexpr double kNegligible = 1e-40;  // same cut-off as LegendreTable::kNegligible
+
+struct KeyChunk {
+  NoiseKey keys[kNoiseChunk];
+};
+
+struct LegendreTables {
+  const double* rec_a;      // [tri]
+  const double* rec_b;      // [tri]
+  const double* scale;      // [tri]
+  const double* log_diag;   // [L]
+  const double* log_bound;  // [L]
+  const double* row_x;      // [half_rows]
+  const double* row_s;      // [half_rows]
+  int64_t n_lat, L, half_rows;
+};
+
+__host__ __device__ inline int64_t tri_offset(int64_t m, int64_t L) {
+  return m * L - m * (m - 1) / 2;
+}
+
+// One block per order m; z[t * count + c] for t in column m.
+__global__ void noise_coefficients_kernel(KeyChunk chunk, int count, int64_t L,
+                                          float* __restrict__ z_cos, float* __restrict__ z_sin) {
+  const int64_t m = blockIdx.x;
+  const int64_t off = tri_offset(m, L);
+  const int64_t items = (L - m) * count;
+  for (int64_t idx = threadIdx.x; idx < items; idx += blockDim.x) {
+    const int64_t k = idx / count;
+    const int c = static_cast<int>(idx - k * count);
+    const int64_t l = m + k;
+    const NoiseKey key = chunk.keys[c];
+    const auto i_pos = static_cast<uint32_t>(l * l + l + m);
+    const auto i_neg = static_cast<uint32_t>(l * l + l - m);
+    const int64_t t = off + k;
+    z_cos[t * count + c] = philox_noise_normal(key.seed, i_pos, key.channel, key.draw, key.member);
+    z_sin[t * count + c] =
+        m == 0 ? 0.f : philox_noise_normal(key.seed, i_neg, key.channel, key.draw, key.member);
+  }
+}
+
+__device__ inline void write_spectrum(float2* spec, int64_t n_lat, int64_t L, int c, int64_t row,
+                                      int64_t m, double g_cos, double g_sin) {
+  const int64_t K = L + 1;  // n_lon / 2 + 1 complex values per row
+  float2* r = spec + (int64_t{c} * n_lat + row) * K;
+  const auto gc = static_cast<float>(g_cos), gs = static_cast<float>(g_sin);
+  // C2R sums X_k e^{+i k lambda} over the full Hermitian spectrum, so
+  // X_m = (gc - i gs) / 2 contributes gc cos(m lambda) + gs sin(m lambda).
+  r[m] = m == 0 ? make_float2(gc, 0.f) : make_float2(0.5f * gc, -0.5f * gs);
+  if (m == 0) r[L] = make_float2(0.f, 0.f);  // no Nyquist term: degrees stop at L - 1
+}
+
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    noise_legendre_kernel(LegendreTables tb, const float* __restrict__ z_cos,
+                          const float* __restrict__ z_sin, int count, float2* __restrict__ spec) {
+  const int lane = threadIdx.x % 32;
+  const int64_t groups = (tb.half_rows + kRowsPerWarp - 1) / kRowsPerWarp;
+  const int64_t item = blockIdx.x * int64_t{kWarpsPerBlock} + threadIdx.x / 32;
+  if (item >= groups * tb.L) return;
+  // Warps next to each other share m, hence read the same coefficient column.
+  const int64_t m = item / groups, g = item % groups;
+  const bool active = lane < count;
+  const double log_negligible = log(kNegligible);
+
+  double x[kRowsPerWarp], p_prev[kRowsPerWarp], p_prev2[kRowsPerWarp];
+  double ce[kRowsPerWarp], co[kRowsPerWarp], se[kRowsPerWarp], so[kRowsPerWarp];
+  bool any_live = false;
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int64_t j = g * kRowsPerWarp + r;
+    const bool valid = j < tb.half_rows;
+    const double s = valid ? tb.row_s[j] : 1.0;
+    x[r] = valid ? tb.row_x[j] : 0.0;
+    const double log_s = s > 0 ? log(s) : -INFINITY;
+    const double log_pmm =
+        m == 0 ? tb.log_diag[0] : tb.log_diag[m] + static_cast<double>(m) * log_s;
+    // Columns that provably stay below kNegligible are exact zeros, as on the CPU.
+    const bool live = valid && !(log_pmm + tb.log_bound[m] < log_negligible);
+    any_live = any_live || live;
+    p_prev[r] = live ? exp(log_pmm) : 0.0;
+    p_prev2[r] = 0.0;
+    ce[r] = co[r] = se[r] = so[r] = 0.0;
+  }
+  if (any_live) {
+    const int64_t t0 = tri_offset(m, tb.L);
+    for (int64_t k = 0; k < tb.L - m; ++k) {
+      const int64_t t = t0 + k;
+      const double zc = active ? static_cast<double>(z_cos[t * count + lane]) : 0.0;
+      const double zs = active ? static_cast<double>(z_sin[t * count + lane]) : 0.0;
+      const double a = tb.rec_a[t], b = tb.rec_b[t], w0 = tb.scale[t];
+      const bool odd = (k & 1) != 0;  // parity of l + m equals parity of l - m = k
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        double p = p_prev[r];  // k == 0: Pbar_m^m
+        if (k > 0) {
+          p = a * (x[r] * p_prev[r] - b * p_prev2[r]);
+          p_prev2[r] = p_prev[r];
+          p_prev[r] = p;
+        }
+        const double w = p * w0;
+        if (odd) {
+          co[r] += w * zc;
+          so[r] += w * zs;
+        } else {
+          ce[r] += w * zc;
+          se[r] += w * zs;
+        }
+      }
+    }
+  }
+  if (!active) return;
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int64_t j = g * kRowsPerWarp + r;
+    if (j >= tb.half_rows) continue;
+    const int64_t north = tb.n_lat - 1 - j;
+    // Pbar_l^m(-x) = (-1)^(l+m) Pbar_l^m(x): row j (x <= 0) gets even + odd,
+    // its mirror even - odd.
+    write_spectrum(spec, tb.n_lat, tb.L, lane, j, m, ce[r] + co[r], se[r] + so[r]);
+    if (north != j) write_spectrum(spec, tb.n_lat, tb.L, lane, north, m, ce[r] - co[r], se[r] - so[r]);
+  }
+}
+
+// fields [c][row][n_lon + 2] -> out[(row * n_lon + lon) * out_cols + col0 + c].
+template <class TO>
+__global__ void noise_scatter_kernel(const float* __restrict__ fields, int count, int64_t n_lat,
+                                     int64_t n_lon, TO* __restrict__ out, int64_t out_cols,
+                                     int64_t col0) {
+  __shared__ float tile[32][33];  // +1: column reads without bank conflicts
+  const int64_t points = n_lat * n_lon;
+  const int64_t p0 = blockIdx.x * int64_t{32};
+  for (int c = threadIdx.y; c < 32; c += blockDim.y) {
+    const int64_t p = p0 + threadIdx.x;
+    if (c < count && p < points) {
+      const int64_t row = p / n_lon, lon = p - row * n_lon;
+      tile[c][threadIdx.x] = fields[(int64_t{c} * n_lat + row) * (n_lon + 2) + lon];
+    }
+  }
+  __syncthreads();
+  for (int py = threadIdx.y; py < 32; py += blockDim.y) {
+    const int64_t p = p0 + py;
+    const int c = threadIdx.x;
+    if (c < count && p < points) out[p * out_cols + col0 + c] = from_f32<TO>(tile[c][py]);
+  }
+}
+
+// Host tables, same formulas as lib/sampler/legendre.cpp and sphere_noise.cpp.
+struct HostTables {
+  std::vector<double> rec_a, rec_b, scale, log_diag, log_bound, row_x, row_s;
+};
+
+HostTables make_host_tables(int64_t n_lat, int64_t L) {
+  const double pi = std::numbers::pi;
+  const int64_t tri = L * (L + 1) / 2;
+  HostTables h;
+  h.rec_a.assign(static_cast<size_t>(tri), 0.0);
+  h.rec_b.assign(static_cast<size_t>(tri), 0.0);
+  h.scale.assign(static_cast<size_t>(tri), 0.0);
+  h.log_diag.assign(static_cast<size_t>(L), 0.0);
+  h.log_bound.assign(static_cast<size_t>(L), 0.0);
+  const auto lmax = static_cast<double>(L - 1);
+  for (int64_t m = 0; m < L; ++m) {
+    const auto md = static_cast<double>(m);
+    const int64_t off = tri_offset(m, L);
+    const double fourier = m == 0 ? 1.0 / std::sqrt(2 * pi) : 1.0 / std::sqrt(pi);
+    for (int64_t l = m; l < L; ++l) {
+      const auto ld = static_cast<double>(l);
+      const auto t = static_cast<size_t>(off + l - m);
+      if (l > m) {
+        const double lm1 = ld - 1;
+        h.rec_a[t] = std::sqrt((4 * ld * ld - 1) / (ld * ld - md * md));
+        h.rec_b[t] = std::sqrt((lm1 * lm1 - md * md) / (4 * lm1 * lm1 - 1));
+      }
+      h.scale[t] = std::sqrt(4 * pi / (static_cast<double>(L) * (2 * ld + 1))) * fourier;
+    }
+    h.log_diag[m] = m == 0 ? -0.5 * std::log(2.0)
+                           : h.log_diag[m - 1] + 0.5 * std::log((2 * md + 1) / (2 * md));
+    h.log_bound[m] = 0.5 * std::log((2 * lmax + 1) / (2 * md + 1)) +
+                     0.5 * (std::lgamma(lmax + md + 1) - std::lgamma(lmax - md + 1) -
+                            std::lgamma(2 * md + 1));
+    if (std::log(kNegligible) - h.log_bound[m] <
+        std::log(std::numeric_limits<double>::min()) + 16 * std::log(2.0))
+      throw std::invalid_argument("sphere noise: " + std::to_string(L) +
+                                  " degrees exceed the double range of the Legendre recurrence");
+  }
+  const int64_t half = (n_lat + 1) / 2;
+  h.row_x.resize(static_cast<size_t>(half));
+  h.row_s.resize(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) {
+    const double phi = pi * (static_cast<double>(j) / static_cast<double>(n_lat - 1) - 0.5);
+    h.row_x[j] = std::sin(phi);
+    h.row_s[j] = std::cos(phi);
+  }
+  h.row_x[0] = -1.0;  // the pole exactly: every m > 0 column vanishes there
+  h.row_s[0] = 0.0;
+  if (n_lat % 2 == 1) {  // the equator exactly
+    h.row_x[half - 1] = 0.0;
+    h.row_s[half - 1] = 1.0;
+  }
+  return h;
+}
+
+}  // namespace
+
+CudaNoisePlan::CudaNoisePlan(Backend& backend, int64_t n_lat, int64_t n_lon)
+    : owner_(&backend), n_lat_(n_lat), n_lon_(n_lon) {
+  if (n_lat < 2 || n_lon != 2 * (n_lat - 1))
+    fail_input("", "lat/lon grid",
+               "an equiangular grid with poles: n_lat >= 2 and n_lon = 2 (n_lat - 1)",
+               "n_lat " + std::to_string(n_lat) + ", n_lon " + std::to_string(n_lon),
+               "GenCast grids are 181 x 360 (1 degree) and 721 x 1440 (0.25 degree)");
+  auto& cb = dynamic_cast<CudaBackend&>(backend);
+  L_ = n_lon / 2;
+  half_rows_ = (n_lat + 1) / 2;
+  tri_ = L_ * (L_ + 1) / 2;
+  const HostTables h = make_host_tables(n_lat, L_);
+
+  // Doubles live in i32 tensors of twice the length: Tensor has no f64 type,
+  // and going through the backend keeps them in its memory accounting.
+  const auto upload_doubles = [&](const std::vector<double>& v) {
+    Tensor t = backend.empty({static_cast<int64_t>(2 * v.size())}, DType::i32);
+    CUDA_CHECK(cudaMemcpyAsync(t.data(), v.data(), v.size() * sizeof(double),
+                               cudaMemcpyHostToDevice, cb.stream()));
+    return t;
+  };
+  rec_a_ = upload_doubles(h.rec_a);
+  rec_b_ = upload_doubles(h.rec_b);
+  scale_ = upload_doubles(h.scale);
+  log_diag_ = upload_doubles(h.log_diag);
+  log_bound_ = upload_doubles(h.log_bound);
+  row_x_ = upload_doubles(h.row_x);
+  row_s_ = upload_doubles(h.row_s);
+  z_cos_ = backend.empty({tri_ * kNoiseChunk}, DType::f32);
+  z_sin_ = backend.empty({tri_ * kNoiseChunk}, DType::f32);
+  fields_ = backend.empty({int64_t{kNoiseChunk} * n_lat * (n_lon + 2)}, DType::f32);
+  // The host vectors go out of scope on return: wait for the copies.
+  CUDA_CHECK(cudaStreamSynchronize(cb.stream()));
+}
+
+CudaNoisePlan::~CudaNoisePlan() {
+  for (auto& [batch, plan] : fft_plans_) cufftDestroy(plan);  // no throw from a destructor
+}
+
+cufftHandle CudaNoisePlan::fft_plan(int batch, cudaStream_t stream) const {
+  auto it = fft_plans_.find(batch);
+  if (it != fft_plans_.end()) return it->second;
+  cufftHandle plan = 0;
+  int n = static_cast<int>(n_lon_);
+  int in_embed = static_cast<int>(L_ + 1);       // complex values per row
+  int out_embed = static_cast<int>(2 * (L_ + 1));  // reals per row (in-place padding)
+  CUFFT_CHECK(cufftPlanMany(&plan, 1, &n, &in_embed, 1, in_embed, &out_embed, 1, out_embed,
+                            CUFFT_C2R, batch));
+  const cufftResult set = cufftSetStream(plan, stream);
+  if (set != CUFFT_SUCCESS) {
+    cufftDestroy(plan);
+    CUFFT_CHECK(set);
+  }
+  fft_plans_.emplace(batch, plan);
+  return plan;
+}
+
+void CudaNoisePlan::sample(std::span<const NoiseKey> keys, Tensor& out,
+                           cudaStream_t stream) const {
+  const auto channels = static_cast<int64_t>(keys.size());
+  if (out.rows() != n_lat_ * n_lon_ || out.cols() != channels)
+    throw std::invalid_argument("cuda backend sphere_noise: out must be [n_lat*n_lon, keys.size()]");
+  if (out.dtype() != DType::f32 && out.dtype() != DType::bf16)
+    throw std::invalid_argument("cuda backend sphere_noise: out must be f32 or bf16");
+  const LegendreTables tb{rec_a_.as<double>(), rec_b_.as<double>(), scale_.as<double>(),
+                          log_diag_.as<double>(), log_bound_.as<double>(), row_x_.as<double>(),
+                          row_s_.as<double>(), n_lat_, L_, half_rows_};
+  auto* z_cos = const_cast<float*>(z_cos_.as<float>());  // scratch, ordered on the stream
+  auto* z_sin = const_cast<float*>(z_sin_.as<float>());
+  auto* fields = const_cast<float*>(fields_.as<float>());
+  const int64_t groups = (half_rows_ + kRowsPerWarp - 1) / kRowsPerWarp;
+  const int64_t legendre_blocks = (groups * L_ + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  const int64_t points = n_lat_ * n_lon_;
+  if (legendre_blocks > 0x7fffffff || (points + 31) / 32 > 0x7fffffff || L_ > 0x7fffffff)
+    throw std::invalid_argument("cuda backend sphere_noise: grid too large");
+
+  for (int64_t c0 = 0; c0 < channels; c0 += kNoiseChunk) {
+    const int count = static_cast<int>(std::min<int64_t>(kNoiseChunk, channels - c0));
+    KeyChunk chunk{};
+    for (int c = 0; c < count; ++c) chunk.keys[c] = keys[static_cast<size_t>(c0 + c)];
+    noise_coefficients_kernel<<<static_cast<unsigned>(L_), 256, 0, stream>>>(chunk, count, L_,
+                                                                              z_cos, z_sin);
+    CUDA_CHECK(cudaGetLastError());
+    auto* spec = reinterpret_cast<float2*>(fields);
+    noise_legendre_kernel<<<static_cast<unsigned>(legendre_blocks), kWarpsPerBlock * 32, 0,
+                            stream>>>(tb, z_cos, z_sin, count, spec);
+    CUDA_CHECK(cudaGetLastError());
+    const cufftHandle plan = fft_plan(count * static_cast<int>(n_lat_), stream);
+    CUFFT_CHECK(cufftSetStream(plan, stream));
+    CUFFT_CHECK(cufftExecC2R(plan, reinterpret_cast<cufftComplex*>(fields),
+                             reinterpret_cast<cufftReal*>(fields)));
+    const dim3 block(32, 8);
+    const auto blocks = static_cast<unsigned>((points + 31) / 32);
+    dispatch_float_type(out.dtype(), "sphere_noise", [&](auto ot) {
+      using TO = decltype(ot);
+      noise_scatter_kernel<TO><<<blocks, block, 0, stream>>>(fields, count, n_lat_, n_lon_,
+                                                             out.as<TO>(), channels, c0);
+    });
+    CUDA_CHECK(cudaGetLastError());
+  }
+}
+
+}  // namespace gencast::cuda

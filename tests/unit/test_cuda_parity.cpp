@@ -1,0 +1,613 @@
+// CPU-vs-CUDA parity of every backend op, as a table of cases per op (like
+// ggml's test-backend-ops): each case draws fresh random inputs from its own
+// seed, runs the CPU float32 reference and the CUDA backend, checks the GPU
+// result for NaN/Inf (outputs are poisoned with NaN before each GPU op, so an
+// unwritten element fails) and then its relative L2 error against a budget.
+//
+// Budgets (why): fp32 1e-4 -- both sides round in float32 but sum in
+// different orders (cuBLAS tiling, warp reductions, online softmax), which
+// for these sizes costs ~1e-6; 1e-4 leaves room yet catches any real bug,
+// whose errors are O(1). tf32 1e-3 -- operands keep 10 mantissa bits
+// (relative rounding 2^-11 each). bf16 2e-2 -- inputs and outputs keep 8
+// bits (2^-9 = 2e-3 per value), accumulated over K terms with partial
+// cancellation. Where a result must be bit-exact (conversions), the test
+// says so and compares exactly.
+//
+// Without a CUDA device every test prints "GENCAST_SKIP: no CUDA device" and
+// returns (ctest reports it as skipped).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu_backend.h"
+#include "core/error.h"
+#include "graph/attention_neighbourhood.h"
+#include "graph/icosahedral_mesh.h"
+#include "graph/mesh_order.h"
+#include "test_cuda_util.h"
+
+using namespace gencast;
+using namespace gencast::test;
+
+namespace {
+
+#define SKIP_WITHOUT_CUDA()  \
+  do {                       \
+    if (!cuda_available()) { \
+      print_cuda_skip();     \
+      return;                \
+    }                        \
+  } while (0)
+
+DType storage_of(Precision p) { return p == Precision::bf16 ? DType::bf16 : DType::f32; }
+
+double tolerance_of(Precision p) {
+  switch (p) {
+    case Precision::fp32: return 1e-4;
+    case Precision::tf32: return 1e-3;
+    case Precision::bf16: return 2e-2;
+  }
+  return 0;
+}
+
+// The budget of a case is set by its narrowest storage type.
+double tolerance_of(std::initializer_list<DType> types, Precision p = Precision::fp32) {
+  for (DType t : types)
+    if (t == DType::bf16) return tolerance_of(Precision::bf16);
+  return tolerance_of(p);
+}
+
+const char* act_name(Activation a) {
+  switch (a) {
+    case Activation::none: return "none";
+    case Activation::swish: return "swish";
+    case Activation::gelu: return "gelu";
+  }
+  return "?";
+}
+
+// A GPU tensor holding NaN everywhere: any element an op fails to write stays NaN.
+Tensor poisoned(Backend& gpu, const Shape& shape, DType dtype) {
+  Tensor t = gpu.empty(shape, dtype);
+  gpu.fill(t, NAN);
+  return t;
+}
+
+// ---- linear ---------------------------------------------------------------
+
+struct LinearCase {
+  int64_t R, K, N;
+  bool bias;
+  Activation act;
+  float alpha, beta;
+  Precision precision;
+  DType out;  // y's dtype on the GPU (bf16 only with bf16 precision)
+};
+
+std::string describe(const LinearCase& c) {
+  std::ostringstream s;
+  s << "linear R=" << c.R << " K=" << c.K << " N=" << c.N << " bias=" << c.bias
+    << " act=" << act_name(c.act) << " alpha=" << c.alpha << " beta=" << c.beta << " "
+    << precision_name(c.precision) << " y=" << dtype_name(c.out);
+  return s.str();
+}
+
+void run_linear(const LinearCase& c, uint32_t seed) {
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", c.precision);
+  // Weights ~ U(-1,1)/sqrt(K) keep outputs O(1) whatever K, as trained layers do.
+  const float ws = 1.f / std::sqrt(static_cast<float>(c.K));
+  const ArrayF x = random_array({c.R, c.K}, seed);
+  const ArrayF w = random_array({c.K, c.N}, seed + 1, -ws, ws);
+  const ArrayF b = random_array({c.N}, seed + 2);
+  const ArrayF y0 = random_array({c.R, c.N}, seed + 3);
+
+  Tensor xc = cpu.from_host(x, DType::f32), wc = cpu.from_host(w, DType::f32);
+  Tensor bc = cpu.from_host(b, DType::f32), yc = cpu.from_host(y0, DType::f32);
+  cpu.linear(xc, wc, c.bias ? &bc : nullptr, yc, c.act, c.alpha, c.beta);
+  const ArrayF ref = cpu.to_host(yc);
+
+  const DType in = storage_of(c.precision);
+  Tensor xg = gpu->from_host(x, in), wg = gpu->from_host(w, in);
+  Tensor bg = gpu->from_host(b, DType::f32);
+  Tensor yg = poisoned(*gpu, {c.R, c.N}, c.out);
+  // beta == 0 keeps the NaN poison: the GEMM must not read y then.
+  if (c.beta != 0.f) gpu->upload(y0.ptr(), yg);
+  gpu->linear(xg, wg, c.bias ? &bg : nullptr, yg, c.act, c.alpha, c.beta);
+  check_close(describe(c), gpu->to_host(yg), ref, tolerance_of({in, c.out}, c.precision));
+}
+
+// ---- attention --------------------------------------------------------------
+
+// Node i attends to itself and `count` distinct nodes within `window` of it.
+Csr windowed_neighbourhood(int64_t n, int64_t window, int count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Csr csr;
+  csr.offsets.push_back(0);
+  for (int64_t i = 0; i < n; ++i) {
+    std::set<int32_t> nb{static_cast<int32_t>(i)};
+    const int64_t lo = std::max<int64_t>(0, i - window), hi = std::min<int64_t>(n - 1, i + window);
+    std::uniform_int_distribution<int64_t> pick(lo, hi);
+    const int64_t want = std::min<int64_t>(count + 1, hi - lo + 1);
+    while (static_cast<int64_t>(nb.size()) < want) nb.insert(static_cast<int32_t>(pick(rng)));
+    // Every 97th node is a hub with neighbours anywhere: many tiles per query block.
+    if (i % 97 == 0) {
+      std::uniform_int_distribution<int64_t> any(0, n - 1);
+      for (int k = 0; k < 150; ++k) nb.insert(static_cast<int32_t>(any(rng)));
+    }
+    csr.indices.insert(csr.indices.end(), nb.begin(), nb.end());
+    csr.offsets.push_back(static_cast<int64_t>(csr.indices.size()));
+  }
+  return csr;
+}
+
+// Relabels nodes: node i becomes perm[i]; neighbour lists stay sorted.
+Csr permuted(const Csr& csr, const std::vector<int32_t>& perm) {
+  const int64_t n = csr.rows();
+  std::vector<int32_t> inverse(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) inverse[perm[i]] = static_cast<int32_t>(i);
+  Csr out;
+  out.offsets.push_back(0);
+  for (int64_t p = 0; p < n; ++p) {
+    const int64_t i = inverse[p];
+    std::vector<int32_t> nb;
+    for (int64_t e = csr.offsets[i]; e < csr.offsets[i + 1]; ++e) nb.push_back(perm[csr.indices[e]]);
+    std::sort(nb.begin(), nb.end());
+    out.indices.insert(out.indices.end(), nb.begin(), nb.end());
+    out.offsets.push_back(static_cast<int64_t>(out.indices.size()));
+  }
+  return out;
+}
+
+std::vector<int32_t> random_permutation(int64_t n, uint32_t seed) {
+  std::vector<int32_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::mt19937 rng(seed);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  return perm;
+}
+
+const AttentionTiles kAllTileModes[] = {AttentionTiles::sparse, AttentionTiles::banded,
+                                        AttentionTiles::dense};
+const char* tiles_name(AttentionTiles t) {
+  return t == AttentionTiles::sparse ? "sparse" : t == AttentionTiles::banded ? "banded" : "dense";
+}
+
+// Runs CPU and GPU attention on the same qkv for every tile mode.
+void run_attention(const std::string& label, const Csr& csr, int heads, int head_dim,
+                   Precision precision, DType out_type, uint32_t seed, const ArrayF* qkv_in = nullptr) {
+  const int64_t n = csr.rows(), hd = int64_t{heads} * head_dim;
+  // Amplitude 2: logits of std ~1.5 give peaked but not one-hot softmax rows.
+  const ArrayF qkv = qkv_in ? *qkv_in : random_array({n, 3 * hd}, seed, -2.f, 2.f);
+  CpuBackend cpu;
+  auto cpu_plan = cpu.plan_attention(csr, heads, head_dim, AttentionTiles::sparse);
+  Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
+  cpu.attention(*cpu_plan, qc, oc);
+  const ArrayF ref = cpu.to_host(oc);
+
+  auto gpu = make_backend("cuda:0", precision);
+  const DType in = storage_of(precision);
+  Tensor qg = gpu->from_host(qkv, in);
+  for (AttentionTiles mode : kAllTileModes) {
+    auto plan = gpu->plan_attention(csr, heads, head_dim, mode);
+    Tensor og = poisoned(*gpu, {n, hd}, out_type);
+    gpu->attention(*plan, qg, og);
+    std::ostringstream s;
+    s << label << " N=" << n << " H=" << heads << " D=" << head_dim << " "
+      << precision_name(precision) << " out=" << dtype_name(out_type) << " tiles=" << tiles_name(mode);
+    check_close(s.str(), gpu->to_host(og), ref, tolerance_of({in, out_type}));
+  }
+}
+
+// ---- segment sum -------------------------------------------------------------
+
+// Receiver degrees in [0, max_degree], about a fifth of them empty.
+std::vector<int32_t> random_offsets(int64_t receivers, int max_degree, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> deg(0, max_degree);
+  std::bernoulli_distribution empty(0.2);
+  std::vector<int32_t> off{0};
+  for (int64_t r = 0; r < receivers; ++r) off.push_back(off.back() + (empty(rng) ? 0 : deg(rng)));
+  return off;
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend: a missing device is a usage error", "[cuda]") {
+  // Runs with or without a GPU: no build has a device 99.
+  CHECK_THROWS_AS(make_backend("cuda:99", Precision::fp32), InputError);
+}
+
+TEST_CASE("cuda backend: identity and memory accounting", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  CHECK(gpu->name() == "cuda:0");
+  CHECK(!gpu->device_name().empty());
+  CHECK(gpu->compute_dtype() == DType::bf16);
+  CHECK(make_backend("cuda:0", Precision::tf32)->compute_dtype() == DType::f32);
+  const size_t before = gpu->peak_memory_bytes();
+  void* first = nullptr;
+  {
+    Tensor t = gpu->empty({1024, 1024}, DType::f32);
+    first = t.data();
+    CHECK(gpu->peak_memory_bytes() >= before + 4 * 1024 * 1024);
+  }
+  CHECK(gpu->free_memory_bytes() > 0);
+  // A dropped tensor's block is cached and handed to the next tensor of its size.
+  Tensor again = gpu->empty({1024, 1024}, DType::f32);
+  CHECK(again.data() == first);
+}
+
+TEST_CASE("cuda backend: blocks reused while their old kernels are queued stay correct", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  // Each iteration's temporary is dropped right after its kernels are queued
+  // and its block goes to the next iteration's temporary, with no sync in
+  // between: only stream order keeps the values apart. Sum of 0..49 = 1225.
+  auto gpu = make_backend("cuda:0", Precision::fp32);
+  const int64_t n = 1 << 20;
+  Tensor acc = gpu->empty({n}, DType::f32);
+  gpu->fill(acc, 0.f);
+  for (int i = 0; i < 50; ++i) {
+    Tensor t = gpu->empty({n}, DType::f32);
+    gpu->fill(t, static_cast<float>(i));
+    gpu->axpby(1.f, acc, 1.f, t, acc);
+  }
+  const ArrayF got = gpu->to_host(acc);
+  CHECK(std::all_of(got.data.begin(), got.data.end(), [](float v) { return v == 1225.f; }));
+}
+
+TEST_CASE("cuda upload/download/copy/fill convert f32 <-> bf16 exactly", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  // Values spanning many binades, plus exact ties (1 + 2^-8 rounds to 1 under ties-to-even).
+  ArrayF x = random_array({4099}, 11, -1000.f, 1000.f);
+  x.data[0] = 1.00390625f;
+  x.data[1] = 1.01171875f;  // 1 + 3 * 2^-8: tie rounding up to even
+  x.data[2] = -0.f;
+  x.data[3] = 3.0e-39f;  // subnormal in f32
+  std::vector<float> expect(x.data.size());
+  std::transform(x.data.begin(), x.data.end(), expect.begin(), round_to_bf16);
+
+  // Upload into bf16 rounds to nearest even on the device: bit-exact vs the host rounding.
+  Tensor b = gpu->from_host(x, DType::bf16);
+  CHECK(gpu->to_host(b).data == expect);
+  // f32 round trip is exact.
+  Tensor f = gpu->from_host(x, DType::f32);
+  CHECK(gpu->to_host(f).data == x.data);
+  // copy converts both ways, and copies same-type tensors unchanged.
+  Tensor b2 = poisoned(*gpu, {4099}, DType::bf16);
+  gpu->copy(f, b2);
+  CHECK(gpu->to_host(b2).data == expect);
+  Tensor f2 = poisoned(*gpu, {4099}, DType::f32);
+  gpu->copy(b2, f2);
+  CHECK(gpu->to_host(f2).data == expect);
+  Tensor f3 = poisoned(*gpu, {4099}, DType::f32);
+  gpu->copy(f, f3);
+  CHECK(gpu->to_host(f3).data == x.data);
+  // fill writes every element, rounded once for bf16.
+  gpu->fill(b2, 0.37f);
+  CHECK(gpu->to_host(b2).data == std::vector<float>(4099, round_to_bf16(0.37f)));
+  gpu->fill(f3, 0.37f);
+  CHECK(gpu->to_host(f3).data == std::vector<float>(4099, 0.37f));
+}
+
+TEST_CASE("cuda linear matches the CPU: small odd shapes, every option", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 100;
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16})
+    for (Activation act : {Activation::none, Activation::swish, Activation::gelu})
+      for (bool bias : {false, true})
+        for (auto [alpha, beta] : {std::pair{1.f, 0.f}, std::pair{0.5f, 0.75f}, std::pair{-1.25f, 1.f}}) {
+          run_linear({37, 19, 23, bias, act, alpha, beta, p, storage_of(p)}, seed += 10);
+          if (p == Precision::bf16)  // bf16 operands into an f32 output
+            run_linear({37, 19, 23, bias, act, alpha, beta, p, DType::f32}, seed += 10);
+        }
+}
+
+TEST_CASE("cuda linear matches the CPU at model sizes", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 5000;
+  const std::vector<LinearCase> cases = {
+      // processor: qkv/out projections and the ffw pair (d_model 512, ffw 2048)
+      {10242, 512, 512, true, Activation::none, 1.f, 0.f, Precision::fp32, DType::f32},
+      {10242, 512, 2048, true, Activation::gelu, 1.f, 0.f, Precision::fp32, DType::f32},
+      {10242, 2048, 512, true, Activation::none, 1.f, 1.f, Precision::fp32, DType::f32},
+      {10242, 512, 512, true, Activation::none, 1.f, 0.f, Precision::tf32, DType::f32},
+      {10242, 512, 2048, true, Activation::gelu, 1.f, 0.f, Precision::bf16, DType::bf16},
+      {10242, 2048, 512, true, Activation::none, 1.f, 1.f, Precision::bf16, DType::bf16},
+      // encoder MLP on grid inputs: K = 267 is not a multiple of 8
+      {10242, 267, 512, true, Activation::swish, 1.f, 0.f, Precision::fp32, DType::f32},
+      {10242, 267, 512, true, Activation::swish, 1.f, 0.f, Precision::bf16, DType::bf16},
+      {40962, 512, 512, true, Activation::swish, 1.f, 0.f, Precision::bf16, DType::bf16},
+      {40962, 512, 512, false, Activation::none, 1.f, 0.f, Precision::fp32, DType::f32},
+      // decoder output head: 84 channels in f32
+      {40962, 512, 84, true, Activation::none, 1.f, 0.f, Precision::bf16, DType::f32},
+  };
+  for (const auto& c : cases) run_linear(c, seed += 10);
+}
+
+TEST_CASE("cuda linear gelu epilogue is the tanh approximation", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  // x @ I = x, so y = gelu(x) pointwise over [-6, 6]. The erf form of gelu
+  // differs from the tanh form by up to 4.7e-4 (near |x| = 2.7); cuBLASLt's
+  // epilogue, evaluated its own way in float32, was measured within 5.1e-6 of
+  // the tanh form (H100, CUDA 13.0). So: within 2e-5 of tanh (4% of the gap)
+  // and clearly away from erf somewhere.
+  auto gpu = make_backend("cuda:0", Precision::fp32);
+  const int64_t R = 1201, K = 8;
+  ArrayF x({R, K}, 0.f), w({K, K}, 0.f);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t k = 0; k < K; ++k) x.data[r * K + k] = -6.f + 12.f * float(r * K + k) / float(R * K);
+  for (int64_t k = 0; k < K; ++k) w.data[k * K + k] = 1.f;
+  Tensor xg = gpu->from_host(x, DType::f32), wg = gpu->from_host(w, DType::f32);
+  Tensor yg = poisoned(*gpu, {R, K}, DType::f32);
+  gpu->linear(xg, wg, nullptr, yg, Activation::gelu, 1.f, 0.f);
+  const ArrayF y = gpu->to_host(yg);
+  double worst_tanh = 0, worst_erf = 0;
+  for (size_t i = 0; i < y.data.size(); ++i) {
+    REQUIRE(std::isfinite(y.data[i]));
+    const double xv = x.data[i];
+    const double erf_form = 0.5 * xv * (1 + std::erf(xv / std::sqrt(2.0)));
+    worst_tanh = std::max(worst_tanh, double(std::abs(y.data[i] - activation_value(Activation::gelu, x.data[i]))));
+    worst_erf = std::max(worst_erf, std::abs(double(y.data[i]) - erf_form));
+  }
+  INFO("max |cuBLASLt gelu - tanh gelu| = " << worst_tanh << ", vs erf gelu " << worst_erf);
+  CHECK(worst_tanh <= 2e-5);
+  CHECK(worst_erf >= 4e-4);
+}
+
+TEST_CASE("cuda layer_norm_cond matches the CPU", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 7000;
+  struct Case { int64_t R, C; DType tx, ty; bool accumulate; };
+  std::vector<Case> cases;
+  for (auto [R, C] : {std::pair<int64_t, int64_t>{37, 19}, {37, 84}, {10242, 512}, {1000, 2048}})
+    for (auto [tx, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
+                          {DType::bf16, DType::f32}, {DType::f32, DType::bf16}})
+      for (bool acc : {false, true}) cases.push_back({R, C, tx, ty, acc});
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  CpuBackend cpu;
+  for (const auto& c : cases) {
+    seed += 10;
+    // An offset mean and non-unit spread: the normalisation must remove both.
+    const ArrayF x = random_array({c.R, c.C}, seed, 2.f, 7.f);
+    const ArrayF cond = random_array({2 * c.C}, seed + 1, -0.5f, 0.5f);
+    const ArrayF y0 = random_array({c.R, c.C}, seed + 2);
+    Tensor xc = cpu.from_host(x, DType::f32), cc = cpu.from_host(cond, DType::f32);
+    Tensor yc = cpu.from_host(y0, DType::f32);
+    cpu.layer_norm_cond(xc, cc, yc, c.accumulate);
+    Tensor xg = gpu->from_host(x, c.tx), cg = gpu->from_host(cond, DType::f32);
+    Tensor yg = poisoned(*gpu, {c.R, c.C}, c.ty);
+    if (c.accumulate) gpu->upload(y0.ptr(), yg);
+    gpu->layer_norm_cond(xg, cg, yg, c.accumulate);
+    std::ostringstream s;
+    s << "layer_norm_cond R=" << c.R << " C=" << c.C << " x=" << dtype_name(c.tx)
+      << " y=" << dtype_name(c.ty) << " accumulate=" << c.accumulate;
+    check_close(s.str(), gpu->to_host(yg), cpu.to_host(yc), tolerance_of({c.tx, c.ty}));
+  }
+}
+
+TEST_CASE("cuda gather2_add_act matches the CPU", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 9000;
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  CpuBackend cpu;
+  for (int64_t C : {19, 512})
+    for (Activation act : {Activation::none, Activation::swish, Activation::gelu})
+      for (auto [tab, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
+                             {DType::bf16, DType::f32}}) {
+        seed += 10;
+        const int64_t R = 3001, ra = 301, rb = 203;
+        const ArrayF a = random_array({ra, C}, seed), b = random_array({rb, C}, seed + 1);
+        const ArrayF y0 = random_array({R, C}, seed + 2);
+        std::mt19937 rng(seed + 3);
+        std::vector<int32_t> ia(R), ib(R);
+        for (auto& v : ia) v = static_cast<int32_t>(rng() % ra);
+        for (auto& v : ib) v = static_cast<int32_t>(rng() % rb);
+        Tensor ac = cpu.from_host(a, DType::f32), bc = cpu.from_host(b, DType::f32);
+        Tensor yc = cpu.from_host(y0, DType::f32);
+        Tensor iac = cpu.from_host_i32(ia), ibc = cpu.from_host_i32(ib);
+        cpu.gather2_add_act(ac, iac, bc, ibc, yc, act);
+        Tensor ag = gpu->from_host(a, tab), bg = gpu->from_host(b, tab);
+        Tensor yg = gpu->from_host(y0, ty);
+        Tensor iag = gpu->from_host_i32(ia), ibg = gpu->from_host_i32(ib);
+        gpu->gather2_add_act(ag, iag, bg, ibg, yg, act);
+        std::ostringstream s;
+        s << "gather2_add_act R=" << R << " C=" << C << " act=" << act_name(act)
+          << " a,b=" << dtype_name(tab) << " y=" << dtype_name(ty);
+        check_close(s.str(), gpu->to_host(yg), cpu.to_host(yc), tolerance_of({tab, ty}));
+      }
+}
+
+TEST_CASE("cuda segment_sum matches the CPU, empty segments and sub-ranges included", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 11000;
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  CpuBackend cpu;
+  for (int64_t C : {19, 512})
+    for (auto [tx, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
+                          {DType::bf16, DType::f32}})
+      for (bool sub_range : {false, true}) {
+        seed += 10;
+        const int64_t total_receivers = 700;
+        const std::vector<int32_t> all = random_offsets(total_receivers, 12, seed);
+        // A sub-range [first, first + rows) uses offsets relative to offsets[first].
+        const int64_t first = sub_range ? 123 : 0;
+        const int64_t rows = sub_range ? 400 : total_receivers;
+        const std::vector<int32_t> off(all.begin() + first, all.begin() + first + rows + 1);
+        const int64_t edges = off.back() - off.front();
+        const ArrayF x = random_array({edges, C}, seed + 1);
+        Tensor xc = cpu.from_host(x, DType::f32), oc = cpu.from_host_i32(off);
+        Tensor yc = cpu.empty({rows, C}, DType::f32);
+        cpu.segment_sum(xc, oc, yc);
+        Tensor xg = gpu->from_host(x, tx), og = gpu->from_host_i32(off);
+        Tensor yg = poisoned(*gpu, {rows, C}, ty);
+        gpu->segment_sum(xg, og, yg);
+        std::ostringstream s;
+        s << "segment_sum rows=" << rows << " edges=" << edges << " C=" << C
+          << " x=" << dtype_name(tx) << " y=" << dtype_name(ty) << " offsets[0]=" << off.front();
+        check_close(s.str(), gpu->to_host(yg), cpu.to_host(yc), tolerance_of({tx, ty}));
+      }
+}
+
+TEST_CASE("cuda axpby matches the CPU for every mix of f32 and bf16, in place too", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  uint32_t seed = 13000;
+  const DType types[] = {DType::f32, DType::bf16};
+  for (int64_t n : {1001, 4096})
+    for (DType tx : types)
+      for (DType ty : types)
+        for (DType to : types)
+          for (bool in_place : {false, true}) {
+            if (in_place && to != tx) continue;  // out aliases x: same tensor
+            seed += 10;
+            const ArrayF x = random_array({n}, seed), y = random_array({n}, seed + 1);
+            const float a = 0.75f, b = -1.5f;
+            ArrayF ref({n});
+            for (int64_t i = 0; i < n; ++i) ref.data[i] = a * x.data[i] + b * y.data[i];
+            Tensor xg = gpu->from_host(x, tx), yg = gpu->from_host(y, ty);
+            Tensor og = in_place ? xg : poisoned(*gpu, {n}, to);
+            gpu->axpby(a, xg, b, yg, og);
+            std::ostringstream s;
+            s << "axpby n=" << n << " x=" << dtype_name(tx) << " y=" << dtype_name(ty)
+              << " out=" << dtype_name(to) << (in_place ? " (out = x)" : "");
+            // f32 only: a*x + b*y may be contracted to an FMA (1 ulp), hence 1e-6.
+            const double tol = tolerance_of({tx, ty, to}) == 2e-2 ? 2e-2 : 1e-6;
+            check_close(s.str(), gpu->to_host(og), ref, tol);
+          }
+}
+
+TEST_CASE("cuda attention matches the CPU on random neighbourhoods, every tile mode", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 15000;
+  for (int64_t n : {642, 2562})
+    for (int head_dim : {8, 128}) {
+      const Csr local = windowed_neighbourhood(n, 150, 40, seed += 10);
+      run_attention("attention windowed", local, 4, head_dim, Precision::fp32, DType::f32,
+                    seed += 10);
+      // Scattered neighbours: tiles are no longer near the diagonal, results must not move.
+      const Csr scattered = permuted(local, random_permutation(n, seed += 10));
+      run_attention("attention permuted", scattered, 4, head_dim, Precision::fp32, DType::f32,
+                    seed += 10);
+      run_attention("attention windowed", local, 4, head_dim, Precision::bf16, DType::bf16,
+                    seed += 10);
+      run_attention("attention windowed", local, 4, head_dim, Precision::bf16, DType::f32,
+                    seed += 10);
+    }
+  // Head dims that are not a multiple of 16 (padded lanes) and a single head.
+  const Csr small = windowed_neighbourhood(300, 40, 20, seed += 10);
+  run_attention("attention odd head_dim", small, 3, 5, Precision::fp32, DType::f32, seed += 10);
+  run_attention("attention odd head_dim", small, 1, 100, Precision::fp32, DType::f32, seed += 10);
+}
+
+TEST_CASE("cuda attention matches the CPU on a real k-hop mesh neighbourhood", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  // Mesh level 4 (2562 nodes), 8 hops, in the banded (RCM) order the model uses.
+  const TriMesh mesh = icosahedral_mesh(4);
+  const TriMesh banded = permute_mesh(mesh, reverse_cuthill_mckee(mesh));
+  const Csr khop = k_hop_neighbourhood(mesh_adjacency(banded), 8);
+  run_attention("attention k-hop mesh4 k=8", khop, 4, 128, Precision::fp32, DType::f32, 17000);
+  run_attention("attention k-hop mesh4 k=8", khop, 4, 128, Precision::bf16, DType::bf16, 17010);
+}
+
+TEST_CASE("cuda attention: a NaN outside a neighbourhood does not leak into it", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  // Node 5 is nobody's neighbour but its own; its q, k and v are NaN. In dense
+  // and banded mode its key sits in tiles every query visits, so masked
+  // entries must be skipped, not multiplied by zero.
+  const int64_t n = 300;
+  Csr csr = windowed_neighbourhood(n, 60, 10, 19000);
+  Csr clean;
+  clean.offsets.push_back(0);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t e = csr.offsets[i]; e < csr.offsets[i + 1]; ++e)
+      if (csr.indices[e] != 5 || i == 5) clean.indices.push_back(csr.indices[e]);
+    clean.offsets.push_back(static_cast<int64_t>(clean.indices.size()));
+  }
+  const int heads = 2, head_dim = 16;
+  const int64_t hd = heads * head_dim;
+  ArrayF qkv = random_array({n, 3 * hd}, 19010, -2.f, 2.f);
+  for (int64_t c = 0; c < 3 * hd; ++c) qkv.data[5 * 3 * hd + c] = NAN;
+  CpuBackend cpu;
+  auto cpu_plan = cpu.plan_attention(clean, heads, head_dim, AttentionTiles::sparse);
+  Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
+  cpu.attention(*cpu_plan, qc, oc);
+  ArrayF ref = cpu.to_host(oc);
+  auto gpu = make_backend("cuda:0", Precision::fp32);
+  Tensor qg = gpu->from_host(qkv, DType::f32);
+  for (AttentionTiles mode : kAllTileModes) {
+    auto plan = gpu->plan_attention(clean, heads, head_dim, mode);
+    Tensor og = poisoned(*gpu, {n, hd}, DType::f32);
+    gpu->attention(*plan, qg, og);
+    ArrayF got = gpu->to_host(og);
+    // Row 5 is NaN on both sides; compare the others.
+    for (int64_t c = 0; c < hd; ++c) {
+      CHECK(std::isnan(got.data[5 * hd + c]));
+      got.data[5 * hd + c] = ref.data[5 * hd + c] = 0.f;
+    }
+    check_close(std::string("attention NaN isolation tiles=") + tiles_name(mode), got, ref, 1e-4);
+  }
+}
+
+TEST_CASE("cuda attention: a node without neighbours gets zeros", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  const int64_t n = 130;
+  Csr csr = windowed_neighbourhood(n, 20, 5, 21000);
+  Csr holes;  // rows 0, 64 and 129 empty: first/last rows of tiles
+  holes.offsets.push_back(0);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i != 0 && i != 64 && i != 129)
+      holes.indices.insert(holes.indices.end(), csr.indices.begin() + csr.offsets[i],
+                           csr.indices.begin() + csr.offsets[i + 1]);
+    holes.offsets.push_back(static_cast<int64_t>(holes.indices.size()));
+  }
+  run_attention("attention empty rows", holes, 2, 32, Precision::fp32, DType::f32, 21010);
+}
+
+TEST_CASE("cuda sphere_noise matches the CPU reference", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", Precision::fp32);
+  for (auto [n_lat, n_lon] : {std::pair<int64_t, int64_t>{46, 90}, {181, 360}}) {
+    // 40 channels: two chunks on the GPU (32 + 8), mixed seeds/members/draws.
+    std::vector<NoiseKey> keys;
+    for (uint32_t c = 0; c < 40; ++c)
+      keys.push_back({0x9e3779b97f4a7c15ull + c / 20, c % 3, 7 + c % 2, c});
+    const int64_t points = n_lat * n_lon, C = static_cast<int64_t>(keys.size());
+    auto cpu_plan = cpu.plan_noise(n_lat, n_lon);
+    Tensor oc = cpu.empty({points, C}, DType::f32);
+    cpu.sphere_noise(*cpu_plan, keys, oc);
+    const ArrayF ref = cpu.to_host(oc);
+    auto plan = gpu->plan_noise(n_lat, n_lon);
+    Tensor og = poisoned(*gpu, {points, C}, DType::f32);
+    gpu->sphere_noise(*plan, keys, og);
+    const ArrayF got = gpu->to_host(og);
+    // 1e-4: both evaluate the Legendre sums in double; the CPU sums the Fourier
+    // series directly in float, the GPU by a float FFT -- both ~1e-6.
+    check_close("sphere_noise " + std::to_string(n_lat) + "x" + std::to_string(n_lon), got, ref,
+                1e-4);
+
+    // Batching: one key alone gives (to FFT rounding) the same column.
+    const std::vector<NoiseKey> one{keys[33]};
+    Tensor o1 = poisoned(*gpu, {points, 1}, DType::f32);
+    gpu->sphere_noise(*plan, one, o1);
+    ArrayF col({points, 1});
+    for (int64_t p = 0; p < points; ++p) col.data[p] = got.data[p * C + 33];
+    check_close("sphere_noise single key", gpu->to_host(o1), col, 1e-6);
+
+    // bf16 output
+    Tensor ob = poisoned(*gpu, {points, C}, DType::bf16);
+    gpu->sphere_noise(*plan, keys, ob);
+    check_close("sphere_noise bf16 out", gpu->to_host(ob), ref, 2e-2);
+  }
+}

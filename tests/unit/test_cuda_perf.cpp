@@ -1,0 +1,178 @@
+// Performance of every CUDA op at the model's sizes (hidden: run with
+// `gencast_tests "[.cuda-perf]"`). Times come from CUDA events on the
+// backend's stream (kernels/cuda_timer.h), averaged over repeated calls after
+// warm-up; each line gives the achieved TFLOP/s (GEMMs, attention) or GB/s
+// (memory-bound ops, counting the bytes each op must move at least once).
+// Nothing is asserted beyond finite outputs: these are measurements.
+#include <catch2/catch.hpp>
+
+#if GENCAST_WITH_CUDA
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attention_tiles.h"
+#include "backend/backend.h"
+#include "cuda_timer.h"
+#include "graph/attention_neighbourhood.h"
+#include "graph/icosahedral_mesh.h"
+#include "graph/mesh_order.h"
+#include "test_cuda_util.h"
+
+using namespace gencast;
+using namespace gencast::test;
+
+namespace {
+
+constexpr int kWarmup = 3;
+constexpr int kIters = 20;
+
+double time_ms(Backend& gpu, const std::function<void()>& op) {
+  for (int i = 0; i < kWarmup; ++i) op();
+  cuda::CudaEventTimer timer(gpu);
+  timer.start();
+  for (int i = 0; i < kIters; ++i) op();
+  return timer.stop_ms() / kIters;
+}
+
+void report(const std::string& what, double ms, double flops, double bytes) {
+  std::printf("  %-66s %9.3f ms", what.c_str(), ms);
+  if (flops > 0) std::printf("  %7.1f TFLOP/s", flops / (ms * 1e-3) / 1e12);
+  if (bytes > 0) std::printf("  %7.0f GB/s", bytes / (ms * 1e-3) / 1e9);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+Tensor random_tensor(Backend& gpu, const Shape& shape, DType t, uint32_t seed, float amp = 1.f) {
+  return gpu.from_host(random_array(shape, seed, -amp, amp), t);
+}
+
+}  // namespace
+
+TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
+  if (!cuda_available()) {
+    print_cuda_skip();
+    return;
+  }
+  std::printf("device: %s\n", make_backend("cuda:0", Precision::fp32)->device_name().c_str());
+
+  SECTION("linear") {
+    struct Shape3 { int64_t R, K, N; Activation act; };
+    const Shape3 shapes[] = {{40962, 512, 512, Activation::none},
+                             {40962, 512, 2048, Activation::gelu},
+                             {40962, 2048, 512, Activation::none},
+                             {40962, 512, 1536, Activation::none},
+                             {1038240, 267, 512, Activation::swish}};
+    for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+      auto gpu = make_backend("cuda:0", p);
+      const DType t = gpu->compute_dtype();
+      for (const auto& s : shapes) {
+        Tensor x = random_tensor(*gpu, {s.R, s.K}, t, 1);
+        Tensor w = random_tensor(*gpu, {s.K, s.N}, t, 2, 0.05f);
+        Tensor b = random_tensor(*gpu, {s.N}, DType::f32, 3);
+        Tensor y = gpu->empty({s.R, s.N}, t);
+        const double ms = time_ms(*gpu, [&] { gpu->linear(x, w, &b, y, s.act, 1.f, 0.f); });
+        char label[128];
+        std::snprintf(label, sizeof label, "linear %s R=%lld K=%lld N=%lld act=%d",
+                      precision_name(p), (long long)s.R, (long long)s.K, (long long)s.N,
+                      int(s.act));
+        report(label, ms, 2.0 * double(s.R) * double(s.K) * double(s.N), 0);
+      }
+    }
+  }
+
+  SECTION("memory-bound ops") {
+    auto gpu = make_backend("cuda:0", Precision::bf16);
+    for (DType t : {DType::f32, DType::bf16}) {
+      const double es = double(dtype_size(t));
+      const std::string tn = dtype_name(t);
+      {
+        const int64_t R = 40962, C = 512;
+        Tensor x = random_tensor(*gpu, {R, C}, t, 4), y = gpu->empty({R, C}, t);
+        Tensor cond = random_tensor(*gpu, {2 * C}, DType::f32, 5);
+        const double ms = time_ms(*gpu, [&] { gpu->layer_norm_cond(x, cond, y, false); });
+        report("layer_norm_cond " + tn + " 40962x512", ms, 0, 2.0 * double(R * C) * es);
+      }
+      {
+        const int64_t E = 1000000, C = 512, nodes = 40962;
+        Tensor a = random_tensor(*gpu, {nodes, C}, t, 6), b = random_tensor(*gpu, {nodes, C}, t, 7);
+        Tensor y = random_tensor(*gpu, {E, C}, t, 8);
+        std::mt19937 rng(9);
+        std::vector<int32_t> ia(E), ib(E);
+        for (auto& v : ia) v = int32_t(rng() % nodes);
+        for (auto& v : ib) v = int32_t(rng() % nodes);
+        Tensor iag = gpu->from_host_i32(ia), ibg = gpu->from_host_i32(ib);
+        const double ms =
+            time_ms(*gpu, [&] { gpu->gather2_add_act(a, iag, b, ibg, y, Activation::swish); });
+        report("gather2_add_act swish " + tn + " E=1M C=512", ms, 0, 4.0 * double(E * C) * es);
+      }
+      {
+        const int64_t nodes = 40962, C = 512;
+        std::vector<int32_t> off{0};
+        std::mt19937 rng(10);
+        for (int64_t r = 0; r < nodes; ++r) off.push_back(off.back() + 15 + int32_t(rng() % 20));
+        const int64_t E = off.back();
+        Tensor x = random_tensor(*gpu, {E, C}, t, 11), og = gpu->from_host_i32(off);
+        Tensor y = gpu->empty({nodes, C}, DType::f32);
+        const double ms = time_ms(*gpu, [&] { gpu->segment_sum(x, og, y); });
+        report("segment_sum " + tn + "->f32 E=" + std::to_string(E) + " C=512", ms, 0,
+               double(E * C) * es + double(nodes * C) * 4);
+      }
+      {
+        const int64_t n = 1038240 * 84;  // one 0.25-degree state
+        Tensor x = random_tensor(*gpu, {n}, t, 12), y = random_tensor(*gpu, {n}, DType::f32, 13);
+        Tensor o = gpu->empty({n}, DType::f32);
+        const double ms = time_ms(*gpu, [&] { gpu->axpby(0.5f, x, 2.f, y, o); });
+        report("axpby " + tn + "+f32->f32 n=87M", ms, 0, double(n) * (es + 8));
+        Tensor c = gpu->empty({n}, t == DType::f32 ? DType::bf16 : DType::f32);
+        const double ms2 = time_ms(*gpu, [&] { gpu->copy(x, c); });
+        report("copy (convert) from " + tn + " n=87M", ms2, 0, double(n) * (es + double(dtype_size(c.dtype()))));
+      }
+    }
+  }
+
+  SECTION("attention on the 0.25-degree mesh (level 6, 16 hops)") {
+    const TriMesh mesh = icosahedral_mesh(6);
+    const TriMesh banded = permute_mesh(mesh, reverse_cuthill_mckee(mesh));
+    const Csr khop = k_hop_neighbourhood(mesh_adjacency(banded), 16);
+    const int heads = 4, head_dim = 128;
+    const int64_t n = khop.rows(), hd = heads * head_dim;
+    std::printf("  mesh nodes %lld, neighbour pairs %lld (%.0f per node)\n", (long long)n,
+                (long long)khop.nnz(), double(khop.nnz()) / double(n));
+    for (Precision p : {Precision::fp32, Precision::bf16}) {
+      auto gpu = make_backend("cuda:0", p);
+      Tensor qkv = random_tensor(*gpu, {n, 3 * hd}, gpu->compute_dtype(), 14, 2.f);
+      Tensor out = gpu->empty({n, hd}, gpu->compute_dtype());
+      for (AttentionTiles mode : {AttentionTiles::sparse, AttentionTiles::banded, AttentionTiles::dense}) {
+        auto plan = gpu->plan_attention(khop, heads, head_dim, mode);
+        const double ms = time_ms(*gpu, [&] { gpu->attention(*plan, qkv, out); });
+        const auto layout = cuda::build_attention_tiles(khop, mode);
+        const double fill = double(khop.nnz()) / (double(layout.tiles()) * 64.0 * 64.0);
+        // Useful work only: q.k and p.v over the neighbour pairs, 2 flops per multiply-add.
+        report(std::string("attention ") + precision_name(p) + " tiles=" +
+                   cuda::attention_tiles_name(mode) + " (" + std::to_string(layout.tiles()) +
+                   " tiles, fill " + std::to_string(fill).substr(0, 5) + ")",
+               ms, 4.0 * double(khop.nnz()) * heads * head_dim, 0);
+      }
+    }
+  }
+
+  SECTION("sphere noise") {
+    auto gpu = make_backend("cuda:0", Precision::fp32);
+    for (auto [n_lat, n_lon] : {std::pair<int64_t, int64_t>{181, 360}, {721, 1440}}) {
+      auto plan = gpu->plan_noise(n_lat, n_lon);
+      std::vector<NoiseKey> keys;
+      for (uint32_t c = 0; c < 84; ++c) keys.push_back({42, 0, 1, c});
+      Tensor out = gpu->empty({n_lat * n_lon, 84}, DType::f32);
+      const double ms = time_ms(*gpu, [&] { gpu->sphere_noise(*plan, keys, out); });
+      report("sphere_noise 84 channels " + std::to_string(n_lat) + "x" + std::to_string(n_lon), ms,
+             0, 0);
+    }
+  }
+}
+
+#endif  // GENCAST_WITH_CUDA
