@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   gencast::app::register_inspect_command(root, result);
   gencast::app::register_verify_command(root, result);
   gencast::app::register_bench_command(root, result);
+  gencast::app::register_make_demo_command(root, result);
 
   try {
     root.parse(argc, argv);

@@ -20,5 +20,6 @@ void register_check_config_command(CLI::App& root, CommandResult& result);
 void register_inspect_command(CLI::App& root, CommandResult& result);
 void register_verify_command(CLI::App& root, CommandResult& result);
 void register_bench_command(CLI::App& root, CommandResult& result);
+void register_make_demo_command(CLI::App& root, CommandResult& result);
 
 }  // namespace gencast::app
