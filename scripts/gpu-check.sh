@@ -13,7 +13,8 @@
 #   GPU_CHECK_ARCHS     CUDA architectures to build (default 90)
 #   GPU_CHECK_DEVICE    device to test (default cuda:0)
 #   GPU_CHECK_BENCH     space-separated bench cases "model:precision" (default below)
-#   GPU_CHECK_SKIP      space-separated stages to skip: tests verify bench
+#   GPU_CHECK_SKIP      space-separated stages to skip: tests verify forecast bench
+#   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${GPU_CHECK_OUT:-./gpu-check-out}
@@ -21,20 +22,21 @@ BUILD=${GPU_CHECK_BUILD:-./build-gpu}
 DEVICE=${GPU_CHECK_DEVICE:-cuda:0}
 BENCH_CASES=${GPU_CHECK_BENCH:-"1p0deg:fp32 1p0deg:tf32 1p0deg:bf16 0p25deg:tf32 0p25deg:bf16"}
 SKIP=" ${GPU_CHECK_SKIP:-} "
-mkdir -p "$OUT"
+mkdir -p "$OUT/logs"
+LOG="$OUT/logs"
 summary="$OUT/summary.txt"
 : > "$summary"
 note() { echo "$*" | tee -a "$summary"; }
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt" 2>&1
-note "gpu: $(head -1 "$OUT/gpu.txt")"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$LOG/gpu.txt" 2>&1
+note "gpu: $(head -1 "$LOG/gpu.txt")"
 note "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 if [[ "${GPU_CHECK_PREBUILT:-0}" != 1 ]]; then
   cmake -S . -B "$BUILD" -G Ninja -DGENCAST_CUDA=ON \
-        -DGENCAST_CUDA_ARCHITECTURES="${GPU_CHECK_ARCHS:-90}" > "$OUT/configure.log" 2>&1 &&
-  cmake --build "$BUILD" -j"$(nproc)" > "$OUT/build.log" 2>&1 ||
-    { note "build: FAILED (see build.log)"; tail -30 "$OUT/build.log"; exit 1; }
+        -DGENCAST_CUDA_ARCHITECTURES="${GPU_CHECK_ARCHS:-90}" > "$LOG/configure.log" 2>&1 &&
+  cmake --build "$BUILD" -j"$(nproc)" > "$LOG/build.log" 2>&1 ||
+    { note "build: FAILED (see build.log)"; tail -30 "$LOG/build.log"; exit 1; }
   note "build: ok"
 fi
 BIN="$BUILD/app/gencast-run"
@@ -42,17 +44,17 @@ TESTS="$BUILD/tests/gencast_tests"
 status=0
 
 if [[ "$SKIP" != *" tests "* ]]; then
-  if "$TESTS" "[cuda]" > "$OUT/cuda-tests.log" 2>&1; then
-    note "gpu parity tests: pass ($(grep -E 'test cases' "$OUT/cuda-tests.log" | tail -1))"
+  if "$TESTS" "[cuda]" > "$LOG/cuda-tests.log" 2>&1; then
+    note "gpu parity tests: pass ($(grep -E 'test cases' "$LOG/cuda-tests.log" | tail -1))"
   else
-    note "gpu parity tests: FAIL (see cuda-tests.log)"; status=1
+    note "gpu parity tests: FAIL (see logs/cuda-tests.log)"; status=1
   fi
 fi
 
 if [[ "$SKIP" != *" verify "* ]]; then
   for p in fp32 tf32 bf16; do
     if "$BIN" verify tests/data/gencast_tiny --device "$DEVICE" --precision "$p" \
-         > "$OUT/verify-$p.log" 2>&1; then
+         > "$LOG/verify-$p.log" 2>&1; then
       note "verify fixtures on $DEVICE $p: pass"
     else
       note "verify fixtures on $DEVICE $p: FAIL (see verify-$p.log)"; status=1
@@ -60,18 +62,33 @@ if [[ "$SKIP" != *" verify "* ]]; then
   done
 fi
 
+if [[ "$SKIP" != *" forecast "* ]]; then
+  # A real forecast through the CLI: random-weights 1p0deg model of official
+  # size with synthetic ERA5-like input (make-demo), 2 members x 4 steps.
+  demo="${GPU_CHECK_DEMO_DIR:-$BUILD/demo-1p0deg}"
+  if "$BIN" make-demo --model 1p0deg --dir "$demo" --force > "$LOG/make-demo.log" 2>&1 &&
+     "$BIN" forecast "$demo/forecast.yaml" --members 2 --steps 4 --device "$DEVICE" \
+         --output "$OUT/forecast-1p0deg.nc" --variables 2m_temperature,sea_surface_temperature \
+         > "$LOG/forecast-1p0deg.log" 2>&1; then
+    note "forecast 1p0deg (2 members x 4 steps) on $DEVICE: ok ($(grep -o 'wrote .*' "$LOG/forecast-1p0deg.log" | tail -1))"
+  else
+    note "forecast 1p0deg on $DEVICE: FAIL (see forecast-1p0deg.log)"; status=1
+  fi
+fi
+
 if [[ "$SKIP" != *" bench "* ]]; then
   for c in $BENCH_CASES; do
     m=${c%%:*}; p=${c##*:}
-    if "$BIN" bench --model "$m" --precision "$p" --device "$DEVICE" --json "$OUT/bench-$m-$p.json" \
-         > "$OUT/bench-$m-$p.log" 2>&1; then
-      note "bench $m $p: $(tail -1 "$OUT/bench-$m-$p.log")"
+    if "$BIN" bench --model "$m" --precision "$p" --device "$DEVICE" --json "$LOG/bench-$m-$p.json" \
+         > "$LOG/bench-$m-$p.log" 2>&1; then
+      note "bench $m $p: $(tail -1 "$LOG/bench-$m-$p.log")"
     else
       note "bench $m $p: FAIL (see bench-$m-$p.log)"; status=1
     fi
   done
 fi
 
+if [[ "${GPU_CHECK_PACK:-0}" == 1 ]]; then tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOG"; fi
 echo "==== summary ===="
 cat "$summary"
 exit $status
