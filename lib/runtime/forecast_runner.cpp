@@ -9,10 +9,12 @@
 #include "core/version.h"
 #include "data/normalization.h"
 #include "data/stacking.h"
+#include "data/variables.h"
 #include "io/checkpoint.h"
 #include "io/forecast_writer.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
+#include "runtime/async_writer.h"
 #include "runtime/interrupt.h"
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
@@ -66,6 +68,28 @@ void check_memory(const Backend& backend, const MemoryEstimate& estimate, Proble
                  "an estimated " + format_bytes(static_cast<double>(estimate.total())) +
                      " for this run",
                  "use --precision bf16, a coarser grid, or a device with more memory");
+}
+
+// A diverged model shows up as non-finite values; fail loudly instead of
+// writing them (SST is NaN over land by design and is skipped there).
+void check_prediction(const ArrayF& physical, const StepConditioning& cond,
+                      const std::vector<ChannelSlot>& channels, int64_t step) {
+  const int64_t G = physical.dim(0), C = physical.dim(1);
+  std::vector<uint8_t> nan_allowed(static_cast<size_t>(C), 0);
+  for (int64_t c = 0; c < C; ++c)
+    nan_allowed[static_cast<size_t>(c)] = channels[static_cast<size_t>(c)].variable == kNanFilledVariable;
+  int64_t bad = 0;
+  for (int64_t g = 0; g < G; ++g) {
+    const bool land = !cond.sst_nan_mask.empty() && cond.sst_nan_mask[static_cast<size_t>(g)];
+    for (int64_t c = 0; c < C; ++c)
+      if (!std::isfinite(physical.data[static_cast<size_t>(g * C + c)]) &&
+          !(land && nan_allowed[static_cast<size_t>(c)]))
+        ++bad;
+  }
+  if (bad > 0)
+    throw RuntimeFailure("step " + std::to_string(step + 1) + " produced " + std::to_string(bad) +
+                         " non-finite values outside the SST land mask (the model diverged); "
+                         "no output file was written");
 }
 
 }  // namespace
@@ -186,15 +210,16 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
                                             initial.lat, initial.lon);
   auto denoiser = model.make_denoiser(*backend, kChunkRows);
   auto noise_plan = backend->plan_noise(initial.n_lat(), initial.n_lon());
-  ForecastWriter writer(out_spec);
+  AsyncForecastWriter writer(out_spec);
   spdlog::info("{} members x {} steps, {} denoiser calls per step; writing {}",
                spec.forecast.member_ids.size(), spec.forecast.steps,
                denoiser_calls_per_step(schedule), spec.output.path);
 
   const int64_t G = initial.n_grid();
-  const auto C = static_cast<int64_t>(target_channels(task).size());
+  const std::vector<ChannelSlot> channels = target_channels(task);
+  const auto C = static_cast<int64_t>(channels.size());
   Tensor x = backend->empty({G, C}, DType::f32);
-  ArrayF normalized({G, C}), physical({G, C});
+  ArrayF normalized({G, C});
   const DenoiseFn denoise = [&](float sigma, const Tensor& in, Tensor& out) {
     throw_if_interrupted();
     denoiser->denoise(sigma, in, out);
@@ -216,10 +241,12 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
       denoiser->set_conditioning(cond.features);
       run_sampler_step(*backend, schedule, inflation, static_cast<int>(step), denoise, noise, x);
       backend->download(x, normalized.ptr());
+      ArrayF physical({G, C});
       targets_to_physical(normalized.ptr(), cond, stats, task, physical.ptr());
-      writer.write_step(static_cast<int>(mi), static_cast<int>(step), physical.ptr());
+      check_prediction(physical, cond, channels, step);
       if (step + 1 < spec.forecast.steps)
         frames = advance_frames(frames, init_index, physical.ptr(), target_time, task);
+      writer.write_step(static_cast<int>(mi), static_cast<int>(step), std::move(physical));
       progress.step_done(static_cast<int64_t>(mi), member, step,
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
       ++result.member_steps;

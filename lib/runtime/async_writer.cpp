@@ -1,0 +1,66 @@
+#include "runtime/async_writer.h"
+
+namespace gencast {
+
+AsyncForecastWriter::AsyncForecastWriter(ForecastOutputSpec spec, size_t depth)
+    : writer_(std::move(spec)), depth_(depth == 0 ? 1 : depth), thread_([this] { run(); }) {}
+
+AsyncForecastWriter::~AsyncForecastWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    queue_.clear();
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AsyncForecastWriter::run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    changed_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop requested and nothing left
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    try {
+      writer_.write_step(item.member, item.lead, item.fields.ptr());
+    } catch (...) {
+      lock.lock();
+      if (!error_) error_ = std::current_exception();
+      busy_ = false;
+      changed_.notify_all();
+      continue;
+    }
+    lock.lock();
+    busy_ = false;
+    changed_.notify_all();
+  }
+}
+
+void AsyncForecastWriter::rethrow_if_failed() {
+  if (error_) std::rethrow_exception(error_);
+}
+
+void AsyncForecastWriter::write_step(int member_index, int lead_index, ArrayF fields) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return queue_.size() < depth_ || error_; });
+  rethrow_if_failed();
+  queue_.push_back(Item{member_index, lead_index, std::move(fields)});
+  changed_.notify_all();
+}
+
+void AsyncForecastWriter::close() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return (queue_.empty() && !busy_) || error_; });
+    rethrow_if_failed();
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+  writer_.close();
+}
+
+}  // namespace gencast

@@ -1,0 +1,80 @@
+// The background forecast writer: steps written from another thread land in
+// the file, a write error surfaces on the runner's thread, and a writer
+// dropped without close() leaves no file.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include "data/stacking.h"
+#include "model/model_config.h"
+#include "runtime/async_writer.h"
+
+using namespace gencast;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Dir {
+  fs::path path = fs::temp_directory_path() / ("gencast_async_" + std::to_string(std::random_device{}()));
+  Dir() { fs::create_directories(path); }
+  ~Dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+ForecastOutputSpec spec_for(const fs::path& file) {
+  const TaskConfig task = default_gencast_task();
+  ForecastOutputSpec spec;
+  spec.path = file.string();
+  for (int i = 0; i < 46; ++i) spec.lat.push_back(-90.0f + 4.0f * static_cast<float>(i));
+  for (int i = 0; i < 90; ++i) spec.lon.push_back(4.0f * static_cast<float>(i));
+  spec.levels = task.pressure_levels;
+  spec.init_time_s = 1553860800;
+  spec.lead_hours = {12, 24};
+  spec.member_ids = {0, 1};
+  spec.channels = target_channels(task);
+  spec.compression = 0;
+  return spec;
+}
+
+ArrayF fields(float value) {
+  return ArrayF({46 * 90, static_cast<int64_t>(target_channels(default_gencast_task()).size())}, value);
+}
+
+}  // namespace
+
+TEST_CASE("async writer: every queued step is written before close renames the file",
+          "[output][async]") {
+  Dir dir;
+  const fs::path file = dir.path / "f.nc";
+  AsyncForecastWriter writer(spec_for(file), 1);
+  for (int m = 0; m < 2; ++m)
+    for (int l = 0; l < 2; ++l) writer.write_step(m, l, fields(static_cast<float>(m * 10 + l)));
+  CHECK(!fs::exists(file));
+  writer.close();
+  CHECK(fs::exists(file));
+}
+
+TEST_CASE("async writer: a failed write is re-thrown on the caller's thread, no file remains",
+          "[output][async]") {
+  Dir dir;
+  const fs::path file = dir.path / "f.nc";
+  {
+    AsyncForecastWriter writer(spec_for(file), 1);
+    writer.write_step(0, 0, fields(1.f));
+    writer.write_step(0, 0, fields(2.f));  // the same (member, lead) twice: the writer refuses
+    bool thrown = false;
+    try {
+      writer.write_step(1, 0, fields(3.f));
+      writer.write_step(1, 1, fields(4.f));
+      writer.close();
+    } catch (const std::exception&) {
+      thrown = true;
+    }
+    CHECK(thrown);
+  }
+  CHECK(!fs::exists(file));
+  for (const auto& e : fs::directory_iterator(dir.path)) FAIL("left behind: " << e.path());
+}
