@@ -34,6 +34,9 @@ void register_bench_command(CLI::App& root, CommandResult&) {
       ->capture_default_str();
   cmd->add_option("--chunk-rows", args->options.chunk_rows, "rows of the denoiser's edge chunks")
       ->capture_default_str();
+  cmd->add_option("--edge-cache", args->options.edge_cache,
+                  "auto, on or off: keep the edge embeddings on the device")
+      ->capture_default_str();
   cmd->add_flag("--graph-only", args->options.graph_only, "only build and time the graphs");
   cmd->add_option("--json", args->json, "also write the result as JSON to this file ('-' = stdout)");
   cmd->callback([args] {

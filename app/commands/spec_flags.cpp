@@ -81,6 +81,8 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   optional_flag(cmd, "--attention", o.attention,
                 "model.attention: auto, triblockdiag, sparse or dense");
   optional_flag(cmd, "--layout", o.layout, "output.layout: predictions or wb2");
+  optional_flag(cmd, "--edge-cache", o.edge_cache,
+                "runtime.edge_cache: auto, on or off (keep edge embeddings on the device)");
   list_flag(cmd, "--variables", o.variables, "output.variables: comma list of target variables");
   optional_flag(cmd, "--compression", o.compression, "output.compression: zlib level 0-9");
 }

@@ -19,6 +19,7 @@ struct VerifyArgs {
   std::string device = "cpu";
   std::string precision = "fp32";
   std::string attention = "auto";
+  std::string edge_cache = "auto";
   bool json = false;
 };
 
@@ -47,12 +48,14 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--precision", args->precision, "fp32, tf32 or bf16")->capture_default_str();
   cmd->add_option("--attention", args->attention, "auto, triblockdiag, sparse or dense")
       ->capture_default_str();
+  cmd->add_option("--edge-cache", args->edge_cache, "auto, on or off")->capture_default_str();
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->callback([args, &result] {
     VerifyOptions options;
     options.device = args->device;
     options.precision = parse_precision(args->precision);
     options.attention = args->attention;
+    options.edge_cache = args->edge_cache;
     if (!args->json)
       std::printf("%-24s %-52s %12s %10s %8s\n", "case", "quantity", "rel L2", "tolerance",
                   "result");

@@ -564,7 +564,7 @@ std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed) {
   y += "  compression: 1                 # zlib level 0-9\n";
   y += "runtime:\n";
   y += "  device: " + device + "\n";
-  y += "  members_in_flight: 1\n";
+  y += "  edge_cache: auto\n";
   return y;
 }
 

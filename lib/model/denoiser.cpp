@@ -23,6 +23,7 @@ struct Denoiser::Buffers {
   Tensor chunk_a, chunk_b, chunk_c;  // [C, L] scratch
   Tensor chunk_out;                  // [C, targets]
   Tensor cond;                       // [total conditioning values, 1], f32
+  Tensor zero_cond;                  // [2L, 1] zeros: LayerNorm without conditioning
 };
 
 namespace {
@@ -114,7 +115,16 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   int64_t offset = 0;
   for (const auto& layer : weights_.conditioning) {
     cond_views_.push_back(B.cond.rows(offset, layer.w.dim(1)));
+    cond_offsets_.push_back(static_cast<size_t>(offset));
     offset += layer.w.dim(1);
+  }
+  B.zero_cond = b.empty({2 * L, 1}, DType::f32);
+  b.fill(B.zero_cond, 0.f);
+  if (options_.cache_edge_embeddings) {
+    build_edge_cache(weights_.g2m_edge_embed, "grid2mesh_gnn/~_networks_builder/processor_edges_0_grid2mesh",
+                     B.g2m_features, params, g2m_cache_);
+    build_edge_cache(weights_.m2g_edge_embed, "mesh2grid_gnn/~_networks_builder/processor_edges_0_mesh2grid",
+                     B.m2g_features, params, m2g_cache_);
   }
 
   attention_nnz_ = graph.attention.nnz();
@@ -163,6 +173,64 @@ void Denoiser::upload_conditioning(float sigma) {
     offset += static_cast<size_t>(out);
   }
   backend_.upload(cond_host_.data(), buf_->cond);
+  if (g2m_cache_) fold_edge_conditioning(*g2m_cache_);
+  if (m2g_cache_) fold_edge_conditioning(*m2g_cache_);
+}
+
+void Denoiser::build_edge_cache(const SplitMlp& embed, const std::string& update_name,
+                                const Tensor& features, const ParamStore& params,
+                                std::unique_ptr<EdgeEmbeddingCache>& cache) {
+  Buffers& B = *buf_;
+  const int64_t L = latent_, E = features.rows();
+  cache = std::make_unique<EdgeEmbeddingCache>();
+  cache->e0 = backend_.empty_compute({E, L});
+  const int64_t C = B.chunk_a.rows();
+  for (int64_t e0 = 0; e0 < E; e0 += C) {
+    const int64_t n = std::min(C, E - e0);
+    Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = cache->e0.rows(e0, n);
+    embed_edges(embed, features.rows(e0, n), h, tmp, dst, B.zero_cond);
+  }
+  const ArrayF& w0 = params.get(update_name + "_mlp/~/linear_0:w");
+  cache->p0 = ArrayF({L, L});
+  std::copy_n(w0.ptr(), L * L, cache->p0.ptr());  // rows [0, L): the edge latent's part
+  cache->b0 = params.get(update_name + "_mlp/~/linear_0:b").data;
+  cache->w_host.resize(static_cast<size_t>(L * L));
+  cache->b_host.resize(static_cast<size_t>(L));
+  cache->w_folded = backend_.empty_compute({L, L});
+  cache->b_folded = backend_.empty({L}, DType::f32);
+  cache->site = embed.conditioning_site;
+}
+
+void Denoiser::fold_edge_conditioning(EdgeEmbeddingCache& cache) {
+  const auto L = static_cast<size_t>(latent_);
+  const float* scale = cond_host_.data() + cond_offsets_.at(static_cast<size_t>(cache.site));
+  const float* offset = scale + L;
+  const float* p0 = cache.p0.ptr();
+  for (size_t n = 0; n < L; ++n) cache.b_host[n] = cache.b0[n];
+  for (size_t k = 0; k < L; ++k) {
+    const float s = 1.f + scale[k], o = offset[k];
+    const float* row = p0 + k * L;
+    float* dst = cache.w_host.data() + k * L;
+    for (size_t n = 0; n < L; ++n) {
+      dst[n] = s * row[n];
+      cache.b_host[n] += o * row[n];
+    }
+  }
+  backend_.upload(cache.w_host.data(), cache.w_folded);
+  backend_.upload(cache.b_host.data(), cache.b_folded);
+}
+
+void Denoiser::edge_first_layer(const SplitMlp& embed, const SplitMlp& update,
+                                const Tensor& features, EdgeEmbeddingCache* cache, int64_t e0,
+                                int64_t n, Tensor& out) {
+  Buffers& B = *buf_;
+  if (cache) {
+    gemm(cache->e0.rows(e0, n), cache->w_folded, &cache->b_folded, out, Activation::none);
+    return;
+  }
+  Tensor b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
+  embed_edges(embed, features.rows(e0, n), out, b, e, site(embed.conditioning_site));
+  gemm(e, update.first_parts[0], &update.first_bias, out, Activation::none);
 }
 
 void Denoiser::gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
@@ -185,9 +253,16 @@ void Denoiser::mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst
 }
 
 void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& h, Tensor& tmp,
-                           Tensor& dst) {
+                           Tensor& dst, const Tensor& cond) {
   gemm(features, mlp.first_parts[0], &mlp.first_bias, h, Activation::swish);
-  mlp_tail(mlp, h, tmp, dst, false);
+  Tensor* cur = &h;
+  Tensor* other = &tmp;
+  for (size_t i = 0; i < mlp.rest.size(); ++i) {
+    const bool last = i + 1 == mlp.rest.size();
+    gemm(*cur, mlp.rest[i].w, mlp.rest[i].bias(), *other, last ? Activation::none : Activation::swish);
+    std::swap(cur, other);
+  }
+  backend_.layer_norm_cond(*cur, cond, dst, false);
 }
 
 void Denoiser::encoder(float sigma, const Tensor& x) {
@@ -226,8 +301,7 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   for (const EdgeChunk& c : g2m_chunks_) {
     const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
     Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
-    embed_edges(W.g2m_edge_embed, B.g2m_features.rows(c.edge_begin, n), a, b, e);
-    gemm(e, eu.first_parts[0], &eu.first_bias, a, Activation::none);
+    edge_first_layer(W.g2m_edge_embed, eu, B.g2m_features, g2m_cache_.get(), c.edge_begin, n, a);
     backend_.gather2_add_act(B.grid_proj, B.g2m_senders.rows(c.edge_begin, n), B.mesh_proj,
                              B.g2m_receivers.rows(c.edge_begin, n), a, Activation::swish);
     mlp_tail(eu, a, b, e, false);
@@ -285,8 +359,7 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
   for (const EdgeChunk& c : m2g_chunks_) {
     const int64_t n = c.edge_end - c.edge_begin, ng = c.recv_end - c.recv_begin;
     Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
-    embed_edges(W.m2g_edge_embed, B.m2g_features.rows(c.edge_begin, n), a, b, e);
-    gemm(e, eu.first_parts[0], &eu.first_bias, a, Activation::none);
+    edge_first_layer(W.m2g_edge_embed, eu, B.m2g_features, m2g_cache_.get(), c.edge_begin, n, a);
     backend_.gather2_add_act(B.mesh_proj, B.m2g_senders.rows(c.edge_begin, n), B.grid_proj,
                              B.m2g_receivers.rows(c.edge_begin, n), a, Activation::swish);
     mlp_tail(eu, a, b, e, false);

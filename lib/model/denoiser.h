@@ -30,6 +30,12 @@ namespace gencast {
 struct DenoiserOptions {
   int64_t chunk_rows = int64_t{1} << 17;  // rows of per-edge / per-grid-node scratch tensors
   AttentionKind attention = AttentionKind::sparse;
+  // Keep the edge embeddings' normalized latents (before conditioning) for the
+  // whole run. They depend only on the static edge features, so each call then
+  // skips the edge embedder MLPs: the conditioning is folded into the first
+  // layer of the edge update instead (exact algebra, see denoiser.cpp). Costs
+  // (grid2mesh + mesh2grid edges) x latent x element size of device memory.
+  bool cache_edge_embeddings = false;
 };
 
 // Host copies of intermediate activations, for verification against the
@@ -65,11 +71,24 @@ class Denoiser {
 
   // FLOPs of one denoise() call (2 per multiply-add; GEMMs and attention).
   double flops_per_call() const { return flops_per_call_; }
+  bool caches_edge_embeddings() const { return g2m_cache_ != nullptr; }
 
  private:
   struct Buffers;
   struct EdgeChunk {
     int64_t edge_begin, edge_end, recv_begin, recv_end;
+  };
+  // Cached normalized edge embeddings E0 and the per-call first layer of the
+  // edge update with the embedder's conditioning folded in:
+  //   (E0 * (1 + s) + o) @ P0 + b0 = E0 @ (diag(1 + s) P0) + (o @ P0 + b0).
+  struct EdgeEmbeddingCache {
+    Tensor e0;             // [E, L] compute dtype
+    Tensor w_folded;       // [L, L] diag(1 + s) P0, rewritten every call
+    Tensor b_folded;       // [L] f32: o @ P0 + b0
+    ArrayF p0;             // [L, L] host copy of the edge part of the first layer
+    std::vector<float> b0; // [L]
+    std::vector<float> w_host, b_host;
+    int site = -1;         // the embedder's conditioning site
   };
 
   void upload_conditioning(float sigma);
@@ -79,7 +98,15 @@ class Denoiser {
   // Runs the layers after the first one, then LayerNorm+conditioning into dst.
   void mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst, bool accumulate);
   void embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& h, Tensor& tmp,
-                   Tensor& dst);
+                   Tensor& dst, const Tensor& cond);
+  // First layer of an edge update for edges [e0, e0+n) into `out` (pre-gather):
+  // from the cache when present, else embedding the edges now.
+  void edge_first_layer(const SplitMlp& embed, const SplitMlp& update, const Tensor& features,
+                        EdgeEmbeddingCache* cache, int64_t e0, int64_t n, Tensor& out);
+  void build_edge_cache(const SplitMlp& embed, const std::string& update_name,
+                        const Tensor& features, const ParamStore& params,
+                        std::unique_ptr<EdgeEmbeddingCache>& cache);
+  void fold_edge_conditioning(EdgeEmbeddingCache& cache);
   void encoder(float sigma, const Tensor& x);
   void processor();
   void decoder(float sigma, const Tensor& x, Tensor& out);
@@ -95,6 +122,8 @@ class Denoiser {
   std::vector<EdgeChunk> g2m_chunks_, m2g_chunks_;
   std::unique_ptr<Buffers> buf_;
   std::vector<Tensor> cond_views_;
+  std::vector<size_t> cond_offsets_;  // start of each site in cond_host_
+  std::unique_ptr<EdgeEmbeddingCache> g2m_cache_, m2g_cache_;
   std::vector<float> cond_host_;
   ArrayF grid_structural_;  // [G, 3] structural grid node features
   int64_t attention_nnz_ = 0;

@@ -122,7 +122,8 @@ BenchResult run_bench(const BenchOptions& options) {
   r.device = backend->name();
   r.device_name = backend->device_name();
   const ModelConfig& config = model.checkpoint.config;
-  auto denoiser = model.make_denoiser(*backend, options.chunk_rows);
+  auto denoiser = model.make_denoiser(*backend, options.chunk_rows, options.edge_cache);
+  r.edge_cache = denoiser->caches_edge_embeddings();
   const int64_t G = denoiser->n_grid(), T = denoiser->n_targets();
   denoiser->set_conditioning(random_normal({G, denoiser->n_conditioning()}, options.seed + 1, 1.f));
   Tensor x = backend->from_host(random_normal({G, T}, options.seed + 2, 1.f), DType::f32);
@@ -178,7 +179,7 @@ std::string bench_json(const BenchResult& r) {
   std::snprintf(
       buf, sizeof buf,
       "{\"model\":\"%s\",\"grid\":\"%s\",\"device\":\"%s\",\"device_name\":\"%s\","
-      "\"precision\":\"%s\",\"attention\":\"%s\",\"parameters\":%lld,\"grid_nodes\":%lld,"
+      "\"precision\":\"%s\",\"attention\":\"%s\",\"edge_cache\":%s,\"parameters\":%lld,\"grid_nodes\":%lld,"
       "\"mesh_nodes\":%lld,\"grid2mesh_edges\":%lld,\"mesh2grid_edges\":%lld,"
       "\"attention_pairs\":%lld,\"graph_seconds\":%.3f,\"first_call_seconds\":%.3f,"
       "\"call_seconds_median\":%.6f,\"call_seconds_min\":%.6f,\"step_seconds\":%.4f,"
@@ -186,6 +187,7 @@ std::string bench_json(const BenchResult& r) {
       "\"peak_device_bytes\":%.0f,\"peak_host_rss_bytes\":%.0f}",
       json_escape(r.model).c_str(), r.grid.c_str(), r.device.c_str(),
       json_escape(r.device_name).c_str(), r.precision.c_str(), r.attention.c_str(),
+      r.edge_cache ? "true" : "false",
       static_cast<long long>(r.parameters), static_cast<long long>(r.n_grid),
       static_cast<long long>(r.n_mesh), static_cast<long long>(r.grid2mesh_edges),
       static_cast<long long>(r.mesh2grid_edges), static_cast<long long>(r.attention_pairs),
@@ -221,7 +223,7 @@ std::string bench_table(const BenchResult& r) {
                          num("%.2f", r.graph.attention) + ")");
   if (r.device != "host") {
     row("device", r.device + " (" + r.device_name + "), " + r.precision + ", attention " +
-                      r.attention);
+                      r.attention + ", edge cache " + (r.edge_cache ? "on" : "off"));
     row("launch to first call", num("%.2f s", r.first_call_seconds));
     row("denoiser call (median)", num("%.4f s", r.call_seconds_median) + " (min " +
                                       num("%.4f s", r.call_seconds_min) + ")");

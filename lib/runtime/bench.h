@@ -22,11 +22,13 @@ struct BenchOptions {
   int steps = 1;                 // timed full 12 h steps (0 = skip)
   bool graph_only = false;       // only build and time the graphs
   int64_t chunk_rows = int64_t{1} << 17;
+  std::string edge_cache = "auto";  // auto | on | off
   uint64_t seed = 0;
 };
 
 struct BenchResult {
   std::string model, grid, device, device_name, precision, attention;
+  bool edge_cache = false;
   int64_t n_grid = 0, n_mesh = 0, grid2mesh_edges = 0, mesh2grid_edges = 0, attention_pairs = 0;
   int64_t parameters = 0;
   GraphBuildTimings graph;

@@ -208,7 +208,7 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   const PreparedModel model = prepare_model(std::move(checkpoint),
                                             attention_mode_name(spec.model.attention),
                                             initial.lat, initial.lon);
-  auto denoiser = model.make_denoiser(*backend, kChunkRows);
+  auto denoiser = model.make_denoiser(*backend, kChunkRows, spec.runtime.edge_cache);
   auto noise_plan = backend->plan_noise(initial.n_lat(), initial.n_lon());
   AsyncForecastWriter writer(out_spec);
   spdlog::info("{} members x {} steps, {} denoiser calls per step; writing {}",

@@ -34,11 +34,27 @@ GraphBuildOptions graph_options(const ModelConfig& config, const std::string& so
   return o;
 }
 
-std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend,
-                                                       int64_t chunk_rows) const {
+int64_t PreparedModel::edge_cache_bytes(const Backend& backend) const {
+  return (graph.grid2mesh.size() + graph.mesh2grid.size()) * checkpoint.config.denoiser.latent_size *
+         static_cast<int64_t>(dtype_size(backend.compute_dtype()));
+}
+
+std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,
+                                                       const std::string& edge_cache) const {
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.attention = attention.kind;
+  const int64_t bytes = edge_cache_bytes(backend);
+  if (edge_cache == "on") {
+    options.cache_edge_embeddings = true;
+  } else if (edge_cache == "auto") {
+    options.cache_edge_embeddings =
+        static_cast<double>(bytes) <= 0.25 * static_cast<double>(backend.free_memory_bytes());
+  } else if (edge_cache != "off") {
+    fail_input("", "edge_cache", "auto, on or off", "'" + edge_cache + "'");
+  }
+  spdlog::info("edge embedding cache: {} ({:.2f} GB)", options.cache_edge_embeddings ? "on" : "off",
+               static_cast<double>(bytes) / 1e9);
   return std::make_unique<Denoiser>(backend, checkpoint.config, checkpoint.params, graph,
                                     grid_input_rows(layout), options);
 }

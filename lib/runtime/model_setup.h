@@ -30,8 +30,12 @@ struct PreparedModel {
   GridFeatureLayout layout;
   DenoiserGraph graph;
 
-  std::unique_ptr<Denoiser> make_denoiser(Backend& backend,
-                                          int64_t chunk_rows = int64_t{1} << 17) const;
+  // Bytes the edge-embedding cache would take on `backend` (see DenoiserOptions).
+  int64_t edge_cache_bytes(const Backend& backend) const;
+  // edge_cache: "auto" (cache when it takes at most a quarter of the device's
+  // free memory), "on" or "off".
+  std::unique_ptr<Denoiser> make_denoiser(Backend& backend, int64_t chunk_rows = int64_t{1} << 17,
+                                          const std::string& edge_cache = "auto") const;
 };
 
 // Loads and validates the checkpoint, resolves the attention request

@@ -122,7 +122,7 @@ void run_denoise_case(Context& ctx, const std::string& file) {
   const ArrayF denoised_ref = read_target_fields(file, "denoised", ctx.targets, levels);
 
   Backend& b = *ctx.backend;
-  auto denoiser = ctx.model.make_denoiser(b);
+  auto denoiser = ctx.model.make_denoiser(b, int64_t{1} << 17, ctx.options.edge_cache);
   denoiser->set_conditioning(cond.features);
   Tensor x = b.from_host(noisy, DType::f32);
   Tensor out = b.empty({noisy.dim(0), noisy.dim(1)}, DType::f32);
@@ -217,7 +217,7 @@ void run_sampler_case(Context& ctx, const std::string& file) {
     b.upload(it->second.ptr(), out);
   };
 
-  auto denoiser = ctx.model.make_denoiser(b);
+  auto denoiser = ctx.model.make_denoiser(b, int64_t{1} << 17, ctx.options.edge_cache);
   const DenoiseFn denoise = [&](float sigma, const Tensor& x, Tensor& out) {
     denoiser->denoise(sigma, x, out);
   };

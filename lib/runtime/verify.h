@@ -16,6 +16,7 @@ struct VerifyOptions {
   std::string device = "cpu";
   Precision precision = Precision::fp32;
   std::string attention = "auto";
+  std::string edge_cache = "auto";  // auto | on | off
 };
 
 struct VerifyRow {

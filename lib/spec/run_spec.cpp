@@ -85,6 +85,11 @@ std::optional<Precision> parse_precision_text(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<std::string> parse_edge_cache(std::string_view text) {
+  if (text == "auto" || text == "on" || text == "off") return std::string(text);
+  return std::nullopt;
+}
+
 std::optional<OutputLayout> parse_output_layout(std::string_view text) {
   for (auto layout : {OutputLayout::predictions, OutputLayout::wb2}) {
     if (text == output_layout_name(layout)) return layout;
@@ -221,7 +226,7 @@ output:
   compression: 1                          # zlib level 0-9
 runtime:
   device: cpu
-  members_in_flight: 1
+  edge_cache: auto
 )yaml";
   return kDemo;
 }

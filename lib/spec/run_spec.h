@@ -90,7 +90,9 @@ struct OutputSection {
 
 struct RuntimeSection {
   std::string device = "cuda:0";  // canonical: "cpu" or "cuda:N"
-  int64_t members_in_flight = 1;  // members processed concurrently on the device (>= 1)
+  // Cache the edge embeddings on the device (faster, more memory): auto = when
+  // the cache takes at most a quarter of the device's free memory.
+  std::string edge_cache = "auto";  // auto | on | off
   bool operator==(const RuntimeSection&) const = default;
 };
 
@@ -118,6 +120,7 @@ const char* default_ensemble_dim(OutputLayout layout);  // "sample" / "number"
 std::optional<AttentionMode> parse_attention_mode(std::string_view text);
 std::optional<Precision> parse_precision_text(std::string_view text);
 std::optional<OutputLayout> parse_output_layout(std::string_view text);
+std::optional<std::string> parse_edge_cache(std::string_view text);  // auto | on | off
 // "cpu", "cuda" (= cuda:0) or "cuda:N" -> canonical "cpu" / "cuda:N".
 std::optional<std::string> canonical_device(std::string_view text);
 // ISO 8601 date-time, UTC: YYYY-MM-DD[(T| )HH[:MM[:SS]]][Z]. Calendar-checked.

@@ -490,9 +490,8 @@ class SpecParser {
         {"device", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, r.device, canonical_device, "cpu or cuda:N (N = GPU index)");
          }},
-        {"members_in_flight", [&](const std::string& p, const YAML::Node& n) {
-           if (auto v = integer<int64_t>(p, n, 1, kMaxMembers, "an integer >= 1"))
-             r.members_in_flight = *v;
+        {"edge_cache", [&](const std::string& p, const YAML::Node& n) {
+           choice(p, n, r.edge_cache, parse_edge_cache, "auto, on or off");
          }},
     });
   }

@@ -75,6 +75,8 @@ class OverrideApplier {
            "--attention", "auto, triblockdiag, sparse or dense");
     choice(o.layout, spec.output.layout, parse_output_layout, "output.layout", "--layout",
            "predictions or wb2");
+    choice(o.edge_cache, spec.runtime.edge_cache, parse_edge_cache, "runtime.edge_cache",
+           "--edge-cache", "auto, on or off");
     if (o.variables) variables(*o.variables);
     if (o.compression) {
       if (*o.compression < 0 || *o.compression > 9) {
@@ -177,7 +179,7 @@ class OverrideApplier {
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !precision && !attention && !layout &&
-         !variables && !compression;
+         !edge_cache && !variables && !compression;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

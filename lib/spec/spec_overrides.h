@@ -31,6 +31,7 @@ struct SpecOverrides {
   std::optional<std::string> precision;    // --precision fp32 | tf32 | bf16
   std::optional<std::string> attention;    // --attention auto | triblockdiag | sparse | dense
   std::optional<std::string> layout;       // --layout predictions | wb2
+  std::optional<std::string> edge_cache;   // --edge-cache auto | on | off
   std::optional<std::vector<std::string>> variables;  // --variables a,b,c
   std::optional<int64_t> compression;      // --compression 0..9
 

@@ -107,7 +107,7 @@ std::string to_yaml(const RunSpec& spec) {
 
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "device" << YAML::Value << spec.runtime.device;
-  out << YAML::Key << "members_in_flight" << YAML::Value << spec.runtime.members_in_flight;
+  out << YAML::Key << "edge_cache" << YAML::Value << spec.runtime.edge_cache;
   out << YAML::EndMap;
 
   out << YAML::EndMap;

@@ -204,7 +204,7 @@ void run_attention(const std::string& label, const Csr& csr, int heads, int head
     std::ostringstream s;
     s << label << " N=" << n << " H=" << heads << " D=" << head_dim << " "
       << precision_name(precision) << " out=" << dtype_name(out_type) << " tiles=" << tiles_name(mode);
-    check_close(s.str(), gpu->to_host(og), ref, tolerance_of({in, out_type}));
+    check_close(s.str(), gpu->to_host(og), ref, tolerance_of({in, out_type}, precision));
   }
 }
 

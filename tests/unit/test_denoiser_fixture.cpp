@@ -70,3 +70,20 @@ TEST_CASE("sampler replays (churn on, and a 2-step rollout with churn off) withi
   CHECK(states == 10);  // 5 sampler states x (2m_temperature, temperature)
   CHECK(cpu_report().all_pass());
 }
+
+TEST_CASE("the edge-embedding cache (exact folding of the conditioning) changes nothing",
+          "[denoiser]") {
+  // Both paths against the reference at the same tolerances: the cache folds
+  // the embedder's conditioning into the next layer's weights, which only
+  // reorders float32 rounding.
+  for (const char* mode : {"on", "off"}) {
+    VerifyOptions options;
+    options.device = "cpu";
+    options.edge_cache = mode;
+    const VerifyReport report =
+        run_verify(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny", options);
+    INFO("edge cache " << mode);
+    CHECK(report.all_pass());
+    CHECK(report.rows.size() == cpu_report().rows.size());
+  }
+}

@@ -199,8 +199,8 @@ TEST_CASE("out-of-range values are errors", "[spec]") {
        "NetCDF name"},
       {"output:\n  variables: [2m_temperature, 2m_temperature]\n", "output.variables[1]",
        "2m_temperature]", "distinct"},
-      {"runtime:\n  members_in_flight: 0\n", "runtime.members_in_flight",
-       "members_in_flight: 0", ">= 1"},
+      {"runtime:\n  edge_cache: maybe\n", "runtime.edge_cache", "edge_cache: maybe",
+       "auto, on or off"},
       {"sampler:\n  rho: -7\n", "sampler.rho", "rho: -7", "> 0"},
       {"sampler:\n  max_noise_level: .nan\n", "sampler.max_noise_level",
        "max_noise_level: .nan", "finite"},
@@ -356,8 +356,8 @@ TEST_CASE("every problem of a file is reported at once", "[spec]") {
   check_problem(problems, "output.variables " + value_position(text, "variables: 2m"), "list",
                 "'2m_temperature'", file);
   check_problem(problems, "runtime.device " + position_of(text, "gpu"), "cuda:N", "'gpu'", file);
-  check_problem(problems, "runtime.members_in_flight " + position_of(text, "members_in_flight"),
-                ">= 1", "nothing (null)", file);
+  check_problem(problems, "runtime.edge_cache " + position_of(text, "edge_cache"),
+                "auto, on or off", "nothing (null)", file);
   check_problem(problems, "model.stats_dir", "statistics", "no value", file);
 }
 

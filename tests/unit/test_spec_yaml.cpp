@@ -70,6 +70,6 @@ TEST_CASE("RunSpec equality ignores the source but nothing else", "[spec]") {
   a.source = "x.yaml";
   b.source = "y.yaml";
   CHECK(a == b);
-  b.runtime.members_in_flight = 2;
+  b.runtime.edge_cache = "on";
   CHECK_FALSE(a == b);
 }
