@@ -38,6 +38,8 @@ void register_bench_command(CLI::App& root, CommandResult&) {
                   "auto, on or off: keep the edge embeddings on the device")
       ->capture_default_str();
   cmd->add_flag("--graph-only", args->options.graph_only, "only build and time the graphs");
+  cmd->add_flag("--profile", args->options.profile,
+                "also time each stage of a call (synchronizes between stages)");
   cmd->add_option("--json", args->json, "also write the result as JSON to this file ('-' = stdout)");
   cmd->callback([args] {
     args->options.precision = parse_precision(args->precision);

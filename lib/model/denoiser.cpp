@@ -288,6 +288,7 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
     gemm(xin, W.grid_embed.first_parts[1], nullptr, h, Activation::swish, c_in, 1.f);
     mlp_tail(W.grid_embed, h, tmp, dst, false);
   }
+  stage_done("grid embed");
 
   // Mesh node embedding (its data inputs are zeros in the reference).
   gemm(B.mesh_struct, W.mesh_embed.first_parts[0], &W.mesh_embed.first_bias, B.mesh_h,
@@ -308,6 +309,7 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
     Tensor agg = B.mesh_agg.rows(c.recv_begin, nr);
     backend_.segment_sum(e, B.g2m_offsets.rows(c.recv_begin, nr + 1), agg);
   }
+  stage_done("grid2mesh edges");
 
   // Node updates with residuals (both from the latents before this step).
   const SplitMlp& mu = W.g2m_mesh_update;
@@ -321,6 +323,7 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
     gemm(dst, gu.first_parts[0], &gu.first_bias, h, Activation::swish);
     mlp_tail(gu, h, tmp, dst, true);
   }
+  stage_done("encoder node updates");
   if (trace_) {
     trace_->mesh_latent_after_grid2mesh = backend_.to_host(B.mesh_lat);
     trace_->grid_latent_after_grid2mesh = backend_.to_host(B.grid_lat);
@@ -334,14 +337,17 @@ void Denoiser::processor() {
     backend_.layer_norm_cond(x, site(blk.attn_site), B.mesh_h, false);
     gemm(B.mesh_h, blk.w_qkv, nullptr, B.qkv, Activation::none);
     backend_.attention(*attention_, B.qkv, B.attn);
+    stage_done("attention");
     flops_ += 4.0 * static_cast<double>(config_.denoiser.sparse_transformer_config.d_model) *
               static_cast<double>(attention_nnz_);
     gemm(B.attn, blk.attn_out.w, blk.attn_out.bias(), x, Activation::none, 1.f, 1.f);
     backend_.layer_norm_cond(x, site(blk.ffw_site), B.mesh_h, false);
     gemm(B.mesh_h, blk.ffw_up.w, blk.ffw_up.bias(), B.ffw, Activation::gelu);
     gemm(B.ffw, blk.ffw_down.w, blk.ffw_down.bias(), x, Activation::none, 1.f, 1.f);
+    stage_done("transformer");
   }
   backend_.layer_norm_cond(x, site(weights_.final_site), B.mesh_final, false);
+  stage_done("transformer");
   if (trace_) trace_->mesh_latent_after_transformer = backend_.to_host(B.mesh_final);
 }
 
@@ -401,6 +407,7 @@ void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
   encoder(sigma, x);
   processor();
   decoder(sigma, x, out);
+  stage_done("decoder");
   flops_per_call_ = flops_;
   trace_ = nullptr;
 }

@@ -13,6 +13,7 @@
 // One call handles one ensemble member.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -65,6 +66,13 @@ class Denoiser {
   // out = D(x; sigma); x and out are float32 [n_grid, n_targets] on the backend
   // (they may not alias).
   void denoise(float sigma, const Tensor& x, Tensor& out);
+
+  // Called at the end of each stage of a call ("grid embed", "grid2mesh",
+  // "encoder nodes", "transformer", "decoder") for profiling; the callback may
+  // synchronize the backend. Empty = no calls.
+  void set_stage_callback(std::function<void(const char* stage)> callback) {
+    stage_callback_ = std::move(callback);
+  }
 
   // Next denoise() call copies its intermediates into `trace` (then stops).
   void trace_next_call(DenoiserTrace* trace) { trace_ = trace; }
@@ -128,6 +136,10 @@ class Denoiser {
   ArrayF grid_structural_;  // [G, 3] structural grid node features
   int64_t attention_nnz_ = 0;
   DenoiserTrace* trace_ = nullptr;
+  std::function<void(const char*)> stage_callback_;
+  void stage_done(const char* stage) {
+    if (stage_callback_) stage_callback_(stage);
+  }
   double flops_ = 0, flops_per_call_ = 0;
 };
 

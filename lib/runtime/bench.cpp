@@ -142,6 +142,26 @@ BenchResult run_bench(const BenchOptions& options) {
     backend->synchronize();
     times.push_back(seconds_since(t));
   }
+  if (options.profile && options.calls > 0) {
+    // Separate calls: the stage syncs distort the timed calls above otherwise.
+    std::vector<std::pair<std::string, double>> totals;
+    Clock::time_point mark;
+    denoiser->set_stage_callback([&](const char* stage) {
+      backend->synchronize();
+      const double dt = seconds_since(mark);
+      mark = Clock::now();
+      auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& p) { return p.first == stage; });
+      if (it == totals.end()) totals.emplace_back(stage, dt);
+      else it->second += dt;
+    });
+    for (int i = 0; i < options.calls; ++i) {
+      backend->synchronize();
+      mark = Clock::now();
+      denoiser->denoise(2.f, x, out);
+    }
+    denoiser->set_stage_callback({});
+    for (auto& [stage, t] : totals) r.stage_seconds.emplace_back(stage, t / options.calls);
+  }
   if (!times.empty()) {
     std::sort(times.begin(), times.end());
     r.call_seconds_median = times[times.size() / 2];
@@ -201,7 +221,7 @@ std::string bench_table(const BenchResult& r) {
   std::ostringstream o;
   char line[256];
   auto row = [&](const char* key, const std::string& value) {
-    std::snprintf(line, sizeof line, "  %-28s %s\n", key, value.c_str());
+    std::snprintf(line, sizeof line, "  %-30s %s\n", key, value.c_str());
     o << line;
   };
   auto num = [](const char* fmt, double v) {
@@ -233,6 +253,8 @@ std::string bench_table(const BenchResult& r) {
     row("FLOPs per call", num("%.3f TFLOP", r.flops_per_call / 1e12) + ", " +
                               num("%.1f TFLOP/s", r.tflops));
     row("peak device memory", format_bytes(r.peak_device_bytes));
+    for (const auto& [stage, t] : r.stage_seconds)
+      row(("  stage: " + stage).c_str(), num("%.2f ms per call", t * 1e3));
   }
   row("peak host RSS", format_bytes(r.peak_host_rss_bytes));
   return o.str();

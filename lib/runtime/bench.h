@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/backend.h"
 #include "graph/denoiser_graph.h"
@@ -21,6 +23,7 @@ struct BenchOptions {
   int calls = 5;                 // timed denoiser calls (after one warm-up call)
   int steps = 1;                 // timed full 12 h steps (0 = skip)
   bool graph_only = false;       // only build and time the graphs
+  bool profile = false;          // time each denoiser stage (synchronizes between stages)
   int64_t chunk_rows = int64_t{1} << 17;
   std::string edge_cache = "auto";  // auto | on | off
   uint64_t seed = 0;
@@ -38,6 +41,7 @@ struct BenchResult {
   int calls_per_step = 0;
   double flops_per_call = 0, tflops = 0;
   double peak_device_bytes = 0, peak_host_rss_bytes = 0;
+  std::vector<std::pair<std::string, double>> stage_seconds;  // per call, with --profile
 };
 
 BenchResult run_bench(const BenchOptions& options);
