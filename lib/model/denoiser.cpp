@@ -240,29 +240,28 @@ void Denoiser::gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
             static_cast<double>(w.cols());
 }
 
-void Denoiser::mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst,
-                        bool accumulate) {
+const Tensor& Denoiser::mlp_rest(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor* last_dst) {
   Tensor* cur = &h;
   Tensor* other = &tmp;
   for (size_t i = 0; i < mlp.rest.size(); ++i) {
     const bool last = i + 1 == mlp.rest.size();
-    gemm(*cur, mlp.rest[i].w, mlp.rest[i].bias(), *other, last ? Activation::none : Activation::swish);
+    Tensor& dst = last && last_dst ? *last_dst : *other;
+    gemm(*cur, mlp.rest[i].w, mlp.rest[i].bias(), dst, last ? Activation::none : Activation::swish);
+    if (last && last_dst) return *last_dst;
     std::swap(cur, other);
   }
-  backend_.layer_norm_cond(*cur, site(mlp.conditioning_site), dst, accumulate);
+  return *cur;
+}
+
+void Denoiser::mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst,
+                        bool accumulate) {
+  backend_.layer_norm_cond(mlp_rest(mlp, h, tmp), site(mlp.conditioning_site), dst, accumulate);
 }
 
 void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& h, Tensor& tmp,
                            Tensor& dst, const Tensor& cond) {
   gemm(features, mlp.first_parts[0], &mlp.first_bias, h, Activation::swish);
-  Tensor* cur = &h;
-  Tensor* other = &tmp;
-  for (size_t i = 0; i < mlp.rest.size(); ++i) {
-    const bool last = i + 1 == mlp.rest.size();
-    gemm(*cur, mlp.rest[i].w, mlp.rest[i].bias(), *other, last ? Activation::none : Activation::swish);
-    std::swap(cur, other);
-  }
-  backend_.layer_norm_cond(*cur, cond, dst, false);
+  backend_.layer_norm_cond(mlp_rest(mlp, h, tmp), cond, dst, false);
 }
 
 void Denoiser::encoder(float sigma, const Tensor& x) {
@@ -382,15 +381,8 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
 
     const SplitMlp& om = W.output_mlp;
     gemm(grid, om.first_parts[0], &om.first_bias, h, Activation::swish);
-    Tensor* cur = &h;
-    Tensor* other = &tmp;
     Tensor f = B.chunk_out.rows(0, ng);
-    for (size_t i = 0; i < om.rest.size(); ++i) {
-      const bool last = i + 1 == om.rest.size();
-      Tensor& dst = last ? f : *other;
-      gemm(*cur, om.rest[i].w, om.rest[i].bias(), dst, last ? Activation::none : Activation::swish);
-      std::swap(cur, other);
-    }
+    mlp_rest(om, h, tmp, &f);
     if (trace_) backend_.download(f, trace_->grid_output.ptr() + c.recv_begin * n_targets_);
     Tensor dst = out.rows(c.recv_begin, ng);
     backend_.axpby(c_out, f, c_skip, x.rows(c.recv_begin, ng), dst);

@@ -103,6 +103,10 @@ class Denoiser {
   const Tensor& site(int index) const { return cond_views_.at(static_cast<size_t>(index)); }
   void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, Activation act,
             float alpha = 1.f, float beta = 0.f);
+  // Runs an MLP's layers after the first (swish between them, none after the
+  // last), ping-ponging between h and tmp, and returns the tensor holding the
+  // output; the last layer writes into `last_dst` instead when given.
+  const Tensor& mlp_rest(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor* last_dst = nullptr);
   // Runs the layers after the first one, then LayerNorm+conditioning into dst.
   void mlp_tail(const SplitMlp& mlp, Tensor& h, Tensor& tmp, Tensor& dst, bool accumulate);
   void embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& h, Tensor& tmp,
