@@ -13,6 +13,8 @@
 //   close() refuses to publish a file with a missing (member, lead) step.
 #include "io/forecast_writer.h"
 
+#include "core/text.h"
+
 #include <fcntl.h>
 #include <netcdf.h>
 #include <spdlog/spdlog.h>
@@ -81,11 +83,6 @@ bool is_netcdf_identifier(const std::string& name) {
   return std::all_of(name.begin(), name.end(), [&](char c) { return alpha(c) || digit(c); });
 }
 
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
-}
 
 // "YYYY-MM-DD HH:MM:SS" (UTC) for CF "since" units.
 std::string format_utc(int64_t unix_seconds, const char* date_time_separator) {

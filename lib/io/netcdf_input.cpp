@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "core/text.h"
 #include "data/variables.h"
 
 namespace gencast {
@@ -46,14 +47,7 @@ std::string levels_text(const std::vector<double>& levels) {
   return out;
 }
 
-std::string levels_text(const std::vector<int64_t>& levels) {
-  std::string out;
-  for (size_t i = 0; i < levels.size(); ++i) {
-    if (i) out += " ";
-    out += std::to_string(levels[i]);
-  }
-  return out;
-}
+std::string levels_text(const std::vector<int64_t>& levels) { return join_numbers(levels); }
 
 
 // Names of the horizontal axes in the file: "lat"/"lon" as in DeepMind's

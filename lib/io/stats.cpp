@@ -1,6 +1,8 @@
 // Statistics folder reader: per-file checks, level selection, value checks (see stats.h).
 #include "io/stats.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -12,23 +14,6 @@
 namespace gencast {
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (i) out += ", ";
-    out += names[i];
-  }
-  return out;
-}
-
-std::string levels_text(const std::vector<int64_t>& levels) {
-  std::string out;
-  for (size_t i = 0; i < levels.size(); ++i) {
-    if (i) out += " ";
-    out += std::to_string(levels[i]);
-  }
-  return out;
-}
 
 // Reads the needed variables of one statistics file into `out`, recording
 // every problem. `positive`: the values are scales and must be > 0.
@@ -71,7 +56,7 @@ void read_stats_file(const std::string& path, const std::vector<std::string>& ne
         }
         if (!absent.empty()) {
           local.add(path, "level", "all task pressure levels (" +
-                    levels_text(task.pressure_levels) + ")", "missing " + levels_text(absent));
+                    join_numbers(task.pressure_levels) + ")", "missing " + join_numbers(absent));
           levels_ok = false;
         }
       }
