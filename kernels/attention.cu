@@ -1,4 +1,5 @@
-// Flash-style block-sparse attention kernel, SIMT float32 (first version).
+// Flash-style block-sparse attention kernel, SIMT float32 (first version),
+// and the launcher that picks it or the tensor-core kernel (attention_mma.cu).
 //
 // Launch: grid (query blocks, heads), 256 threads = 64 query slots x 4 lanes.
 // Query and key rows are read (and outputs written) through the plan's slot
@@ -183,18 +184,8 @@ void launch_padded(const AttentionDeviceTiles& t, const TQ* qkv, TO* out, cudaSt
                                            scale);
 }
 
-}  // namespace
-
-void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv, void* out,
-                      DType t_out, cudaStream_t stream) {
-  if (t.head_dim < 1 || t.head_dim > kAttentionMaxHeadDim)
-    throw std::invalid_argument("cuda backend attention: head_dim must be in [1, 128], found " +
-                                std::to_string(t.head_dim));
-  if (t.heads < 1 || t.heads > 65535)
-    throw std::invalid_argument("cuda backend attention: heads must be in [1, 65535]");
-  if (t.q_blocks > 0x7fffffff)
-    throw std::invalid_argument("cuda backend attention: too many nodes");
-  if (t.nodes == 0) return;
+void simt_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv, void* out,
+                 DType t_out, cudaStream_t stream) {
   dispatch_float_type(t_qkv, "attention", [&](auto qt) {
     dispatch_float_type(t_out, "attention", [&](auto ot) {
       using TQ = decltype(qt);
@@ -211,6 +202,41 @@ void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qk
         launch_padded<128>(t, qp, op, stream);
     });
   });
+}
+
+}  // namespace
+
+AttentionMath attention_math_for(Precision precision) {
+  switch (precision) {
+    case Precision::fp32: return AttentionMath::f32_simt;
+    case Precision::tf32: return AttentionMath::tf32_mma;
+    case Precision::bf16: return AttentionMath::bf16_mma;
+  }
+  return AttentionMath::f32_simt;
+}
+
+const char* attention_math_name(AttentionMath math) {
+  switch (math) {
+    case AttentionMath::f32_simt: return "f32-simt";
+    case AttentionMath::tf32_mma: return "tf32-mma";
+    case AttentionMath::bf16_mma: return "bf16-mma";
+  }
+  return "?";
+}
+
+void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv, void* out,
+                      DType t_out, AttentionMath math, cudaStream_t stream) {
+  if (t.head_dim < 1 || t.head_dim > kAttentionMaxHeadDim)
+    throw std::invalid_argument("cuda backend attention: head_dim must be in [1, 128], found " +
+                                std::to_string(t.head_dim));
+  if (t.heads < 1 || t.heads > 65535)
+    throw std::invalid_argument("cuda backend attention: heads must be in [1, 65535]");
+  if (t.q_blocks > 0x7fffffff)
+    throw std::invalid_argument("cuda backend attention: too many nodes");
+  if (t.nodes == 0) return;
+  const bool done = math != AttentionMath::f32_simt &&
+                    attention_mma_launch(t, qkv, t_qkv, out, t_out, math, stream);
+  if (!done) simt_launch(t, qkv, t_qkv, out, t_out, stream);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -1,16 +1,24 @@
 // Block-sparse neighbourhood attention on the GPU: the device copy of an
-// AttentionTileLayout (attention_tiles.h) and the flash-style kernel launcher.
+// AttentionTileLayout (attention_tiles.h) and the kernel launchers.
 //
 // out[q, h, :] = sum_k softmax_k(q.k / sqrt(D)) v  over the neighbours k of q,
-// computed with an online softmax over the visited 64x64 tiles. Masked
-// entries never enter the sums (they are skipped, not multiplied by zero), so
-// the three tile modes give the same result up to float rounding and a NaN in
-// a non-neighbour's key or value cannot leak into a query's output, while a
-// NaN among a query's own neighbours makes its output NaN, as on the CPU.
+// computed with an online softmax over the visited 64x64 tiles. Two kernels:
+//  * SIMT (attention.cu): float32 arithmetic whatever the storage type (bf16
+//    is widened on load); the fp32 path and the reference of the other one;
+//  * tensor cores (attention_mma.cu): q.k and p.v on WMMA fragments with
+//    float32 accumulation, operands rounded to bf16 or tf32; the softmax
+//    itself stays float32.
+// Masked entries never enter the sums (the SIMT kernel skips them; the
+// tensor-core kernel gives them weight exactly 0, and replaces non-finite
+// values of staged V by 0 while flagging their keys, because 0 * NaN = NaN
+// on a tensor core), so the three tile modes give the same result up to
+// float rounding and a NaN in a non-neighbour's key or value cannot leak
+// into a query's output, while a NaN among a query's own neighbours makes
+// its output NaN, as on the CPU (an Inf value there gives NaN, where the
+// CPU may give +-Inf: non-finite either way).
 //
 // Invariants: qkv [N, 3*H*D] with q | k | v blocks, each head-major (h*D + d);
-// out [N, H*D]; 1 <= D <= 128; arithmetic is float32 whatever the storage
-// type (bf16 is widened on load); a query without neighbours gets zeros (as
+// out [N, H*D]; 1 <= D <= 128; a query without neighbours gets zeros (as
 // the CPU reference does).
 #pragma once
 
@@ -37,8 +45,28 @@ struct AttentionDeviceTiles {
   int head_dim = 0;
 };
 
+// The arithmetic of the attention kernels.
+enum class AttentionMath {
+  f32_simt,   // float32 everywhere (SIMT kernel)
+  tf32_mma,   // q, k, v and p rounded to tf32, tensor cores, float32 softmax and sums
+  bf16_mma,   // q, k, v and p rounded to bf16, tensor cores, float32 softmax and sums
+};
+
+// fp32 -> f32_simt (true float32), tf32 -> tf32_mma, bf16 -> bf16_mma.
+AttentionMath attention_math_for(Precision precision);
+const char* attention_math_name(AttentionMath math);
+
+// Runs the kernel of `math`. The tensor-core kernel needs compute capability
+// 8.0 and, at tf32 with D > 64, 142 KiB of shared memory per block; where the
+// device lacks either, the SIMT kernel runs instead (same function, float32).
 void attention_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv, void* out,
-                      DType t_out, cudaStream_t stream);
+                      DType t_out, AttentionMath math, cudaStream_t stream);
+
+// The tensor-core kernel alone (attention_mma.cu); `math` must be tf32_mma or
+// bf16_mma. Returns false, launching nothing, when the current device cannot
+// run it (see attention_launch). Arguments are checked by attention_launch.
+bool attention_mma_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
+                          void* out, DType t_out, AttentionMath math, cudaStream_t stream);
 
 // The CUDA backend's AttentionPlan: the layout's arrays in device memory
 // (owned through Tensors of the backend, so they count in its memory figures).

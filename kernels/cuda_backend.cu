@@ -348,7 +348,7 @@ void CudaBackend::attention(const AttentionPlan& plan_base, const Tensor& qkv, T
   require(out.rows() == N && out.cols() == HD, op, "out must be [N, H*D]");
   require(!overlap(qkv, out), op, "out must not overlap qkv");
   attention_launch(plan->device_tiles(), qkv.data(), qkv.dtype(), out.data(), out.dtype(),
-                   stream_);
+                   attention_math_for(precision_), stream_);
 }
 
 void CudaBackend::axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) {

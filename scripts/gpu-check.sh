@@ -13,7 +13,10 @@
 #   GPU_CHECK_ARCHS     CUDA architectures to build (default 90)
 #   GPU_CHECK_DEVICE    device to test (default cuda:0)
 #   GPU_CHECK_BENCH     space-separated bench cases "model:precision" (default below)
-#   GPU_CHECK_SKIP      space-separated stages to skip: tests verify forecast bench
+#   GPU_CHECK_SKIP      space-separated stages to skip: tests perf verify forecast bench
+#   GPU_CHECK_BENCH_FLAGS extra flags for every bench run (e.g. --profile)
+#   GPU_CHECK_LONG      1 = also a 15-day 0.25 deg forecast end to end (make-demo 0p25deg,
+#                       1 member x 30 steps, bf16), the issue's headline figure
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +54,13 @@ if [[ "$SKIP" != *" tests "* ]]; then
   fi
 fi
 
+if [[ "$SKIP" != *" perf "* ]]; then
+  # Per-kernel timings at model sizes (attention in every tile mode and precision).
+  "$TESTS" "[.cuda-perf]" > "$LOG/cuda-perf.log" 2>&1 &&
+    note "kernel timings: $(grep -E 'attention per layer' "$LOG/cuda-perf.log" | tail -1)" ||
+    { note "kernel timings: FAIL (see logs/cuda-perf.log)"; status=1; }
+fi
+
 if [[ "$SKIP" != *" verify "* ]]; then
   for p in fp32 tf32 bf16; do
     if "$BIN" verify tests/data/gencast_tiny --device "$DEVICE" --precision "$p" \
@@ -80,12 +90,25 @@ if [[ "$SKIP" != *" bench "* ]]; then
   for c in $BENCH_CASES; do
     m=${c%%:*}; p=${c##*:}
     if "$BIN" bench --model "$m" --precision "$p" --device "$DEVICE" --json "$LOG/bench-$m-$p.json" \
+         ${GPU_CHECK_BENCH_FLAGS:-} \
          > "$LOG/bench-$m-$p.log" 2>&1; then
       note "bench $m $p: $(tail -1 "$LOG/bench-$m-$p.log")"
     else
       note "bench $m $p: FAIL (see bench-$m-$p.log)"; status=1
     fi
   done
+fi
+
+if [[ "${GPU_CHECK_LONG:-0}" == 1 ]]; then
+  demo25="${GPU_CHECK_DEMO_DIR:-$BUILD/demo}-0p25deg"
+  start=$(date +%s.%N)
+  if "$BIN" make-demo --model 0p25deg --dir "$demo25" --force > "$LOG/make-demo-0p25deg.log" 2>&1 &&
+     "$BIN" forecast "$demo25/forecast.yaml" --members 1 --steps 30 --device "$DEVICE" \
+         --precision bf16 --output "$demo25/forecast.nc" > "$LOG/forecast-0p25deg.log" 2>&1; then
+    note "forecast 0p25deg 15 days (1 member x 30 steps, bf16): $(grep -o 'wrote .*' "$LOG/forecast-0p25deg.log" | tail -1)"
+  else
+    note "forecast 0p25deg: FAIL (see logs/forecast-0p25deg.log)"; status=1
+  fi
 fi
 
 if [[ "${GPU_CHECK_PACK:-0}" == 1 ]]; then tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOG"; fi

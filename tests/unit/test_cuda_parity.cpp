@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <iostream>
 #include <numeric>
 #include <random>
@@ -520,13 +522,27 @@ TEST_CASE("cuda attention matches the CPU on a real k-hop mesh neighbourhood", "
   run_attention("attention k-hop mesh4 k=8", khop, 4, 128, Precision::bf16, DType::bf16, 17010);
 }
 
+namespace {
+
+// Variants of a NaN planted in node 5's q, k and/or v.
+struct NanCase {
+  const char* what;
+  bool q, k, v;
+  bool isolated;  // node 5 is nobody's neighbour but its own
+};
+
+}  // namespace
+
 TEST_CASE("cuda attention: a NaN outside a neighbourhood does not leak into it", "[cuda]") {
   SKIP_WITHOUT_CUDA();
-  // Node 5 is nobody's neighbour but its own; its q, k and v are NaN. In dense
-  // and banded mode its key sits in tiles every query visits, so masked
-  // entries must be skipped, not multiplied by zero.
+  // Isolated: node 5 is nobody's neighbour but its own and its q, k, v are
+  // NaN. In dense and banded mode its key sits in tiles every query visits,
+  // so masked entries must be skipped (SIMT) or given weight exactly 0 with
+  // V's NaN replaced by 0 (tensor cores: 0 * NaN = NaN there), not multiplied
+  // by zero. Shared: node 5 stays in the other rows' neighbourhoods and only
+  // its k (or v) is NaN: exactly the rows that list it turn NaN, as on the CPU.
   const int64_t n = 300;
-  Csr csr = windowed_neighbourhood(n, 60, 10, 19000);
+  const Csr csr = windowed_neighbourhood(n, 60, 10, 19000);
   Csr clean;
   clean.offsets.push_back(0);
   for (int64_t i = 0; i < n; ++i) {
@@ -536,26 +552,57 @@ TEST_CASE("cuda attention: a NaN outside a neighbourhood does not leak into it",
   }
   const int heads = 2, head_dim = 16;
   const int64_t hd = heads * head_dim;
-  ArrayF qkv = random_array({n, 3 * hd}, 19010, -2.f, 2.f);
-  for (int64_t c = 0; c < 3 * hd; ++c) qkv.data[5 * 3 * hd + c] = NAN;
-  CpuBackend cpu;
-  auto cpu_plan = cpu.plan_attention(clean, heads, head_dim, AttentionTiles::sparse);
-  Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
-  cpu.attention(*cpu_plan, qc, oc);
-  ArrayF ref = cpu.to_host(oc);
-  auto gpu = make_backend("cuda:0", Precision::fp32);
-  Tensor qg = gpu->from_host(qkv, DType::f32);
-  for (AttentionTiles mode : kAllTileModes) {
-    auto plan = gpu->plan_attention(clean, heads, head_dim, mode);
-    Tensor og = poisoned(*gpu, {n, hd}, DType::f32);
-    gpu->attention(*plan, qg, og);
-    ArrayF got = gpu->to_host(og);
-    // Row 5 is NaN on both sides; compare the others.
-    for (int64_t c = 0; c < hd; ++c) {
-      CHECK(std::isnan(got.data[5 * hd + c]));
-      got.data[5 * hd + c] = ref.data[5 * hd + c] = 0.f;
+  const NanCase cases[] = {{"q,k,v isolated", true, true, true, true},
+                           {"v shared", false, false, true, false},
+                           {"k shared", false, true, false, false}};
+  for (const NanCase& nc : cases) {
+    const Csr& graph = nc.isolated ? clean : csr;
+    ArrayF qkv = random_array({n, 3 * hd}, 19010, -2.f, 2.f);
+    for (int part = 0; part < 3; ++part)
+      if ((part == 0 && nc.q) || (part == 1 && nc.k) || (part == 2 && nc.v))
+        for (int64_t c = 0; c < hd; ++c) qkv.data[5 * 3 * hd + part * hd + c] = NAN;
+    CpuBackend cpu;
+    auto cpu_plan = cpu.plan_attention(graph, heads, head_dim, AttentionTiles::sparse);
+    Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
+    cpu.attention(*cpu_plan, qc, oc);
+    const ArrayF ref_raw = cpu.to_host(oc);
+    // The rows that must be NaN: node 5's own (isolated) or those listing node 5.
+    std::vector<bool> nan_row(static_cast<size_t>(n), false);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t e = graph.offsets[i]; e < graph.offsets[i + 1]; ++e)
+        if (graph.indices[e] == 5) nan_row[i] = true;
+    int64_t nan_rows = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      nan_rows += nan_row[i];
+      for (int64_t c = 0; c < hd; ++c) REQUIRE(std::isnan(ref_raw.data[i * hd + c]) == nan_row[i]);
     }
-    check_close(std::string("attention NaN isolation tiles=") + tiles_name(mode), got, ref, 1e-4);
+    // Isolated: node 5's row alone; shared: its row and those of nodes that picked it.
+    if (nc.isolated)
+      REQUIRE(nan_rows == 1);
+    else
+      REQUIRE(nan_rows > 1);
+    for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+      auto gpu = make_backend("cuda:0", p);
+      Tensor qg = gpu->from_host(qkv, storage_of(p));
+      for (AttentionTiles mode : kAllTileModes) {
+        auto plan = gpu->plan_attention(graph, heads, head_dim, mode);
+        Tensor og = poisoned(*gpu, {n, hd}, storage_of(p));
+        gpu->attention(*plan, qg, og);
+        ArrayF got = gpu->to_host(og), ref = ref_raw;
+        const std::string label = std::string("attention NaN ") + nc.what + " " +
+                                  precision_name(p) + " tiles=" + tiles_name(mode);
+        INFO(label);
+        // The NaN rows must be NaN on the GPU too (every element); compare the rest.
+        for (int64_t i = 0; i < n; ++i) {
+          if (!nan_row[i]) continue;
+          for (int64_t c = 0; c < hd; ++c) {
+            CHECK(std::isnan(got.data[i * hd + c]));
+            got.data[i * hd + c] = ref.data[i * hd + c] = 0.f;
+          }
+        }
+        check_close(label, got, ref, tolerance_of(p));
+      }
+    }
   }
 }
 
@@ -572,6 +619,174 @@ TEST_CASE("cuda attention: a node without neighbours gets zeros", "[cuda]") {
     holes.offsets.push_back(static_cast<int64_t>(holes.indices.size()));
   }
   run_attention("attention empty rows", holes, 2, 32, Precision::fp32, DType::f32, 21010);
+  run_attention("attention empty rows", holes, 2, 32, Precision::tf32, DType::f32, 21020);
+  run_attention("attention empty rows", holes, 2, 32, Precision::bf16, DType::bf16, 21030);
+}
+
+namespace {
+
+// ---- tensor-core attention -----------------------------------------------------
+//
+// The bf16 and tf32 precisions run attention on tensor cores (kernels/
+// attention_mma.cu); fp32 runs the SIMT float32 kernel. Each case is checked
+//  * against the CPU float32 reference, at the precision's budget (bf16 2e-2,
+//    tf32 1e-3; a numerical model of the kernel -- operands and weights
+//    rounded like the kernel, lazy running max, tile by tile, in numpy --
+//    predicts 3-6e-3 and 4-7e-4 on these inputs), and
+//  * against the SIMT kernel on the very same rounded inputs, where only the
+//    rounding of the softmax weights to bf16 (2^-9 relative) or tf32 (2^-11)
+//    and the summation order differ: budgets 5e-3 and 5e-4 (the model
+//    predicts 0.7-1.6e-3 and 0.8-2e-4); any indexing or layout error is O(1).
+
+// Rounds to the nearest tf32 (10 mantissa bits), ties away from zero, as the
+// device's cvt.rna.tf32.f32 does; values already in tf32 are unchanged there.
+float round_to_tf32(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x1000u) & 0xffffe000u;
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+
+// Rows i % every == 3 keep only themselves: queries with a single neighbour.
+Csr with_lonely_rows(const Csr& csr, int64_t every) {
+  Csr out;
+  out.offsets.push_back(0);
+  for (int64_t i = 0; i < csr.rows(); ++i) {
+    if (i % every == 3)
+      out.indices.push_back(static_cast<int32_t>(i));
+    else
+      out.indices.insert(out.indices.end(), csr.indices.begin() + csr.offsets[i],
+                         csr.indices.begin() + csr.offsets[i + 1]);
+    out.offsets.push_back(static_cast<int64_t>(out.indices.size()));
+  }
+  return out;
+}
+
+// A real k-hop neighbourhood of an icosahedral mesh, in the banded (RCM)
+// order the model uses, or relabelled by a random permutation.
+Csr mesh_khop(int level, int hops, bool shuffled, uint32_t seed) {
+  const TriMesh mesh = icosahedral_mesh(level);
+  const TriMesh banded = permute_mesh(mesh, reverse_cuthill_mckee(mesh));
+  const Csr khop = k_hop_neighbourhood(mesh_adjacency(banded), hops);
+  return shuffled ? permuted(khop, random_permutation(khop.rows(), seed)) : khop;
+}
+
+struct MmaAttentionCase {
+  std::string label;
+  Csr csr;
+  int heads, head_dim;
+  float amp;  // q, k, v ~ U(-amp, amp): logit std amp^2 / 3 whatever D
+};
+
+void run_mma_attention(const MmaAttentionCase& c, uint32_t seed) {
+  const int64_t n = c.csr.rows(), hd = int64_t{c.heads} * c.head_dim;
+  const ArrayF qkv = random_array({n, 3 * hd}, seed, -c.amp, c.amp);
+  ArrayF qkv_tf32 = qkv;
+  for (auto& v : qkv_tf32.data) v = round_to_tf32(v);
+  CpuBackend cpu;
+  auto cpu_plan = cpu.plan_attention(c.csr, c.heads, c.head_dim, AttentionTiles::sparse);
+  Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
+  cpu.attention(*cpu_plan, qc, oc);
+  const ArrayF ref = cpu.to_host(oc);
+
+  auto simt = make_backend("cuda:0", Precision::fp32);
+  auto bf = make_backend("cuda:0", Precision::bf16);
+  auto tf = make_backend("cuda:0", Precision::tf32);
+  // The same bf16 values on both kernels (uploads round identically).
+  Tensor q_bf = bf->from_host(qkv, DType::bf16), q_bf_simt = simt->from_host(qkv, DType::bf16);
+  Tensor q_tf = tf->from_host(qkv, DType::f32);
+  Tensor q_tf_r = tf->from_host(qkv_tf32, DType::f32), q_tf_simt = simt->from_host(qkv_tf32, DType::f32);
+  for (AttentionTiles mode : kAllTileModes) {
+    std::ostringstream s;
+    s << c.label << " N=" << n << " H=" << c.heads << " D=" << c.head_dim << " amp=" << c.amp
+      << " tiles=" << tiles_name(mode);
+    const std::string tag = s.str();
+    auto p_simt = simt->plan_attention(c.csr, c.heads, c.head_dim, mode);
+    auto p_bf = bf->plan_attention(c.csr, c.heads, c.head_dim, mode);
+    auto p_tf = tf->plan_attention(c.csr, c.heads, c.head_dim, mode);
+    const auto run = [&](Backend& gpu, const AttentionPlan& plan, const Tensor& q, DType out) {
+      Tensor o = poisoned(gpu, {n, hd}, out);
+      gpu.attention(plan, q, o);
+      return gpu.to_host(o);
+    };
+    // bf16 tensor cores vs the CPU, bf16 and f32 outputs.
+    check_close(tag + " bf16-mma out=bf16 vs cpu", run(*bf, *p_bf, q_bf, DType::bf16), ref,
+                tolerance_of(Precision::bf16));
+    const ArrayF got_bf = run(*bf, *p_bf, q_bf, DType::f32);
+    check_close(tag + " bf16-mma out=f32 vs cpu", got_bf, ref, tolerance_of(Precision::bf16));
+    // ... vs the SIMT kernel on the same bf16 inputs.
+    check_close(tag + " bf16-mma vs simt, same bf16 inputs", got_bf,
+                run(*simt, *p_simt, q_bf_simt, DType::f32), 5e-3);
+    // tf32 tensor cores vs the CPU (the kernel rounds the inputs itself) ...
+    check_close(tag + " tf32-mma vs cpu", run(*tf, *p_tf, q_tf, DType::f32), ref,
+                tolerance_of(Precision::tf32));
+    // ... and vs the SIMT kernel on inputs already in tf32.
+    check_close(tag + " tf32-mma vs simt, same tf32 inputs", run(*tf, *p_tf, q_tf_r, DType::f32),
+                run(*simt, *p_simt, q_tf_simt, DType::f32), 5e-4);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda tensor-core attention matches the CPU and the SIMT kernel", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 23000;
+  std::vector<MmaAttentionCase> cases;
+  for (int64_t n : {642, 2562}) {
+    // Random neighbourhoods with self loops (and hubs, see windowed_neighbourhood),
+    // every 13th query with itself as its only neighbour; N = 642, 2562 leave
+    // padding slots in the last block.
+    const Csr local = with_lonely_rows(windowed_neighbourhood(n, 150, 40, seed += 10), 13);
+    const Csr scattered = permuted(local, random_permutation(n, seed += 10));
+    for (int d : {8, 128}) {
+      cases.push_back({"mma windowed", local, 4, d, 2.f});
+      cases.push_back({"mma windowed permuted", scattered, 4, d, 2.f});
+    }
+  }
+  // Real k-hop mesh neighbourhoods: levels 3 and 4, and level 5 with 16 hops
+  // (the 1-degree model's graph, ~800 neighbours per node), RCM order and shuffled.
+  for (auto [level, hops] : {std::pair{3, 4}, std::pair{4, 8}, std::pair{5, 16}})
+    for (bool shuffled : {false, true}) {
+      const Csr khop = mesh_khop(level, hops, shuffled, seed += 10);
+      for (int d : {8, 128})
+        cases.push_back({std::string("mma k-hop mesh") + std::to_string(level) + " k=" +
+                             std::to_string(hops) + (shuffled ? " shuffled" : " rcm"),
+                         khop, 4, d, 2.f});
+    }
+  // Peaked softmax: logits of std 5.3 make later tiles exceed the running
+  // max by more than the slack (2^8) often: the numerical model rescales O
+  // in ~40% of the rows (vs < 1% at amp 2).
+  cases.push_back({"mma peaked", with_lonely_rows(windowed_neighbourhood(642, 150, 40, seed += 10), 13),
+                   4, 128, 4.f});
+  // Head dims that are not a multiple of 8 (scalar staging, zero padding to
+  // 32 / 128 columns), one at DP = 64, and a single head.
+  const Csr small = windowed_neighbourhood(300, 40, 20, seed += 10);
+  cases.push_back({"mma odd head_dim", small, 3, 5, 2.f});
+  cases.push_back({"mma odd head_dim", small, 1, 100, 2.f});
+  cases.push_back({"mma head_dim 40", small, 2, 40, 2.f});
+  for (const auto& c : cases) run_mma_attention(c, seed += 10);
+}
+
+TEST_CASE("cuda tensor-core attention: small cases for compute-sanitizer", "[cuda]") {
+  // Small enough for compute-sanitizer's memcheck, racecheck (shared-memory
+  // hazards) and synccheck (barriers), e.g.
+  //   compute-sanitizer --tool racecheck gencast_tests "cuda tensor-core attention: small*"
+  // padding slots, lonely and empty rows, rescaling (amp 4), both precisions,
+  // every tile mode.
+  SKIP_WITHOUT_CUDA();
+  Csr csr = with_lonely_rows(windowed_neighbourhood(150, 30, 12, 25000), 7);
+  Csr holes;  // rows 0 and 64 empty
+  holes.offsets.push_back(0);
+  for (int64_t i = 0; i < csr.rows(); ++i) {
+    if (i != 0 && i != 64)
+      holes.indices.insert(holes.indices.end(), csr.indices.begin() + csr.offsets[i],
+                           csr.indices.begin() + csr.offsets[i + 1]);
+    holes.offsets.push_back(static_cast<int64_t>(holes.indices.size()));
+  }
+  run_mma_attention({"mma small", holes, 2, 128, 4.f}, 25010);
+  run_mma_attention({"mma small", holes, 2, 8, 2.f}, 25020);
 }
 
 TEST_CASE("cuda sphere_noise matches the CPU reference", "[cuda]") {

@@ -143,22 +143,43 @@ TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
     const int64_t n = khop.rows(), hd = heads * head_dim;
     std::printf("  mesh nodes %lld, neighbour pairs %lld (%.0f per node)\n", (long long)n,
                 (long long)khop.nnz(), double(khop.nnz()) / double(n));
-    for (Precision p : {Precision::fp32, Precision::bf16}) {
-      auto gpu = make_backend("cuda:0", p);
-      Tensor qkv = random_tensor(*gpu, {n, 3 * hd}, gpu->compute_dtype(), 14, 2.f);
-      Tensor out = gpu->empty({n, hd}, gpu->compute_dtype());
+    // The kernels: SIMT float32 arithmetic on f32 or bf16 storage (an fp32
+    // backend runs the SIMT kernel whatever the storage type), and the
+    // tensor-core kernel of the tf32 and bf16 precisions. One attention call
+    // per transformer layer, so ms per call = ms per layer.
+    struct Variant { const char* name; Precision precision; DType storage; };
+    const Variant variants[] = {{"simt f32", Precision::fp32, DType::f32},
+                                {"simt bf16-storage", Precision::fp32, DType::bf16},
+                                {"mma tf32", Precision::tf32, DType::f32},
+                                {"mma bf16", Precision::bf16, DType::bf16}};
+    // Useful work only: q.k and p.v over the neighbour pairs, 2 flops per multiply-add.
+    const double flops = 4.0 * double(khop.nnz()) * heads * head_dim;
+    double sparse_ms[4] = {0, 0, 0, 0};
+    for (int v = 0; v < 4; ++v) {
+      const Variant& var = variants[v];
+      auto gpu = make_backend("cuda:0", var.precision);
+      Tensor qkv = random_tensor(*gpu, {n, 3 * hd}, var.storage, 14, 2.f);
+      Tensor out = gpu->empty({n, hd}, var.storage);
       for (AttentionTiles mode : {AttentionTiles::sparse, AttentionTiles::banded, AttentionTiles::dense}) {
         auto plan = gpu->plan_attention(khop, heads, head_dim, mode);
         const double ms = time_ms(*gpu, [&] { gpu->attention(*plan, qkv, out); });
+        if (mode == AttentionTiles::sparse) sparse_ms[v] = ms;
         const auto layout = cuda::build_attention_tiles(khop, mode);
         const double fill = double(khop.nnz()) / (double(layout.tiles()) * 64.0 * 64.0);
-        // Useful work only: q.k and p.v over the neighbour pairs, 2 flops per multiply-add.
-        report(std::string("attention ") + precision_name(p) + " tiles=" +
-                   cuda::attention_tiles_name(mode) + " (" + std::to_string(layout.tiles()) +
-                   " tiles, fill " + std::to_string(fill).substr(0, 5) + ")",
-               ms, 4.0 * double(khop.nnz()) * heads * head_dim, 0);
+        report(std::string("attention ") + var.name + " tiles=" + cuda::attention_tiles_name(mode) +
+                   " (" + std::to_string(layout.tiles()) + " tiles, fill " +
+                   std::to_string(fill).substr(0, 5) + ")",
+               ms, flops, 0);
       }
+      const ArrayF host = gpu->to_host(out);
+      for (float x : host.data) REQUIRE(std::isfinite(x));
     }
+    std::printf("  attention per layer, sparse tiles: simt f32 %.3f ms, simt bf16-storage %.3f ms,"
+                " mma tf32 %.3f ms (%.1fx simt f32), mma bf16 %.3f ms (%.1fx simt bf16-storage);"
+                " x16 layers = %.1f ms per denoiser call at bf16\n",
+                sparse_ms[0], sparse_ms[1], sparse_ms[2], sparse_ms[0] / sparse_ms[2], sparse_ms[3],
+                sparse_ms[1] / sparse_ms[3], 16 * sparse_ms[3]);
+    std::fflush(stdout);
   }
 
   SECTION("sphere noise") {
