@@ -65,6 +65,25 @@ const float* field_plane(const InputDataset& frames, const std::string& name, in
 StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
                               int64_t target_time_s, const NormalizationStats& stats,
                               const TaskConfig& task) {
+  StepConditioning cond;
+  prepare_step_into(cond, frames, init_index, target_time_s, stats, task);
+  return cond;
+}
+
+namespace {
+
+// Reuses `a`'s storage when the shape is unchanged: a 0.25 deg step's arrays
+// are ~1 GB, and fresh allocations cost page faults every step.
+void reshape_reusing(ArrayF& a, const Shape& shape) {
+  if (a.shape == shape) return;
+  a = ArrayF(shape);
+}
+
+}  // namespace
+
+void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64_t init_index,
+                       int64_t target_time_s, const NormalizationStats& stats,
+                       const TaskConfig& task) {
   const int64_t n_in = input_frame_count(task);
   const int64_t first = first_frame(frames, init_index, n_in);
   const GridFeatureLayout layout = grid_feature_layout(task);
@@ -113,12 +132,12 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
     column_names.push_back(name);
   }
 
-  StepConditioning cond;
   cond.n_grid = n_grid;
   const int64_t n_cond = static_cast<int64_t>(sources.size());
-  cond.features = ArrayF({n_grid, n_cond});
+  reshape_reusing(cond.features, {n_grid, n_cond});
   float* feat = cond.features.ptr();
-#pragma omp parallel for schedule(static)
+  int64_t non_finite = 0;
+#pragma omp parallel for schedule(static) reduction(+ : non_finite)
   for (int64_t node = 0; node < n_grid; ++node) {
     const int64_t ilat = node / n_lon, ilon = node % n_lon;
     float* row = feat + node * n_cond;
@@ -127,9 +146,10 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
       float x = s.data[ilat * s.lat_stride + ilon * s.lon_stride];
       if (s.fill_nan && std::isnan(x)) x = s.fill;
       row[c] = (x - s.mean) / s.stddev;  // two float32 ops, as the reference
+      non_finite += std::isfinite(row[c]) ? 0 : 1;
     }
   }
-  for (int64_t i = 0; i < n_grid * n_cond; ++i) {
+  for (int64_t i = 0; non_finite > 0 && i < n_grid * n_cond; ++i) {  // name the first one
     if (!std::isfinite(feat[i]))
       throw RuntimeFailure(frames.path + ": normalized input " +
                            column_names[static_cast<size_t>(i % n_cond)] + " is not finite at " +
@@ -139,20 +159,31 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
 
   // Residual bases: the (NaN-filled) initialisation frame of each target that is an input.
   const int64_t n_tgt = static_cast<int64_t>(targets.size());
-  cond.last_input = ArrayF({n_grid, n_tgt}, 0.0f);
+  reshape_reusing(cond.last_input, {n_grid, n_tgt});
+  std::fill(cond.last_input.data.begin(), cond.last_input.data.end(), 0.0f);
+  std::vector<const float*> planes(static_cast<size_t>(n_tgt), nullptr);
+  std::vector<uint8_t> fill_nan(static_cast<size_t>(n_tgt), 0);
   for (int64_t t = 0; t < n_tgt; ++t) {
     const ChannelSlot& slot = targets[static_cast<size_t>(t)];
     if (!is_residual_target(task, slot.variable)) continue;
-    const float* plane = field_plane(frames, slot.variable, init_index, slot.level, task);
-    const bool fill_nan = slot.variable == kNanFilledVariable;
-    float* out = cond.last_input.ptr();
-    for (int64_t node = 0; node < n_grid; ++node) {
+    planes[static_cast<size_t>(t)] = field_plane(frames, slot.variable, init_index, slot.level, task);
+    fill_nan[static_cast<size_t>(t)] = slot.variable == kNanFilledVariable;
+  }
+  // Node-major so that each thread writes whole rows (the planes are read as
+  // n_tgt parallel streams instead of n_tgt strided passes over the output).
+  float* out = cond.last_input.ptr();
+#pragma omp parallel for schedule(static)
+  for (int64_t node = 0; node < n_grid; ++node) {
+    for (int64_t t = 0; t < n_tgt; ++t) {
+      const float* plane = planes[static_cast<size_t>(t)];
+      if (!plane) continue;
       float x = plane[node];
-      if (fill_nan && std::isnan(x)) x = fill;
+      if (fill_nan[static_cast<size_t>(t)] && std::isnan(x)) x = fill;
       out[node * n_tgt + t] = x;
     }
   }
 
+  cond.sst_nan_mask.clear();
   if (cleans_nan && list_contains(task.target_variables, kNanFilledVariable)) {
     cond.sst_nan_mask.assign(static_cast<size_t>(n_grid), 0);
     for (int64_t f = first; f <= init_index; ++f) {
@@ -161,7 +192,6 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
         if (std::isnan(plane[node])) cond.sst_nan_mask[static_cast<size_t>(node)] = 1;
     }
   }
-  return cond;
 }
 
 void targets_to_physical(const float* normalized, const StepConditioning& cond,
@@ -203,6 +233,50 @@ void targets_to_physical(const float* normalized, const StepConditioning& cond,
   }
 }
 
+void advance_frames_in_place(InputDataset& frames, const float* prediction_physical,
+                             int64_t new_time_s, const TaskConfig& task) {
+  const int64_t n_in = input_frame_count(task);
+  const auto n_frames = static_cast<int64_t>(frames.times_s.size());
+  if (n_frames != n_in) {  // more frames than needed: build a fresh dataset
+    frames = advance_frames(frames, n_frames - 1, prediction_physical, new_time_s, task);
+    return;
+  }
+  if (new_time_s != frames.times_s.back() + kModelStepSeconds)
+    throw RuntimeFailure("advance_frames: the new frame (" + format_iso_time(new_time_s) +
+                         ") must be 12 h after the init frame (" +
+                         format_iso_time(frames.times_s.back()) + ")");
+  const std::vector<ChannelSlot> targets = target_channels(task);
+  const auto n_tgt = static_cast<int64_t>(targets.size());
+  const int64_t n_grid = frames.n_grid();
+  std::vector<float*> planes(static_cast<size_t>(n_tgt), nullptr);
+  for (const auto& name : task.input_variables) {
+    if (is_progress_forcing(name) || is_static_variable(name)) continue;
+    const int64_t n_levels = field_levels(name, task);
+    ArrayF& field = frames.fields.at(name);
+    // Drop the oldest frame: frames 1.. move down by one (one memmove).
+    std::copy(field.ptr() + n_levels * n_grid, field.ptr() + n_in * n_levels * n_grid, field.ptr());
+    for (int64_t l = 0; l < n_levels; ++l) {
+      const int level = has_levels(name) ? static_cast<int>(l) : -1;
+      int64_t channel = -1;
+      for (int64_t t = 0; t < n_tgt; ++t)
+        if (targets[static_cast<size_t>(t)].variable == name &&
+            targets[static_cast<size_t>(t)].level == level)
+          channel = t;
+      if (channel < 0)
+        fail_input("", "task_config:input_variables",
+                   "inputs that are also targets (needed to roll forward)",
+                   "\"" + name + "\" is an input but not a target");
+      planes[static_cast<size_t>(channel)] = field.ptr() + ((n_in - 1) * n_levels + l) * n_grid;
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t node = 0; node < n_grid; ++node)
+    for (int64_t t = 0; t < n_tgt; ++t)
+      if (float* dst = planes[static_cast<size_t>(t)]) dst[node] = prediction_physical[node * n_tgt + t];
+  frames.times_s.erase(frames.times_s.begin());
+  frames.times_s.push_back(new_time_s);
+}
+
 InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
                             const float* prediction_physical, int64_t new_time_s,
                             const TaskConfig& task) {
@@ -225,6 +299,8 @@ InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
     next.times_s.push_back(frames.times_s[static_cast<size_t>(f)]);
   next.times_s.push_back(new_time_s);
 
+  // newest[t]: (variable, plane index) that target channel t fills, if any.
+  std::vector<std::pair<std::string, int64_t>> newest(static_cast<size_t>(n_tgt));
   for (const auto& name : task.input_variables) {
     if (is_progress_forcing(name)) continue;
     if (is_static_variable(name)) {
@@ -254,12 +330,21 @@ InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
         fail_input("", "task_config:input_variables",
                    "inputs that are also targets (needed to roll forward)",
                    "\"" + name + "\" is an input but not a target");
-      float* dst = field.ptr() + ((n_in - 1) * n_levels + l) * n_grid;
-      for (int64_t node = 0; node < n_grid; ++node)
-        dst[node] = prediction_physical[node * n_tgt + channel];
+      newest[static_cast<size_t>(channel)] = {name, (n_in - 1) * n_levels + l};
     }
     next.fields[name] = std::move(field);
   }
+  // The prediction becomes the newest frame: one node-major pass over it
+  // (reading [n_grid, n_tgt] row by row, writing n_tgt planes as streams).
+  std::vector<float*> planes(static_cast<size_t>(n_tgt), nullptr);
+  for (int64_t t = 0; t < n_tgt; ++t) {
+    const auto& [name, plane] = newest[static_cast<size_t>(t)];
+    if (!name.empty()) planes[static_cast<size_t>(t)] = next.fields[name].ptr() + plane * n_grid;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t node = 0; node < n_grid; ++node)
+    for (int64_t t = 0; t < n_tgt; ++t)
+      if (float* dst = planes[static_cast<size_t>(t)]) dst[node] = prediction_physical[node * n_tgt + t];
   return next;
 }
 

@@ -48,6 +48,12 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
                               int64_t target_time_s, const NormalizationStats& stats,
                               const TaskConfig& task);
 
+// The same, reusing `cond`'s arrays when their shapes fit (no per-step
+// allocation in a rollout).
+void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64_t init_index,
+                       int64_t target_time_s, const NormalizationStats& stats,
+                       const TaskConfig& task);
+
 // Model output (normalized-residual space, [n_grid, n_targets]) -> physical
 // fields [n_grid, n_targets], SST NaNs restored.
 void targets_to_physical(const float* normalized, const StepConditioning& cond,
@@ -59,6 +65,11 @@ void targets_to_physical(const float* normalized, const StepConditioning& cond,
 // NaNs, which the next prepare_step fills again) becomes the newest frame.
 // The result holds exactly input_frame_count() frames; its init index is the
 // last. new_time_s must be 12 h after the init frame.
+// In place, for a dataset holding exactly the input frames (its init frame the
+// last one), as read_input_dataset returns: no per-step copy of the fields.
+void advance_frames_in_place(InputDataset& frames, const float* prediction_physical,
+                             int64_t new_time_s, const TaskConfig& task);
+
 InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
                             const float* prediction_physical, int64_t new_time_s,
                             const TaskConfig& task);

@@ -34,9 +34,20 @@ void AsyncForecastWriter::run() {
       continue;
     }
     lock.lock();
+    if (free_.size() < depth_ + 1) free_.push_back(std::move(item.fields));
     busy_ = false;
     changed_.notify_all();
   }
+}
+
+ArrayF AsyncForecastWriter::take_buffer(const Shape& shape) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  while (!free_.empty()) {
+    ArrayF a = std::move(free_.back());
+    free_.pop_back();
+    if (a.shape == shape) return a;
+  }
+  return ArrayF(shape);
 }
 
 void AsyncForecastWriter::rethrow_if_failed() {

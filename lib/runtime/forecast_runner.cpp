@@ -228,6 +228,7 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   ForecastProgress progress(static_cast<int64_t>(spec.forecast.member_ids.size()),
                             spec.forecast.steps);
   ForecastResult result;
+  StepConditioning cond;  // reused across steps and members
   for (size_t mi = 0; mi < spec.forecast.member_ids.size(); ++mi) {
     const int64_t member = spec.forecast.member_ids[mi];
     const NoiseFn noise = make_backend_noise(*backend, *noise_plan, spec.forecast.seed,
@@ -237,15 +238,15 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
       const auto ts = std::chrono::steady_clock::now();
       const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
       const int64_t target_time = frames.times_s.back() + kHoursPerStep * 3600;
-      const StepConditioning cond = prepare_step(frames, init_index, target_time, stats, task);
+      prepare_step_into(cond, frames, init_index, target_time, stats, task);
       denoiser->set_conditioning(cond.features);
       run_sampler_step(*backend, schedule, inflation, static_cast<int>(step), denoise, noise, x);
       backend->download(x, normalized.ptr());
-      ArrayF physical({G, C});
+      ArrayF physical = writer.take_buffer({G, C});
       targets_to_physical(normalized.ptr(), cond, stats, task, physical.ptr());
       check_prediction(physical, cond, channels, step);
       if (step + 1 < spec.forecast.steps)
-        frames = advance_frames(frames, init_index, physical.ptr(), target_time, task);
+        advance_frames_in_place(frames, physical.ptr(), target_time, task);
       writer.write_step(static_cast<int>(mi), static_cast<int>(step), std::move(physical));
       progress.step_done(static_cast<int64_t>(mi), member, step,
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());

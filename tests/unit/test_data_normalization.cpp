@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "data/normalization.h"
@@ -271,4 +272,35 @@ TEST_CASE("prepare_step rejects non-finite inputs of a diverged rollout", "[data
   Case c = prepare_denoise_case();
   c.frames.fields.at("temperature").data[5] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_AS(prepare_step(c.frames, 1, c.target_time, c.stats, c.task), RuntimeFailure);
+}
+
+TEST_CASE("rolling forward in place equals building the next frames afresh",
+          "[data][normalization][rollout]") {
+  const Case c = prepare_denoise_case();
+  NcFile file = NcFile::open_read(tiny_fixture("rollout_case_churn0.nc"));
+  const std::vector<float> pred =
+      stack_targets(group_of(file, "prediction"), c.task, c.frames.n_lat(), c.frames.n_lon(), 0);
+  const InputDataset fresh = advance_frames(c.frames, 1, pred.data(), c.target_time, c.task);
+  InputDataset in_place = c.frames;
+  advance_frames_in_place(in_place, pred.data(), c.target_time, c.task);
+  CHECK(in_place.times_s == fresh.times_s);
+  REQUIRE(in_place.fields.size() == fresh.fields.size());
+  for (const auto& [name, field] : fresh.fields) {
+    INFO(name);
+    const ArrayF& other = in_place.fields.at(name);
+    REQUIRE(other.shape == field.shape);
+    // Bit-identical, NaNs (SST over land) in the same places.
+    CHECK(std::memcmp(other.ptr(), field.ptr(), field.data.size() * sizeof(float)) == 0);
+  }
+
+  // The conditioning of the next step, written into reused arrays, equals a
+  // fresh prepare_step (the reuse path must clear what the last step left).
+  StepConditioning reused = c.cond;
+  prepare_step_into(reused, fresh, 1, c.target_time + kModelStepSeconds, c.stats, c.task);
+  const StepConditioning expected =
+      prepare_step(fresh, 1, c.target_time + kModelStepSeconds, c.stats, c.task);
+  CHECK(reused.features.data == expected.features.data);
+  CHECK(std::memcmp(reused.last_input.ptr(), expected.last_input.ptr(),
+                    expected.last_input.data.size() * sizeof(float)) == 0);
+  CHECK(reused.sst_nan_mask == expected.sst_nan_mask);
 }
