@@ -233,6 +233,30 @@ void targets_to_physical(const float* normalized, const StepConditioning& cond,
   }
 }
 
+namespace {
+
+// The target channel that rolls input `name` at `level` forward: every
+// time-varying input must also be a target.
+int64_t rolled_channel(const std::vector<ChannelSlot>& targets, const std::string& name, int level) {
+  for (size_t t = 0; t < targets.size(); ++t)
+    if (targets[t].variable == name && targets[t].level == level) return static_cast<int64_t>(t);
+  fail_input("", "task_config:input_variables",
+             "inputs that are also targets (needed to roll forward)",
+             "\"" + name + "\" is an input but not a target");
+}
+
+// The prediction [n_grid, n_tgt] becomes the newest frame: one node-major pass
+// (rows read in order, the target planes written as parallel streams).
+void scatter_prediction(const std::vector<float*>& planes, const float* prediction, int64_t n_grid) {
+  const auto n_tgt = static_cast<int64_t>(planes.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t node = 0; node < n_grid; ++node)
+    for (int64_t t = 0; t < n_tgt; ++t)
+      if (float* dst = planes[static_cast<size_t>(t)]) dst[node] = prediction[node * n_tgt + t];
+}
+
+}  // namespace
+
 void advance_frames_in_place(InputDataset& frames, const float* prediction_physical,
                              int64_t new_time_s, const TaskConfig& task) {
   const int64_t n_in = input_frame_count(task);
@@ -257,22 +281,11 @@ void advance_frames_in_place(InputDataset& frames, const float* prediction_physi
     std::copy(field.ptr() + n_levels * n_grid, field.ptr() + n_in * n_levels * n_grid, field.ptr());
     for (int64_t l = 0; l < n_levels; ++l) {
       const int level = has_levels(name) ? static_cast<int>(l) : -1;
-      int64_t channel = -1;
-      for (int64_t t = 0; t < n_tgt; ++t)
-        if (targets[static_cast<size_t>(t)].variable == name &&
-            targets[static_cast<size_t>(t)].level == level)
-          channel = t;
-      if (channel < 0)
-        fail_input("", "task_config:input_variables",
-                   "inputs that are also targets (needed to roll forward)",
-                   "\"" + name + "\" is an input but not a target");
+      const int64_t channel = rolled_channel(targets, name, level);
       planes[static_cast<size_t>(channel)] = field.ptr() + ((n_in - 1) * n_levels + l) * n_grid;
     }
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t node = 0; node < n_grid; ++node)
-    for (int64_t t = 0; t < n_tgt; ++t)
-      if (float* dst = planes[static_cast<size_t>(t)]) dst[node] = prediction_physical[node * n_tgt + t];
+  scatter_prediction(planes, prediction_physical, n_grid);
   frames.times_s.erase(frames.times_s.begin());
   frames.times_s.push_back(new_time_s);
 }
@@ -321,15 +334,7 @@ InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
       }
     for (int64_t l = 0; l < n_levels; ++l) {
       const int level = has_levels(name) ? static_cast<int>(l) : -1;
-      int64_t channel = -1;
-      for (int64_t t = 0; t < n_tgt; ++t)
-        if (targets[static_cast<size_t>(t)].variable == name &&
-            targets[static_cast<size_t>(t)].level == level)
-          channel = t;
-      if (channel < 0)
-        fail_input("", "task_config:input_variables",
-                   "inputs that are also targets (needed to roll forward)",
-                   "\"" + name + "\" is an input but not a target");
+      const int64_t channel = rolled_channel(targets, name, level);
       newest[static_cast<size_t>(channel)] = {name, (n_in - 1) * n_levels + l};
     }
     next.fields[name] = std::move(field);
@@ -341,10 +346,7 @@ InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
     const auto& [name, plane] = newest[static_cast<size_t>(t)];
     if (!name.empty()) planes[static_cast<size_t>(t)] = next.fields[name].ptr() + plane * n_grid;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t node = 0; node < n_grid; ++node)
-    for (int64_t t = 0; t < n_tgt; ++t)
-      if (float* dst = planes[static_cast<size_t>(t)]) dst[node] = prediction_physical[node * n_tgt + t];
+  scatter_prediction(planes, prediction_physical, n_grid);
   return next;
 }
 
