@@ -3,6 +3,7 @@
 // one valid JSON document (checked with a small strict parser below, since
 // the project has no JSON library).
 #include <catch2/catch.hpp>
+#include "test_temp_dir.h"
 
 #include <sys/wait.h>
 
@@ -18,25 +19,13 @@
 #include "io/random_checkpoint.h"
 
 using namespace gencast;
+using gencast::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kTiny = std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/tiny_checkpoint.npz";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gencast_inspect_test_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 struct RunResult {
   int exit_code = -1;

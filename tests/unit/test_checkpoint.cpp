@@ -12,6 +12,7 @@
 //    true/false, floats as Python repr).
 //  * 57,492,612: the JAX reference's parameter count of the official models.
 #include <catch2/catch.hpp>
+#include "test_temp_dir.h"
 
 #include <cmath>
 #include <cstring>
@@ -34,6 +35,7 @@
 #include "model/param_schema.h"
 
 using namespace gencast;
+using gencast::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -97,19 +99,6 @@ bool has_problem(const std::vector<Problem>& problems, const std::string& field)
   return false;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gencast_ckpt_test_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // A checkpoint written entry by entry, so tests can drop, retype or add keys.
 struct CheckpointParts {

@@ -184,18 +184,6 @@ void TestNcFile::transpose_var(const std::string& name, const std::vector<std::s
   v.dims = new_dims;
 }
 
-TempDir::TempDir() {
-  static std::atomic<int> counter{0};
-  const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-  path_ = std::filesystem::temp_directory_path() /
-          ("gencast_test_data_" + std::to_string(stamp) + "_" + std::to_string(counter++));
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 std::string tiny_fixture(const std::string& name) {
   return std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/" + name;

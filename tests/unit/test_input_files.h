@@ -8,6 +8,8 @@
 // by their first value). Not part of the library.
 #pragma once
 
+#include "test_temp_dir.h"
+
 #include <netcdf.h>
 
 #include <cstddef>
@@ -53,19 +55,6 @@ struct TestNcFile {
   void transpose_var(const std::string& name, const std::vector<std::string>& new_dims);
 };
 
-// A fresh temporary folder removed on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Paths of the fixtures.
 std::string tiny_fixture(const std::string& name);

@@ -8,6 +8,7 @@
 // has a float32 twin "<x>_as_f32" converted by numpy, so conversions are
 // checked against numpy rather than against constants written here.
 #include <catch2/catch.hpp>
+#include "test_temp_dir.h"
 
 #include <cmath>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "io/npz.h"
 
 using namespace gencast;
+using gencast::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -54,18 +56,6 @@ void require_same(const ArrayF& a, const ArrayF& b) {
   }
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gencast_npz_test_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -168,7 +158,7 @@ TEST_CASE("npz: unreadable archives are input errors", "[npz]") {
 
 TEST_CASE("npz: the writer round-trips arrays and scalars and leaves no partial file", "[npz]") {
   TempDir dir;
-  const std::string path = (dir.path / "out.npz").string();
+  const std::string path = (dir.path() / "out.npz").string();
   ArrayF f({2, 3});
   for (size_t i = 0; i < f.data.size(); ++i) f.data[i] = 0.25f * static_cast<float>(i) - 1.0f;
   f.data[5] = INFINITY;
@@ -197,7 +187,7 @@ TEST_CASE("npz: the writer round-trips arrays and scalars and leaves no partial 
   CHECK(!r.read_scalar_bool("flag"));
 
   // A writer destroyed before close() (e.g. by an exception) leaves nothing.
-  const std::string abandoned = (dir.path / "abandoned.npz").string();
+  const std::string abandoned = (dir.path() / "abandoned.npz").string();
   {
     NpzWriter w(abandoned);
     w.add_f32("a", f);

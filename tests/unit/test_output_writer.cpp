@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include "test_temp_dir.h"
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -19,28 +20,11 @@
 #include "io/forecast_writer.h"
 
 using namespace gencast;
+using gencast::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("gencast_output_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
 
 const std::vector<std::string> kSurface = {"10m_u_component_of_wind", "10m_v_component_of_wind",
                                            "2m_temperature",          "mean_sea_level_pressure",
@@ -273,7 +257,7 @@ void check_compression(const NcFile& nc, const std::string& name, int level,
 
 TEST_CASE("output: predictions layout round-trips with CF metadata", "[output]") {
   TempDir dir;
-  const fs::path file = dir.path / "forecast.nc";
+  const fs::path file = dir.path() / "forecast.nc";
   const auto spec = small_spec(file);
   const auto fields = random_fields(spec, 1);
   {
@@ -356,7 +340,7 @@ TEST_CASE("output: predictions layout round-trips with CF metadata", "[output]")
 
 TEST_CASE("output: wb2 layout round-trips", "[output]") {
   TempDir dir;
-  const fs::path file = dir.path / "wb2.nc";
+  const fs::path file = dir.path() / "wb2.nc";
   auto spec = small_spec(file);
   spec.layout = OutputLayout::wb2;
   spec.compression = 0;
@@ -397,7 +381,7 @@ TEST_CASE("output: wb2 layout round-trips", "[output]") {
 
 TEST_CASE("output: ensemble_dim renames the member dimension", "[output]") {
   TempDir dir;
-  auto spec = small_spec(dir.path / "f.nc");
+  auto spec = small_spec(dir.path() / "f.nc");
   spec.ensemble_dim = "member";
   spec.member_ids = {0, 4000000000};  // ids are 32-bit unsigned in the run spec
   spec.compression = 5;
@@ -407,7 +391,7 @@ TEST_CASE("output: ensemble_dim renames the member dimension", "[output]") {
     write_all(writer, spec, fields);
     writer.close();
   }
-  NcFile nc(dir.path / "f.nc");
+  NcFile nc(dir.path() / "f.nc");
   CHECK(nc.dim_len("member") == 2);
   CHECK_FALSE(nc.has_dim("sample"));
   CHECK(nc.text_att("member", "standard_name") == "realization");
@@ -418,7 +402,7 @@ TEST_CASE("output: ensemble_dim renames the member dimension", "[output]") {
 
 TEST_CASE("output: a variables subset writes only those variables", "[output]") {
   TempDir dir;
-  auto spec = small_spec(dir.path / "subset.nc");
+  auto spec = small_spec(dir.path() / "subset.nc");
   spec.variables = {"sea_surface_temperature", "2m_temperature"};
   const auto fields = random_fields(spec, 4);
   {
@@ -428,7 +412,7 @@ TEST_CASE("output: a variables subset writes only those variables", "[output]") 
     write_all(writer, spec, fields);
     writer.close();
   }
-  NcFile nc(dir.path / "subset.nc");
+  NcFile nc(dir.path() / "subset.nc");
   std::vector<std::string> data_vars;
   for (const auto& name : nc.var_names()) {
     if (nc.var_dims(name).size() >= 4) data_vars.push_back(name);
@@ -441,7 +425,7 @@ TEST_CASE("output: a variables subset writes only those variables", "[output]") 
 
 TEST_CASE("output: unknown variables and bad options are input errors", "[output]") {
   TempDir dir;
-  auto spec = small_spec(dir.path / "f.nc");
+  auto spec = small_spec(dir.path() / "f.nc");
   spec.variables = {"2m_temperature", "2m_temprature"};
   try {
     ForecastWriter writer(spec);
@@ -468,7 +452,7 @@ TEST_CASE("output: unknown variables and bad options are input errors", "[output
 
 TEST_CASE("output: close() with a missing step fails and leaves no file", "[output]") {
   TempDir dir;
-  const auto spec = small_spec(dir.path / "f.nc");
+  const auto spec = small_spec(dir.path() / "f.nc");
   const auto fields = random_fields(spec, 5);
   ForecastWriter writer(spec);
   writer.write_step(0, 0, fields.data[0].data());
@@ -487,7 +471,7 @@ TEST_CASE("output: close() with a missing step fails and leaves no file", "[outp
 
 TEST_CASE("output: the final file exists only after close()", "[output]") {
   TempDir dir;
-  const auto spec = small_spec(dir.path / "f.nc");
+  const auto spec = small_spec(dir.path() / "f.nc");
   const auto fields = random_fields(spec, 6);
   {
     ForecastWriter writer(spec);
@@ -520,20 +504,20 @@ TEST_CASE("output: an unusable output folder is an input error before anything i
     return problems;
   };
   {
-    const auto problems = problems_for((dir.path / "missing" / "f.nc").string());
+    const auto problems = problems_for((dir.path() / "missing" / "f.nc").string());
     REQUIRE(problems.size() == 1);
-    CHECK(problems.problems()[0].file == (dir.path / "missing" / "f.nc").string());
+    CHECK(problems.problems()[0].file == (dir.path() / "missing" / "f.nc").string());
     CHECK(problems.problems()[0].found.find("does not exist") != std::string::npos);
   }
-  CHECK(problems_for(dir.path.string()).size() == 1);  // a folder, not a file name
+  CHECK(problems_for(dir.path().string()).size() == 1);  // a folder, not a file name
   CHECK(problems_for("").size() == 1);
-  CHECK(problems_for((dir.path / "ok.nc").string()).empty());
+  CHECK(problems_for((dir.path() / "ok.nc").string()).empty());
   CHECK(dir.entries().empty());  // the writability probe cleans up after itself
 
   // Not writable: a read-only folder (root ignores permissions, so only as a
   // normal user) and /sys (refuses new files even for root).
   if (::geteuid() != 0) {
-    const fs::path ro = dir.path / "readonly";
+    const fs::path ro = dir.path() / "readonly";
     fs::create_directories(ro);
     fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
     const auto problems = problems_for((ro / "f.nc").string());
@@ -547,6 +531,6 @@ TEST_CASE("output: an unusable output folder is an input error before anything i
     CHECK(problems.problems()[0].expected == "a writable output folder");
   }
 
-  auto spec = small_spec(dir.path / "missing" / "f.nc");
+  auto spec = small_spec(dir.path() / "missing" / "f.nc");
   CHECK_THROWS_AS(ForecastWriter(spec), InputError);
 }

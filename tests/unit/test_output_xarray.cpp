@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include "test_temp_dir.h"
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "io/forecast_writer.h"
 
 using namespace gencast;
+using gencast::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,18 +31,6 @@ const std::string kScript = std::string(GENCAST_SOURCE_DIR) + "/tests/cli/check_
 const std::string kSource = std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/source_tiny.nc";
 constexpr int kSkipExit = 77;  // the script's "xarray missing" code
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("gencast_output_xarray_" + std::to_string(::getpid()) +
-                                        "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 struct SourceGrid {
   std::vector<float> lat, lon;
@@ -157,7 +147,7 @@ ScriptResult run_script(const fs::path& file, const std::string& args, const fs:
 
 // True when python3 with xarray is available; otherwise reports the skip.
 bool xarray_available(const TempDir& dir) {
-  const auto r = run_script(dir.path / "none.nc", "", dir.path / "probe.log");
+  const auto r = run_script(dir.path() / "none.nc", "", dir.path() / "probe.log");
   if (r.exit_code == kSkipExit || r.exit_code == 127 || !fs::exists("/usr/bin/python3")) {
     WARN("GENCAST_SKIP: /usr/bin/python3 with xarray is not available: " << r.output);
     return false;
@@ -176,14 +166,14 @@ TEST_CASE("output: xarray opens both layouts and the checks pass", "[output][xar
       "--nan-mask-from '" +
       kSource + "'";
 
-  write_forecast(dir.path / "predictions.nc", OutputLayout::predictions, grid, Defect::none);
+  write_forecast(dir.path() / "predictions.nc", OutputLayout::predictions, grid, Defect::none);
   auto r =
-      run_script(dir.path / "predictions.nc", "--layout predictions " + expect, dir.path / "p.log");
+      run_script(dir.path() / "predictions.nc", "--layout predictions " + expect, dir.path() / "p.log");
   INFO(r.output);
   CHECK(r.exit_code == 0);
 
-  write_forecast(dir.path / "wb2.nc", OutputLayout::wb2, grid, Defect::none);
-  r = run_script(dir.path / "wb2.nc", "--layout wb2 " + expect, dir.path / "w.log");
+  write_forecast(dir.path() / "wb2.nc", OutputLayout::wb2, grid, Defect::none);
+  r = run_script(dir.path() / "wb2.nc", "--layout wb2 " + expect, dir.path() / "w.log");
   INFO(r.output);
   CHECK(r.exit_code == 0);
 }
@@ -208,9 +198,9 @@ TEST_CASE("output: the xarray check fails on broken forecasts", "[output][xarray
       {Defect::none, "--layout wb2", "missing dimension 'prediction_timedelta'"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
-    const fs::path file = dir.path / ("broken" + std::to_string(i) + ".nc");
+    const fs::path file = dir.path() / ("broken" + std::to_string(i) + ".nc");
     write_forecast(file, OutputLayout::predictions, grid, cases[i].defect);
-    const auto r = run_script(file, cases[i].args, dir.path / "b.log");
+    const auto r = run_script(file, cases[i].args, dir.path() / "b.log");
     INFO("case " << i << ": " << r.output);
     CHECK(r.exit_code == 1);
     CHECK(r.output.find(cases[i].message) != std::string::npos);

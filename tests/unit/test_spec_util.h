@@ -2,6 +2,8 @@
 // a way to run a loader call and get the problems it reported.
 #pragma once
 
+#include "test_temp_dir.h"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -18,34 +20,7 @@ namespace spec_test {
 namespace fs = std::filesystem;
 
 // A fresh folder under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("gencast_spec_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  // Writes `text` to <dir>/<name> (creating sub-folders) and returns the path.
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using gencast::testing::TempDir;
 
 // Runs `f`, which must throw InputError, and returns its problems. Fails the
 // test when nothing is thrown.
