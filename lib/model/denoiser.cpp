@@ -264,6 +264,17 @@ void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& 
   backend_.layer_norm_cond(mlp_rest(mlp, h, tmp), cond, dst, false);
 }
 
+void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, Tensor& agg) {
+  Buffers& B = *buf_;
+  const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
+  Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
+  edge_first_layer(set.embed, set.update, set.features, set.cache, c.edge_begin, n, a);
+  backend_.gather2_add_act(set.sender_proj, set.senders.rows(c.edge_begin, n), set.receiver_proj,
+                           set.receivers.rows(c.edge_begin, n), a, Activation::swish);
+  mlp_tail(set.update, a, b, e, false);
+  backend_.segment_sum(e, set.offsets.rows(c.recv_begin, nr + 1), agg);
+}
+
 void Denoiser::encoder(float sigma, const Tensor& x) {
   Buffers& B = *buf_;
   const DenoiserWeights& W = weights_;
@@ -298,15 +309,11 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   const SplitMlp& eu = W.g2m_edge_update;
   gemm(B.grid_lat, eu.first_parts[1], nullptr, B.grid_proj, Activation::none);
   gemm(B.mesh_lat, eu.first_parts[2], nullptr, B.mesh_proj, Activation::none);
+  const EdgeSetTensors g2m{W.g2m_edge_embed, eu, g2m_cache_.get(), B.g2m_features,
+                           B.g2m_senders, B.g2m_receivers, B.g2m_offsets, B.grid_proj, B.mesh_proj};
   for (const EdgeChunk& c : g2m_chunks_) {
-    const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
-    Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
-    edge_first_layer(W.g2m_edge_embed, eu, B.g2m_features, g2m_cache_.get(), c.edge_begin, n, a);
-    backend_.gather2_add_act(B.grid_proj, B.g2m_senders.rows(c.edge_begin, n), B.mesh_proj,
-                             B.g2m_receivers.rows(c.edge_begin, n), a, Activation::swish);
-    mlp_tail(eu, a, b, e, false);
-    Tensor agg = B.mesh_agg.rows(c.recv_begin, nr);
-    backend_.segment_sum(e, B.g2m_offsets.rows(c.recv_begin, nr + 1), agg);
+    Tensor agg = B.mesh_agg.rows(c.recv_begin, c.recv_end - c.recv_begin);
+    edge_messages(g2m, c, agg);
   }
   stage_done("grid2mesh edges");
 
@@ -361,15 +368,12 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
   const SplitMlp& eu = W.m2g_edge_update;
   gemm(B.mesh_final, eu.first_parts[1], nullptr, B.mesh_proj, Activation::none);
   gemm(B.grid_lat, eu.first_parts[2], nullptr, B.grid_proj, Activation::none);
+  const EdgeSetTensors m2g{W.m2g_edge_embed, eu, m2g_cache_.get(), B.m2g_features,
+                           B.m2g_senders, B.m2g_receivers, B.m2g_offsets, B.mesh_proj, B.grid_proj};
   for (const EdgeChunk& c : m2g_chunks_) {
-    const int64_t n = c.edge_end - c.edge_begin, ng = c.recv_end - c.recv_begin;
-    Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
-    edge_first_layer(W.m2g_edge_embed, eu, B.m2g_features, m2g_cache_.get(), c.edge_begin, n, a);
-    backend_.gather2_add_act(B.mesh_proj, B.m2g_senders.rows(c.edge_begin, n), B.grid_proj,
-                             B.m2g_receivers.rows(c.edge_begin, n), a, Activation::swish);
-    mlp_tail(eu, a, b, e, false);
-    Tensor agg = B.chunk_b.rows(0, ng);
-    backend_.segment_sum(e, B.m2g_offsets.rows(c.recv_begin, ng + 1), agg);
+    const int64_t ng = c.recv_end - c.recv_begin;
+    Tensor agg = B.chunk_b.rows(0, ng);  // edge_messages is done with chunk_b by then
+    edge_messages(m2g, c, agg);
 
     // Grid node update for this range, then the output MLP and preconditioning.
     Tensor grid = B.grid_lat.rows(c.recv_begin, ng);

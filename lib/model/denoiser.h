@@ -119,6 +119,18 @@ class Denoiser {
                         const Tensor& features, const ParamStore& params,
                         std::unique_ptr<EdgeEmbeddingCache>& cache);
   void fold_edge_conditioning(EdgeEmbeddingCache& cache);
+  // One edge set's tensors for a message-passing step.
+  struct EdgeSetTensors {
+    const SplitMlp& embed;
+    const SplitMlp& update;
+    EdgeEmbeddingCache* cache;
+    const Tensor &features, &senders, &receivers, &offsets;
+    const Tensor& sender_proj;    // sender latents @ the update's sender rows
+    const Tensor& receiver_proj;  // receiver latents @ the update's receiver rows
+  };
+  // Messages of the edges of chunk `c` (edge MLP on [edge, sender, receiver],
+  // LayerNorm + conditioning), summed per receiver into agg [receivers of c, L].
+  void edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, Tensor& agg);
   void encoder(float sigma, const Tensor& x);
   void processor();
   void decoder(float sigma, const Tensor& x, Tensor& out);
