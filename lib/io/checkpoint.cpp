@@ -18,12 +18,6 @@
 namespace gencast {
 namespace {
 
-constexpr const char* kTaskPrefix = "task_config:";
-constexpr const char* kDenoiserPrefix = "denoiser_architecture_config:";
-constexpr const char* kTransformerPrefix = "denoiser_architecture_config:sparse_transformer_config:";
-constexpr const char* kSamplerPrefix = "sampler_config:";
-constexpr const char* kNoisePrefix = "noise_config:";
-constexpr const char* kEncoderPrefix = "noise_encoder_config:";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
@@ -176,14 +170,14 @@ ModelConfig read_model_config(const NpzReader& reader, std::vector<std::string>*
   m.description = c.text("description");
   m.license = c.text("license");
 
-  const std::string t = kTaskPrefix;
+  const std::string t = kTaskConfigKey;
   m.task.input_variables = c.text_tuple(t + "input_variables");
   m.task.target_variables = c.text_tuple(t + "target_variables");
   m.task.forcing_variables = c.text_tuple(t + "forcing_variables");
   m.task.pressure_levels = c.integer_tuple(t + "pressure_levels");
   m.task.input_duration = c.text(t + "input_duration");
 
-  const std::string s = kTransformerPrefix;
+  const std::string s = kTransformerConfigKey;
   auto& st = m.denoiser.sparse_transformer_config;
   st.attention_k_hop = c.integer(s + "attention_k_hop");
   st.d_model = c.integer(s + "d_model");
@@ -202,7 +196,7 @@ ModelConfig read_model_config(const NpzReader& reader, std::vector<std::string>*
   st.ffw_hidden = c.integer(s + "ffw_hidden");
   st.name = c.optional_text(s + "name");
 
-  const std::string d = kDenoiserPrefix;
+  const std::string d = kDenoiserConfigKey;
   m.denoiser.mesh_size = c.integer(d + "mesh_size");
   m.denoiser.latent_size = c.integer(d + "latent_size");
   m.denoiser.hidden_layers = c.integer(d + "hidden_layers");
@@ -212,7 +206,7 @@ ModelConfig read_model_config(const NpzReader& reader, std::vector<std::string>*
       c.optional_real(d + "grid2mesh_aggregate_normalization");
   m.denoiser.node_output_size = c.optional_integer(d + "node_output_size");
 
-  const std::string p = kSamplerPrefix;
+  const std::string p = kSamplerConfigKey;
   m.sampler.max_noise_level = c.real(p + "max_noise_level");
   m.sampler.min_noise_level = c.real(p + "min_noise_level");
   m.sampler.num_noise_levels = c.integer(p + "num_noise_levels");
@@ -222,12 +216,12 @@ ModelConfig read_model_config(const NpzReader& reader, std::vector<std::string>*
   m.sampler.churn_max_noise_level = c.real(p + "churn_max_noise_level");
   m.sampler.noise_level_inflation_factor = c.real(p + "noise_level_inflation_factor");
 
-  const std::string n = kNoisePrefix;
+  const std::string n = kNoiseConfigKey;
   m.noise.training_noise_level_rho = c.real(n + "training_noise_level_rho");
   m.noise.training_max_noise_level = c.real(n + "training_max_noise_level");
   m.noise.training_min_noise_level = c.real(n + "training_min_noise_level");
 
-  const std::string e = kEncoderPrefix;
+  const std::string e = kNoiseEncoderConfigKey;
   m.noise_encoder.apply_log_first = c.boolean(e + "apply_log_first");
   m.noise_encoder.base_period = c.real(e + "base_period");
   m.noise_encoder.num_frequencies = c.integer(e + "num_frequencies");
@@ -365,14 +359,14 @@ std::vector<ConfigEntry> config_entries(const ModelConfig& m) {
   add("description", m.description);
   add("license", m.license);
 
-  const std::string t = kTaskPrefix;
+  const std::string t = kTaskConfigKey;
   add_texts(t + "input_variables", m.task.input_variables);
   add_texts(t + "target_variables", m.task.target_variables);
   add_texts(t + "forcing_variables", m.task.forcing_variables);
   add_ints(t + "pressure_levels", m.task.pressure_levels);
   add(t + "input_duration", m.task.input_duration);
 
-  const std::string s = kTransformerPrefix;
+  const std::string s = kTransformerConfigKey;
   const auto& st = m.denoiser.sparse_transformer_config;
   add(s + "attention_k_hop", st.attention_k_hop);
   add(s + "d_model", st.d_model);
@@ -391,7 +385,7 @@ std::vector<ConfigEntry> config_entries(const ModelConfig& m) {
   add(s + "ffw_hidden", st.ffw_hidden);
   if (st.name) add(s + "name", *st.name);
 
-  const std::string d = kDenoiserPrefix;
+  const std::string d = kDenoiserConfigKey;
   add(d + "mesh_size", m.denoiser.mesh_size);
   add(d + "latent_size", m.denoiser.latent_size);
   add(d + "hidden_layers", m.denoiser.hidden_layers);
@@ -401,7 +395,7 @@ std::vector<ConfigEntry> config_entries(const ModelConfig& m) {
     add(d + "grid2mesh_aggregate_normalization", *m.denoiser.grid2mesh_aggregate_normalization);
   if (m.denoiser.node_output_size) add(d + "node_output_size", *m.denoiser.node_output_size);
 
-  const std::string p = kSamplerPrefix;
+  const std::string p = kSamplerConfigKey;
   add(p + "max_noise_level", m.sampler.max_noise_level);
   add(p + "min_noise_level", m.sampler.min_noise_level);
   add(p + "num_noise_levels", m.sampler.num_noise_levels);
@@ -411,12 +405,12 @@ std::vector<ConfigEntry> config_entries(const ModelConfig& m) {
   add(p + "churn_max_noise_level", m.sampler.churn_max_noise_level);
   add(p + "noise_level_inflation_factor", m.sampler.noise_level_inflation_factor);
 
-  const std::string n = kNoisePrefix;
+  const std::string n = kNoiseConfigKey;
   add(n + "training_noise_level_rho", m.noise.training_noise_level_rho);
   add(n + "training_max_noise_level", m.noise.training_max_noise_level);
   add(n + "training_min_noise_level", m.noise.training_min_noise_level);
 
-  const std::string e = kEncoderPrefix;
+  const std::string e = kNoiseEncoderConfigKey;
   add(e + "apply_log_first", m.noise_encoder.apply_log_first);
   add(e + "base_period", m.noise_encoder.base_period);
   add(e + "num_frequencies", m.noise_encoder.num_frequencies);

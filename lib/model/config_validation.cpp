@@ -11,11 +11,6 @@
 namespace gencast {
 namespace {
 
-constexpr const char* kTask = "task_config:";
-constexpr const char* kDenoiser = "denoiser_architecture_config:";
-constexpr const char* kTransformer = "denoiser_architecture_config:sparse_transformer_config:";
-constexpr const char* kSampler = "sampler_config:";
-constexpr const char* kEncoder = "noise_encoder_config:";
 
 std::string quoted_list(const std::vector<std::string>& values) {
   std::string out;
@@ -63,10 +58,10 @@ struct Checker {
 };
 
 void check_task(Checker& c, const TaskConfig& task) {
-  c.unique_names(std::string(kTask) + "input_variables", task.input_variables, true);
-  c.unique_names(std::string(kTask) + "target_variables", task.target_variables, true);
-  c.unique_names(std::string(kTask) + "forcing_variables", task.forcing_variables, false);
-  const std::string levels = std::string(kTask) + "pressure_levels";
+  c.unique_names(std::string(kTaskConfigKey) + "input_variables", task.input_variables, true);
+  c.unique_names(std::string(kTaskConfigKey) + "target_variables", task.target_variables, true);
+  c.unique_names(std::string(kTaskConfigKey) + "forcing_variables", task.forcing_variables, false);
+  const std::string levels = std::string(kTaskConfigKey) + "pressure_levels";
   if (task.pressure_levels.empty()) c.add(levels + ":0", "at least one pressure level", "none");
   std::set<int64_t> seen;
   for (int64_t p : task.pressure_levels) {
@@ -84,7 +79,7 @@ void check_task(Checker& c, const TaskConfig& task) {
 }
 
 void check_transformer(Checker& c, const SparseTransformerConfig& st, int64_t latent_size) {
-  const std::string k = kTransformer;
+  const std::string k = kTransformerConfigKey;
   c.at_least(k + "attention_k_hop", st.attention_k_hop, 1);
   c.at_least(k + "num_layers", st.num_layers, 1);
   c.at_least(k + "num_heads", st.num_heads, 1);
@@ -104,7 +99,7 @@ void check_transformer(Checker& c, const SparseTransformerConfig& st, int64_t la
 
 void check_denoiser(Checker& c, const ModelConfig& config) {
   const auto& d = config.denoiser;
-  const std::string k = kDenoiser;
+  const std::string k = kDenoiserConfigKey;
   if (d.mesh_size < 0 || d.mesh_size > 7)
     c.add(k + "mesh_size", "an icosahedral refinement level in 0..7", std::to_string(d.mesh_size));
   c.at_least(k + "latent_size", d.latent_size, 1);
@@ -131,7 +126,7 @@ void check_denoiser(Checker& c, const ModelConfig& config) {
 }
 
 void check_sampler(Checker& c, const SamplerConfig& s) {
-  const std::string k = kSampler;
+  const std::string k = kSamplerConfigKey;
   c.at_least(k + "num_noise_levels", s.num_noise_levels, 1);
   c.positive(k + "min_noise_level", s.min_noise_level);
   c.positive(k + "max_noise_level", s.max_noise_level);
@@ -152,7 +147,7 @@ void check_sampler(Checker& c, const SamplerConfig& s) {
 }
 
 void check_noise_encoder(Checker& c, const NoiseEncoderConfig& e) {
-  const std::string k = kEncoder;
+  const std::string k = kNoiseEncoderConfigKey;
   c.positive(k + "base_period", e.base_period);
   c.at_least(k + "num_frequencies", e.num_frequencies, 1);
   if (e.output_sizes.empty()) c.add(k + "output_sizes:0", "at least one MLP layer size", "none");

@@ -12,6 +12,16 @@
 
 namespace gencast {
 
+// Key prefixes of the config sections in an official checkpoint (the
+// dataclass fields, joined by ':'), used by the loader and in messages.
+inline constexpr const char* kTaskConfigKey = "task_config:";
+inline constexpr const char* kDenoiserConfigKey = "denoiser_architecture_config:";
+inline constexpr const char* kTransformerConfigKey =
+    "denoiser_architecture_config:sparse_transformer_config:";
+inline constexpr const char* kSamplerConfigKey = "sampler_config:";
+inline constexpr const char* kNoiseConfigKey = "noise_config:";
+inline constexpr const char* kNoiseEncoderConfigKey = "noise_encoder_config:";
+
 struct TaskConfig {
   std::vector<std::string> input_variables;
   std::vector<std::string> target_variables;
