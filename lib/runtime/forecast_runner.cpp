@@ -161,9 +161,14 @@ RunCheck check_run(const RunSpec& spec) {
     if (n_lat > 0) {
       const MemoryEstimate est =
           estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kChunkRows);
+      const auto free_bytes = static_cast<double>(backend->free_memory_bytes());
+      const bool cache = edge_cache_enabled(spec.runtime.edge_cache, est.edge_cache,
+                                            backend->free_memory_bytes());
       plan.emplace_back("memory", "about " + format_bytes(static_cast<double>(est.total())) +
-                                      " needed, " +
-                                      format_bytes(static_cast<double>(backend->free_memory_bytes())) +
+                                      " needed, plus " +
+                                      format_bytes(static_cast<double>(est.edge_cache)) +
+                                      " for the edge cache (" + spec.runtime.edge_cache + ": " +
+                                      (cache ? "on" : "off") + "); " + format_bytes(free_bytes) +
                                       " free");
       check_memory(*backend, est, problems);
     }

@@ -37,6 +37,7 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
                   3 * C * L * elem + C * T * elem;
   e.sampler = 6 * G * T * 4;  // x, two denoised fields, scratch, noise, host staging
   e.workspace = 64ll << 20;
+  e.edge_cache = (e_g2m + e_m2g) * L * elem;
   return e;
 }
 

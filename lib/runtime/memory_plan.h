@@ -17,6 +17,7 @@ struct MemoryEstimate {
   int64_t activations = 0;  // denoiser scratch (latents, chunks, transformer)
   int64_t sampler = 0;      // sampler state, denoised fields, noise
   int64_t workspace = 0;    // library workspaces and slack
+  int64_t edge_cache = 0;   // optional edge-embedding cache (runtime.edge_cache), not in total()
   int64_t total() const { return weights + graph + activations + sampler + workspace; }
 };
 

@@ -7,6 +7,13 @@
 
 namespace gencast {
 
+bool edge_cache_enabled(const std::string& mode, int64_t cache_bytes, size_t free_bytes) {
+  if (mode == "on") return true;
+  if (mode == "off") return false;
+  if (mode == "auto") return static_cast<double>(cache_bytes) <= 0.25 * static_cast<double>(free_bytes);
+  fail_input("", "edge_cache", "auto, on or off", "'" + mode + "'");
+}
+
 GridInputRows grid_input_rows(const GridFeatureLayout& layout) {
   GridInputRows rows;
   rows.conditioning_rows.assign(static_cast<size_t>(layout.n_conditioning), -1);
@@ -45,14 +52,7 @@ std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t
   options.chunk_rows = chunk_rows;
   options.attention = attention.kind;
   const int64_t bytes = edge_cache_bytes(backend);
-  if (edge_cache == "on") {
-    options.cache_edge_embeddings = true;
-  } else if (edge_cache == "auto") {
-    options.cache_edge_embeddings =
-        static_cast<double>(bytes) <= 0.25 * static_cast<double>(backend.free_memory_bytes());
-  } else if (edge_cache != "off") {
-    fail_input("", "edge_cache", "auto, on or off", "'" + edge_cache + "'");
-  }
+  options.cache_edge_embeddings = edge_cache_enabled(edge_cache, bytes, backend.free_memory_bytes());
   spdlog::info("edge embedding cache: {} ({:.2f} GB)", options.cache_edge_embeddings ? "on" : "off",
                static_cast<double>(bytes) / 1e9);
   return std::make_unique<Denoiser>(backend, checkpoint.config, checkpoint.params, graph,

@@ -17,6 +17,10 @@
 
 namespace gencast {
 
+// The edge-cache rule: "on", "off", or "auto" = on when the cache takes at most
+// a quarter of the device's free memory. InputError for other modes.
+bool edge_cache_enabled(const std::string& mode, int64_t cache_bytes, size_t free_bytes);
+
 // Which rows of the grid embedder's first layer see which of our inputs.
 GridInputRows grid_input_rows(const GridFeatureLayout& layout);
 
