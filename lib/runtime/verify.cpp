@@ -70,8 +70,6 @@ struct Context {
   }
 };
 
-std::vector<int64_t> task_levels(const ModelConfig& config) { return config.task.pressure_levels; }
-
 InputDataset read_frames(const Context& ctx, int init_frame) {
   const std::vector<int64_t> times = read_input_times(ctx.folder.source);
   if (init_frame < 0 || init_frame >= static_cast<int>(times.size()))
@@ -109,15 +107,14 @@ void compare_intermediate(Context& ctx, const std::string& case_name, const std:
 
 void run_denoise_case(Context& ctx, const std::string& file) {
   const std::string name = base_name(file);
-  const auto [first, init] = fixture_input_frames(file);
-  (void)first;
+  const int init = fixture_input_frames(file).second;
   const TaskConfig& task = ctx.model.checkpoint.config.task;
   InputDataset frames = read_frames(ctx, init);
   const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
   const int64_t target_time = frames.times_s.back() + 12 * 3600;
   const StepConditioning cond = prepare_step(frames, init_index, target_time, ctx.stats, task);
   const float sigma = read_sigma(file);
-  const std::vector<int64_t> levels = task_levels(ctx.model.checkpoint.config);
+  const std::vector<int64_t> levels = ctx.model.checkpoint.config.task.pressure_levels;
   const ArrayF noisy = read_target_fields(file, "noisy_targets", ctx.targets, levels);
   const ArrayF denoised_ref = read_target_fields(file, "denoised", ctx.targets, levels);
 
@@ -177,7 +174,7 @@ struct StateRecorder final : StepObserver {
 void run_sampler_case(Context& ctx, const std::string& file) {
   const std::string name = base_name(file);
   const TaskConfig& task = ctx.model.checkpoint.config.task;
-  const std::vector<int64_t> levels = task_levels(ctx.model.checkpoint.config);
+  const std::vector<int64_t> levels = ctx.model.checkpoint.config.task.pressure_levels;
   SamplerConfig sampler = ctx.model.checkpoint.config.sampler;
   auto churn_ref = read_fixture_variable(file, "", "per_step_churn_rate");
   if (!churn_ref) sampler.stochastic_churn_rate = 0;  // churn-off cases record no rates
@@ -221,8 +218,7 @@ void run_sampler_case(Context& ctx, const std::string& file) {
   const DenoiseFn denoise = [&](float sigma, const Tensor& x, Tensor& out) {
     denoiser->denoise(sigma, x, out);
   };
-  const auto [first, init] = fixture_input_frames(file);
-  (void)first;
+  const int init = fixture_input_frames(file).second;
   InputDataset frames = read_frames(ctx, init);
   auto pred = read_fixture_variable(file, "prediction", ctx.targets.front().variable);
   const auto time_dim = pred ? std::find(pred->dims.begin(), pred->dims.end(), "time") - pred->dims.begin() : 0;
@@ -254,7 +250,6 @@ void run_sampler_case(Context& ctx, const std::string& file) {
         if (c > 0 && ctx.targets[c - 1].variable == slot.variable) continue;
         auto st = read_fixture_variable(file, "states", slot.variable);
         if (!st) continue;
-        std::vector<ChannelSlot> var_channels;
         std::vector<size_t> cols;
         for (size_t k = 0; k < ctx.targets.size(); ++k)
           if (ctx.targets[k].variable == slot.variable) cols.push_back(k);
@@ -272,8 +267,8 @@ void run_sampler_case(Context& ctx, const std::string& file) {
         }
       }
     }
-    ArrayF prediction = physical;
-    frames = advance_frames(frames, init_index, prediction.ptr(), target_time, task);
+    // The rollout's own path (as in forecast): the prediction becomes the newest frame.
+    if (step + 1 < n_steps) advance_frames_in_place(frames, physical.ptr(), target_time, task);
   }
 }
 
