@@ -234,8 +234,11 @@ void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qk
   if (t.q_blocks > 0x7fffffff)
     throw std::invalid_argument("cuda backend attention: too many nodes");
   if (t.nodes == 0) return;
-  const bool done = math != AttentionMath::f32_simt &&
-                    attention_mma_launch(t, qkv, t_qkv, out, t_out, math, stream);
+  const bool done =
+      (math == AttentionMath::bf16_mma &&
+       attention_flash_launch(t, qkv, t_qkv, out, t_out, stream)) ||
+      (math != AttentionMath::f32_simt &&
+       attention_mma_launch(t, qkv, t_qkv, out, t_out, math, stream));
   if (!done) simt_launch(t, qkv, t_qkv, out, t_out, stream);
   CUDA_CHECK(cudaGetLastError());
 }

@@ -7,7 +7,10 @@
 //    is widened on load); the fp32 path and the reference of the other one;
 //  * tensor cores (attention_mma.cu): q.k and p.v on WMMA fragments with
 //    float32 accumulation, operands rounded to bf16 or tf32; the softmax
-//    itself stays float32.
+//    itself stays float32;
+//  * bf16 in registers (attention_flash.cu): the same arithmetic as the WMMA
+//    kernel's bf16 form with scores, weights and output in mma.sync
+//    fragments and a cp.async pipeline; runs bf16 whenever head_dim % 8 == 0.
 // Masked entries never enter the sums (the SIMT kernel skips them; the
 // tensor-core kernel gives them weight exactly 0, and replaces non-finite
 // values of staged V by 0 while flagging their keys, because 0 * NaN = NaN
@@ -39,6 +42,9 @@ struct AttentionDeviceTiles {
   const int32_t* tile_key_block = nullptr;  // [tiles]
   const int32_t* tile_mask = nullptr;       // [tiles]
   const uint64_t* masks = nullptr;          // [mask_count * 64]
+  // Scratch of the bf16 flash kernel: [q_blocks * heads] words, bit r of
+  // word kb * heads + h = slot kb*64 + r has a non-finite value in head h.
+  uint64_t* bad_words = nullptr;
   int64_t nodes = 0;
   int64_t q_blocks = 0;
   int heads = 0;
@@ -62,6 +68,12 @@ const char* attention_math_name(AttentionMath math);
 void attention_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv, void* out,
                       DType t_out, AttentionMath math, cudaStream_t stream);
 
+// The register-resident bf16 kernel alone (attention_flash.cu). Returns
+// false, launching nothing, unless qkv is bf16, head_dim % 8 == 0, the plan
+// has its bad_words scratch and the device is sm_80+ with enough shared memory.
+bool attention_flash_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
+                            void* out, DType t_out, cudaStream_t stream);
+
 // The tensor-core kernel alone (attention_mma.cu); `math` must be tf32_mma or
 // bf16_mma. Returns false, launching nothing, when the current device cannot
 // run it (see attention_launch). Arguments are checked by attention_launch.
@@ -74,10 +86,11 @@ class CudaAttentionPlan final : public AttentionPlan {
  public:
   CudaAttentionPlan(AttentionDeviceTiles tiles, AttentionTiles mode, int64_t tile_count,
                     int64_t mask_count, Tensor slots, Tensor offsets, Tensor key_blocks,
-                    Tensor mask_index, Tensor masks)
+                    Tensor mask_index, Tensor masks, Tensor bad_words)
       : tiles_(tiles), mode_(mode), tile_count_(tile_count), mask_count_(mask_count),
         slots_(std::move(slots)), offsets_(std::move(offsets)), key_blocks_(std::move(key_blocks)),
-        mask_index_(std::move(mask_index)), masks_(std::move(masks)) {}
+        mask_index_(std::move(mask_index)), masks_(std::move(masks)),
+        bad_words_(std::move(bad_words)) {}
   int64_t nodes() const override { return tiles_.nodes; }
   int heads() const override { return tiles_.heads; }
   int head_dim() const override { return tiles_.head_dim; }
@@ -91,7 +104,7 @@ class CudaAttentionPlan final : public AttentionPlan {
   AttentionTiles mode_;
   int64_t tile_count_;
   int64_t mask_count_;
-  Tensor slots_, offsets_, key_blocks_, mask_index_, masks_;
+  Tensor slots_, offsets_, key_blocks_, mask_index_, masks_, bad_words_;
 };
 
 }  // namespace gencast::cuda

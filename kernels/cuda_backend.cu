@@ -316,6 +316,7 @@ std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours
   Tensor key_blocks = upload_words(layout.tile_key_block.data(), layout.tile_key_block.size() * 4);
   Tensor mask_index = upload_words(layout.tile_mask.data(), layout.tile_mask.size() * 4);
   Tensor masks = upload_words(layout.masks.data(), layout.masks.size() * 8);
+  Tensor bad_words = empty({std::max<int64_t>(layout.q_blocks * heads * 2, 1)}, DType::i32);
   // The layout's host vectors die on return: wait for the copies.
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   AttentionDeviceTiles dev;
@@ -324,6 +325,7 @@ std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours
   dev.tile_key_block = key_blocks.as<int32_t>();
   dev.tile_mask = mask_index.as<int32_t>();
   dev.masks = static_cast<const uint64_t*>(masks.data());
+  dev.bad_words = static_cast<uint64_t*>(bad_words.data());
   dev.nodes = layout.nodes;
   dev.q_blocks = layout.q_blocks;
   dev.heads = heads;
@@ -331,7 +333,7 @@ std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours
   return std::make_unique<CudaAttentionPlan>(dev, tiles, layout.tiles(), layout.mask_count(),
                                              std::move(slots), std::move(offsets),
                                              std::move(key_blocks), std::move(mask_index),
-                                             std::move(masks));
+                                             std::move(masks), std::move(bad_words));
 }
 
 void CudaBackend::attention(const AttentionPlan& plan_base, const Tensor& qkv, Tensor& out) {

@@ -151,7 +151,7 @@ TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
     const Variant variants[] = {{"simt f32", Precision::fp32, DType::f32},
                                 {"simt bf16-storage", Precision::fp32, DType::bf16},
                                 {"mma tf32", Precision::tf32, DType::f32},
-                                {"mma bf16", Precision::bf16, DType::bf16}};
+                                {"flash bf16", Precision::bf16, DType::bf16}};
     // Useful work only: q.k and p.v over the neighbour pairs, 2 flops per multiply-add.
     const double flops = 4.0 * double(khop.nnz()) * heads * head_dim;
     double sparse_ms[4] = {0, 0, 0, 0};
@@ -175,7 +175,7 @@ TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
       for (float x : host.data) REQUIRE(std::isfinite(x));
     }
     std::printf("  attention per layer, sparse tiles: simt f32 %.3f ms, simt bf16-storage %.3f ms,"
-                " mma tf32 %.3f ms (%.1fx simt f32), mma bf16 %.3f ms (%.1fx simt bf16-storage);"
+                " mma tf32 %.3f ms (%.1fx simt f32), flash bf16 %.3f ms (%.1fx simt bf16-storage);"
                 " x16 layers = %.1f ms per denoiser call at bf16\n",
                 sparse_ms[0], sparse_ms[1], sparse_ms[2], sparse_ms[0] / sparse_ms[2], sparse_ms[3],
                 sparse_ms[1] / sparse_ms[3], 16 * sparse_ms[3]);

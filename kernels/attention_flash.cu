@@ -1,0 +1,386 @@
+// Block-sparse attention for the bf16 precision, FlashAttention-2 style:
+// scores, softmax weights and the output accumulator live in registers
+// (mma.sync m16n8k16, float32 accumulation); K and V tiles stream through a
+// two-stage cp.async pipeline, so the next tile's gather overlaps this
+// tile's arithmetic. Same function and the same rounding as the WMMA kernel
+// (attention_mma.cu): q, k, v in bf16, scores in float32, weights rounded to
+// bf16 with the row sum over the rounded weights, lazy running max.
+//
+// Launch: grid (query blocks, heads), 128 threads = 4 warps; warp w owns the
+// query rows 16w..16w+15 of its 64-row block for the whole kernel. Per
+// visited tile with a non-empty mask:
+//   1. issue the next tile's K and V rows (gathered through the slot table,
+//      padding slots and columns >= head_dim zero-filled by cp.async);
+//   2. wait for this tile, barrier;
+//   3. if a key of this tile has a non-finite V (bad_words, computed by a
+//      pre-pass over V), zero those V rows in shared memory and flag the rows
+//      that attend to one (their output becomes NaN, like the CPU's) --
+//      0 * NaN = NaN on a tensor core would otherwise leak into every row;
+//   4. S = Q K^T for the warp's rows, skipping 16-key groups none of them
+//      attends to (Q's fragments stay in registers);
+//   5. exact mask (masked weight = 0, never read), online softmax per row,
+//      weights packed to bf16 A fragments in registers;
+//   6. O = O * corr + P V, skipping 16-key groups without weight;
+//   7. barrier (the stage is refilled by the next iteration's step 1).
+// Finally O / l goes straight from registers to the output rows.
+//
+// Shared memory: Q and two stages of K and V, 64 x (DP + 8) bf16 each (the
+// 16-byte row pad makes the 8 rows of every ldmatrix phase hit distinct
+// banks): 85 KiB at DP = 128, so two blocks fit an H100 SM.
+// Requirements (checked by the launcher, else the WMMA kernel runs):
+// head_dim % 8 == 0 (whole 16-byte chunks), bf16 qkv 16-byte aligned, sm_80+.
+#include "attention.cuh"
+#include "attention_tiles.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "cuda_check.cuh"
+#include "device_math.cuh"
+#include "launch_util.cuh"
+#include "mma_ptx.cuh"
+
+namespace gencast::cuda {
+namespace {
+
+constexpr int kRows = kAttentionBlock;  // query rows per block = keys per tile
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr unsigned kFullMask = 0xffffffffu;
+constexpr float kMaxSlack = 8.f;  // lazy running max, log2 units (see attention_mma.cu)
+
+static_assert(kRows == 16 * kWarps, "each warp owns 16 query rows");
+
+template <int DP>
+struct FlashLayout {
+  static constexpr int kLd = DP + 8;  // elements per shared row
+  static constexpr int kTile = kRows * kLd;
+  static constexpr size_t kBytes = size_t{5} * kTile * sizeof(bf16);  // Q + 2 x (K, V)
+};
+
+// Issues the copies of one 64 x DP tile: row r <- the head's segment of
+// node nodes[r] (part_base already points at q, k or v of head h of node 0).
+template <int DP>
+__device__ __forceinline__ void issue_tile(bf16* dst, const bf16* part_base, int64_t stride,
+                                           const int32_t* nodes, int head_dim) {
+  constexpr int kPerRow = DP / 8;
+  constexpr int kPerThread = kRows * kPerRow / kThreads;
+  static_assert(kRows * kPerRow % kThreads == 0);
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int idx = static_cast<int>(threadIdx.x) + i * kThreads;
+    const int r = idx / kPerRow, d = idx % kPerRow * 8;
+    const int64_t node = nodes[r];
+    const bool live = node >= 0 && d < head_dim;
+    const bf16* src = live ? part_base + node * stride + d : part_base;
+    ptx::cp_async_16(dst + r * FlashLayout<DP>::kLd + d, src, live ? 16 : 0);
+  }
+}
+
+template <class TO>
+__device__ __forceinline__ void store_pair(TO* dst, float a, float b);
+template <>
+__device__ __forceinline__ void store_pair<bf16>(bf16* dst, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(a, b);
+}
+template <>
+__device__ __forceinline__ void store_pair<float>(float* dst, float a, float b) {
+  *reinterpret_cast<float2*>(dst) = make_float2(a, b);
+}
+
+template <int DP, class TO>
+__global__ void __launch_bounds__(kThreads, 2)
+    attention_flash_kernel(const bf16* __restrict__ qkv, TO* __restrict__ out,
+                           const int32_t* __restrict__ slots,
+                           const int32_t* __restrict__ tile_offsets,
+                           const int32_t* __restrict__ tile_key_block,
+                           const int32_t* __restrict__ tile_mask,
+                           const uint64_t* __restrict__ masks,
+                           const uint64_t* __restrict__ bad_words, int heads, int head_dim,
+                           float scale_log2) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();  // mma.sync bf16 and cp.async need sm_80; the launcher never starts this below
+#else
+  using Layout = FlashLayout<DP>;
+  constexpr int kLd = Layout::kLd;
+  constexpr int kKSteps = DP / 16;  // k16 steps of Q K^T
+  constexpr int kOTiles = DP / 8;   // n8 tiles of O
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  bf16* const qs = reinterpret_cast<bf16*>(smem);
+  bf16* const kv = qs + Layout::kTile;  // stage s: K at kv + 2s tiles, V right after
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, tq = lane % 4;  // fragment row and column pair (mma_ptx.cuh)
+  const int qb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
+  const int64_t hd = int64_t{heads} * head_dim, stride = 3 * hd;
+  const bf16* const q_base = qkv + int64_t{h} * head_dim;
+  const int32_t* const qslots = slots + int64_t{qb} * kRows;
+  const int row_lo = warp * 16 + g;  // this thread's two query rows: row_lo, row_lo + 8
+
+  const int t_end = tile_offsets[qb + 1];
+  // Tiles with the shared empty mask 0 add nothing (attention_tiles.h).
+  const auto next_tile = [&](int t) {
+    while (t < t_end && tile_mask[t] == 0) ++t;
+    return t;
+  };
+  struct TileBits {
+    uint64_t lo = 0, hi = 0, bad = 0;  // mask words of rows row_lo, row_lo + 8; bad V keys
+  };
+  const auto tile_bits = [&](int t) {
+    TileBits b;
+    if (t < t_end) {
+      const int64_t m = int64_t{tile_mask[t]} * kRows;
+      b.lo = masks[m + row_lo];
+      b.hi = masks[m + row_lo + 8];
+      b.bad = bad_words[int64_t{tile_key_block[t]} * heads + h];
+    }
+    return b;
+  };
+  const auto issue_kv = [&](int t, int stage) {
+    const int32_t* kslots = slots + int64_t{tile_key_block[t]} * kRows;
+    bf16* k_dst = kv + 2 * stage * Layout::kTile;
+    issue_tile<DP>(k_dst, q_base + hd, stride, kslots, head_dim);
+    issue_tile<DP>(k_dst + Layout::kTile, q_base + 2 * hd, stride, kslots, head_dim);
+  };
+
+  issue_tile<DP>(qs, q_base, stride, qslots, head_dim);
+  int t = next_tile(tile_offsets[qb]);
+  if (t < t_end) issue_kv(t, 0);
+  ptx::cp_async_commit();
+  TileBits bits = tile_bits(t);
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+
+  uint32_t qf[kKSteps][4];  // the warp's 16 query rows as A fragments
+#pragma unroll
+  for (int ks = 0; ks < kKSteps; ++ks)
+    ptx::ldmatrix_x4(qf[ks], qs + (warp * 16 + lane % 16) * kLd + ks * 16 + lane / 16 * 8);
+
+  float o[kOTiles][4];
+#pragma unroll
+  for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+  float m_lo = -INFINITY, m_hi = -INFINITY;  // running max per row (log2 units)
+  float l_lo = 0.f, l_hi = 0.f;              // this thread's part of the row sums
+  bool nan_lo = false, nan_hi = false;       // a neighbour's value is non-finite
+  int stage = 0;
+
+  while (t < t_end) {
+    const int tn = next_tile(t + 1);
+    if (tn < t_end) issue_kv(tn, stage ^ 1);
+    ptx::cp_async_commit();  // possibly empty: the wait below always leaves one group
+    const TileBits next_bits = tile_bits(tn);
+    ptx::cp_async_wait<1>();
+    __syncthreads();  // tile t's K and V are in place for every warp
+
+    const bf16* const ks_tile = kv + 2 * stage * Layout::kTile;
+    bf16* const vs_tile = kv + (2 * stage + 1) * Layout::kTile;
+    if (bits.bad != 0) {  // the same word in every thread: uniform
+      constexpr int kPerRow = DP / 8;
+      for (int idx = tid; idx < kRows * kPerRow; idx += kThreads) {
+        const int r = idx / kPerRow;
+        if ((bits.bad >> r) & 1u)
+          *reinterpret_cast<uint4*>(vs_tile + r * kLd + idx % kPerRow * 8) = make_uint4(0, 0, 0, 0);
+      }
+      nan_lo = nan_lo || (bits.lo & bits.bad) != 0;
+      nan_hi = nan_hi || (bits.hi & bits.bad) != 0;
+      __syncthreads();
+    }
+
+    // Keys any of the warp's 16 rows attends to (the same in every lane).
+    const uint64_t mine = bits.lo | bits.hi;
+    const uint64_t warp_keys =
+        uint64_t{__reduce_or_sync(kFullMask, static_cast<uint32_t>(mine >> 32))} << 32 |
+        __reduce_or_sync(kFullMask, static_cast<uint32_t>(mine));
+
+    float s[8][4];  // scores of rows (g, g+8) x keys 8j + 2tq, +1
+#pragma unroll
+    for (int j = 0; j < 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+    for (int kp = 0; kp < 4; ++kp) {  // 16 keys at a time
+      if (((warp_keys >> (16 * kp)) & 0xffffu) == 0) continue;  // warp-uniform
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks) {
+        // B(k = dim, n = key) = K[key][dim]: K's rows, not transposed.
+        uint32_t b[4];
+        ptx::ldmatrix_x4(b, ks_tile + (16 * kp + lane % 8 + lane / 16 * 8) * kLd + ks * 16 +
+                                lane / 8 % 2 * 8);
+        ptx::mma_bf16_16816(s[2 * kp], qf[ks], b[0], b[1]);
+        ptx::mma_bf16_16816(s[2 * kp + 1], qf[ks], b[2], b[3]);
+      }
+    }
+
+    // Online softmax: rows g (s[.][0..1], bits.lo) and g+8 (s[.][2..3], bits.hi).
+    float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int c = 8 * j + 2 * tq + e;
+        s[j][e] = (bits.lo >> c) & 1u ? s[j][e] * scale_log2 : -INFINITY;
+        s[j][2 + e] = (bits.hi >> c) & 1u ? s[j][2 + e] * scale_log2 : -INFINITY;
+        tmax_lo = fmaxf(tmax_lo, s[j][e]);  // fmaxf skips NaN: a NaN score gives a NaN weight
+        tmax_hi = fmaxf(tmax_hi, s[j][2 + e]);
+      }
+#pragma unroll
+    for (int x = 1; x <= 2; x *= 2) {  // the 4 lanes of a quad share the rows
+      tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(kFullMask, tmax_lo, x));
+      tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(kFullMask, tmax_hi, x));
+    }
+    const auto move_max = [](uint64_t row_bits, float tmax, float& m) {
+      float corr = 1.f;
+      if (row_bits != 0) {
+        if (m == -INFINITY) {
+          m = tmax;  // first neighbours of the row: O and l are still exactly 0
+        } else if (tmax > m + kMaxSlack) {
+          corr = exp2f(m - tmax);
+          m = tmax;
+        }
+      }
+      return corr;
+    };
+    const float corr_lo = move_max(bits.lo, tmax_lo, m_lo);
+    const float corr_hi = move_max(bits.hi, tmax_hi, m_hi);
+    if (corr_lo != 1.f || corr_hi != 1.f) {
+#pragma unroll
+      for (int j = 0; j < kOTiles; ++j) {
+        o[j][0] *= corr_lo;
+        o[j][1] *= corr_lo;
+        o[j][2] *= corr_hi;
+        o[j][3] *= corr_hi;
+      }
+    }
+    float sum_lo = 0.f, sum_hi = 0.f;
+    uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      float w[4];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int c = 8 * j + 2 * tq + e;
+        // Masked: exactly 0, whatever S holds there. Rounded to bf16 here so
+        // that l sums exactly the weights the tensor cores multiply.
+        w[e] = (bits.lo >> c) & 1u ? __bfloat162float(__float2bfloat16_rn(exp2f(s[j][e] - m_lo)))
+                                   : 0.f;
+        w[2 + e] = (bits.hi >> c) & 1u
+                       ? __bfloat162float(__float2bfloat16_rn(exp2f(s[j][2 + e] - m_hi)))
+                       : 0.f;
+      }
+      sum_lo += w[0] + w[1];
+      sum_hi += w[2] + w[3];
+      p[j][0] = ptx::pack_bf16(w[0], w[1]);
+      p[j][1] = ptx::pack_bf16(w[2], w[3]);
+    }
+    l_lo = l_lo * corr_lo + sum_lo;
+    l_hi = l_hi * corr_hi + sum_hi;
+
+#pragma unroll
+    for (int kp = 0; kp < 4; ++kp) {  // keys 16kp.. as the k of P V
+      if (((warp_keys >> (16 * kp)) & 0xffffu) == 0) continue;  // all those weights are 0
+      const uint32_t a[4] = {p[2 * kp][0], p[2 * kp][1], p[2 * kp + 1][0], p[2 * kp + 1][1]};
+#pragma unroll
+      for (int dp = 0; dp < DP / 16; ++dp) {
+        // B(k = key, n = dim) = V[key][dim]: V's rows, transposed by ldmatrix.
+        uint32_t b[4];
+        ptx::ldmatrix_x4_trans(b, vs_tile + (16 * kp + lane % 16) * kLd + dp * 16 + lane / 16 * 8);
+        ptx::mma_bf16_16816(o[2 * dp], a, b[0], b[1]);
+        ptx::mma_bf16_16816(o[2 * dp + 1], a, b[2], b[3]);
+      }
+    }
+    __syncthreads();  // every warp is done with this stage before it is refilled
+    t = tn;
+    bits = next_bits;
+    stage ^= 1;
+  }
+  ptx::cp_async_wait<0>();
+
+#pragma unroll
+  for (int x = 1; x <= 2; x *= 2) {
+    l_lo += __shfl_xor_sync(kFullMask, l_lo, x);
+    l_hi += __shfl_xor_sync(kFullMask, l_hi, x);
+  }
+  // No neighbours: l = 0 and O = 0 -> zeros, like the CPU. NaN l or a
+  // flagged non-finite value -> NaN, like the CPU.
+  const float inv_lo = nan_lo ? NAN : (l_lo == 0.f ? 0.f : 1.f / l_lo);
+  const float inv_hi = nan_hi ? NAN : (l_hi == 0.f ? 0.f : 1.f / l_hi);
+  const int64_t node_lo = qslots[row_lo], node_hi = qslots[row_lo + 8];
+  TO* const out_lo = out + node_lo * hd + int64_t{h} * head_dim;
+  TO* const out_hi = out + node_hi * hd + int64_t{h} * head_dim;
+#pragma unroll
+  for (int j = 0; j < kOTiles; ++j) {
+    const int c = 8 * j + 2 * tq;
+    if (c >= head_dim) continue;  // head_dim % 8 == 0: c + 1 < head_dim too
+    if (node_lo >= 0) store_pair(out_lo + c, o[j][0] * inv_lo, o[j][1] * inv_lo);
+    if (node_hi >= 0) store_pair(out_hi + c, o[j][2] * inv_hi, o[j][3] * inv_hi);
+  }
+#endif
+}
+
+// bad_words[kb * heads + h] bit r: the node in slot kb*64 + r has a
+// non-finite value of head h in V. One thread per slot; block (64, 1).
+__global__ void bad_value_words_kernel(const bf16* __restrict__ qkv,
+                                       const int32_t* __restrict__ slots,
+                                       uint64_t* __restrict__ bad_words, int heads, int head_dim) {
+  const int kb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
+  const int r = static_cast<int>(threadIdx.x);
+  const int64_t hd = int64_t{heads} * head_dim;
+  const int64_t node = slots[int64_t{kb} * kRows + r];
+  bool bad = false;
+  if (node >= 0) {
+    const bf16* row = qkv + node * 3 * hd + 2 * hd + int64_t{h} * head_dim;
+    const auto* v = reinterpret_cast<const unsigned short*>(row);
+    for (int d = 0; d < head_dim; ++d) bad = bad || (v[d] & 0x7f80u) == 0x7f80u;
+  }
+  const unsigned word = __ballot_sync(kFullMask, bad);
+  if (r % 32 == 0)
+    reinterpret_cast<uint32_t*>(bad_words + int64_t{kb} * heads + h)[r / 32] = word;
+}
+
+template <int DP, class TO>
+void launch_flash(const AttentionDeviceTiles& t, const bf16* qkv, TO* out, cudaStream_t stream) {
+  constexpr size_t smem = FlashLayout<DP>::kBytes;
+  auto* kernel = &attention_flash_kernel<DP, TO>;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(smem)));
+  bad_value_words_kernel<<<dim3(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads)),
+                           kRows, 0, stream>>>(qkv, t.slots, t.bad_words, t.heads, t.head_dim);
+  // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).
+  const auto scale_log2 =
+      static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(t.head_dim)));
+  const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
+  kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
+                                           t.tile_mask, t.masks, t.bad_words, t.heads,
+                                           t.head_dim, scale_log2);
+}
+
+}  // namespace
+
+bool attention_flash_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
+                            void* out, DType t_out, cudaStream_t stream) {
+  if (t_qkv != DType::bf16 || t.head_dim % 8 != 0 || !is_aligned(qkv, 16) ||
+      t.bad_words == nullptr)
+    return false;
+  int device = 0, major = 0, optin = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int dp = t.head_dim <= 32 ? 32 : t.head_dim <= 64 ? 64 : 128;
+  const size_t smem = dp == 32 ? FlashLayout<32>::kBytes
+                               : dp == 64 ? FlashLayout<64>::kBytes : FlashLayout<128>::kBytes;
+  if (major < 8 || smem > static_cast<size_t>(optin)) return false;
+  const auto* qp = static_cast<const bf16*>(qkv);
+  dispatch_float_type(t_out, "attention", [&](auto ot) {
+    using TO = decltype(ot);
+    auto* op = static_cast<TO*>(out);
+    if (dp == 32)
+      launch_flash<32>(t, qp, op, stream);
+    else if (dp == 64)
+      launch_flash<64>(t, qp, op, stream);
+    else
+      launch_flash<128>(t, qp, op, stream);
+  });
+  return true;
+}
+
+}  // namespace gencast::cuda

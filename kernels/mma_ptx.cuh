@@ -1,0 +1,80 @@
+// Thin wrappers over the PTX instructions of register-resident tensor-core
+// kernels (sm_80+): asynchronous global->shared copies, ldmatrix and the
+// m16n8k16 bf16 MMA with float32 accumulation.
+//
+// Fragment layouts (PTX ISA, "mma.m16n8k16" with .bf16), with g = lane / 4
+// and t = lane % 4:
+//  * A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..),
+//    a3 = (g+8, 2t+8..), two bf16 per 32-bit register, lower column in the
+//    low half;
+//  * B (16x8, k x n): b0 = (k 2t..2t+1, n g), b1 = (k 2t+8.., n g);
+//  * C/D (16x8, float): c0, c1 = (g, 2t), (g, 2t+1); c2, c3 = the same at row g+8.
+// So the C fragments of two adjacent n8 tiles, packed to bf16 pairs, are the
+// A fragment of a k16 step (FlashAttention-2's register reuse of P).
+//
+// Invariants: shared pointers point into shared memory; ldmatrix rows are 16
+// bytes and 16-byte aligned; every lane of the warp executes the .aligned
+// instructions with its own row address. The asm is volatile with a memory
+// clobber where it reads or writes memory, so it stays ordered with the
+// barriers around it.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+namespace gencast::cuda::ptx {
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Copies 16 bytes global -> shared without registers; src_bytes < 16 copies
+// that many and zero-fills the rest (0: the destination becomes zeros and
+// nothing is read).
+__device__ __forceinline__ void cp_async_16(void* dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(src_bytes)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+// Waits until at most N committed groups of this thread are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Four 8x8 b16 matrices; lane l gives the address of row l % 8 of matrix l / 8.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(row))
+               : "memory");
+}
+// The same, each matrix transposed on the way.
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(row))
+               : "memory");
+}
+
+// d += a * b, 16x8x16, bf16 operands, float32 accumulators.
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                               uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats as a bf16 pair (lo in the low half), rounded to nearest.
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+}  // namespace gencast::cuda::ptx
