@@ -37,6 +37,10 @@ void register_bench_command(CLI::App& root, CommandResult&) {
   cmd->add_option("--edge-cache", args->options.edge_cache,
                   "auto, on or off: keep the edge embeddings on the device")
       ->capture_default_str();
+  cmd->add_option("--segment-split", args->options.segment_split_edges,
+                  "edges per piece of the two-level segment sums of heavy receivers (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--graph-only", args->options.graph_only, "only build and time the graphs");
   cmd->add_flag("--profile", args->options.profile,
                 "also time each stage of a call (synchronizes between stages)");

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "model/segment_split.h"
 
 namespace gencast {
 
@@ -22,6 +23,7 @@ struct Denoiser::Buffers {
   Tensor m2g_features, m2g_senders, m2g_receivers, m2g_offsets;
   Tensor chunk_a, chunk_b, chunk_c;  // [C, L] scratch
   Tensor chunk_out;                  // [C, targets]
+  Tensor partial;                    // [most pieces of a split chunk, L] f32 partial sums
   Tensor cond;                       // [total conditioning values, 1], f32
   Tensor zero_cond;                  // [2L, 1] zeros: LayerNorm without conditioning
 };
@@ -59,6 +61,26 @@ std::vector<Denoiser::EdgeChunk> Denoiser::plan_chunks(const std::vector<int32_t
     r0 = r1;
   }
   return chunks;
+}
+
+std::unique_ptr<Denoiser::EdgeSetSplit> Denoiser::plan_split(const std::vector<int32_t>& offsets,
+                                                             const std::vector<EdgeChunk>& chunks) {
+  const int64_t K = options_.segment_split_edges;
+  if (K <= 0) return nullptr;
+  const SegmentSplit plan = plan_segment_split(offsets, K);
+  auto split = std::make_unique<EdgeSetSplit>();
+  for (const EdgeChunk& c : chunks) {
+    // Only chunks holding a heavy receiver pay for the second level.
+    const bool heavy = max_degree(offsets, c.recv_begin, c.recv_end) > K;
+    split->chunks.push_back({heavy, plan.receiver_pieces[static_cast<size_t>(c.recv_begin)],
+                             plan.receiver_pieces[static_cast<size_t>(c.recv_end)]});
+    if (heavy) ++split->split_chunks;
+  }
+  if (split->split_chunks == 0) return nullptr;
+  split->pieces = plan.pieces();
+  split->piece_offsets = as_column(backend_, plan.piece_offsets);
+  split->receiver_pieces = as_column(backend_, plan.receiver_pieces);
+  return split;
 }
 
 Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore& params,
@@ -107,6 +129,15 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   B.chunk_b = b.empty_compute({chunk, L});
   B.chunk_c = b.empty_compute({chunk, L});
   B.chunk_out = b.empty_compute({chunk, n_targets_});
+  g2m_split_ = plan_split(graph.grid2mesh.receiver_offsets, g2m_chunks_);
+  m2g_split_ = plan_split(graph.mesh2grid.receiver_offsets, m2g_chunks_);
+  int64_t most_pieces = 0;
+  for (const auto* split : {g2m_split_.get(), m2g_split_.get()})
+    if (split)
+      for (const ChunkPieces& p : split->chunks)
+        if (p.split) most_pieces = std::max(most_pieces, p.piece_end - p.piece_begin);
+  // float32 so that the partial sums are not rounded to the compute type.
+  B.partial = b.empty({most_pieces, L}, DType::f32);
 
   int64_t total = 0;
   for (const auto& layer : weights_.conditioning) total += layer.w.dim(1);
@@ -136,6 +167,10 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   grid_structural_ = graph.grid_node_features;
   spdlog::debug("denoiser: {} grid nodes, {} mesh nodes, {}+{} edge chunks, chunk rows {}",
                 n_grid_, n_mesh_, g2m_chunks_.size(), m2g_chunks_.size(), chunk);
+  spdlog::debug("denoiser: two-level segment sums in {}+{} chunks ({}+{} pieces, {} rows of "
+                "partial sums)",
+                g2m_split_chunks(), m2g_split_chunks(), g2m_split_ ? g2m_split_->pieces : 0,
+                m2g_split_ ? m2g_split_->pieces : 0, most_pieces);
 }
 
 Denoiser::~Denoiser() = default;
@@ -264,7 +299,8 @@ void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& 
   backend_.layer_norm_cond(mlp_rest(mlp, h, tmp), cond, dst, false);
 }
 
-void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, Tensor& agg) {
+void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index,
+                             Tensor& agg) {
   Buffers& B = *buf_;
   const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
   Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
@@ -272,7 +308,18 @@ void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, Tens
   backend_.gather2_add_act(set.sender_proj, set.senders.rows(c.edge_begin, n), set.receiver_proj,
                            set.receivers.rows(c.edge_begin, n), a, Activation::swish);
   mlp_tail(set.update, a, b, e, false);
-  backend_.segment_sum(e, set.offsets.rows(c.recv_begin, nr + 1), agg);
+  const ChunkPieces* pieces = set.split ? &set.split->chunks.at(index) : nullptr;
+  if (!pieces || !pieces->split) {
+    backend_.segment_sum(e, set.offsets.rows(c.recv_begin, nr + 1), agg);
+    return;
+  }
+  // Edges -> pieces -> receivers. The piece offsets of this chunk start at
+  // its first edge and the receiver offsets at its first piece, and
+  // segment_sum reads offsets relative to their first entry.
+  const int64_t np = pieces->piece_end - pieces->piece_begin;
+  Tensor partial = B.partial.rows(0, np);
+  backend_.segment_sum(e, set.split->piece_offsets.rows(pieces->piece_begin, np + 1), partial);
+  backend_.segment_sum(partial, set.split->receiver_pieces.rows(c.recv_begin, nr + 1), agg);
 }
 
 void Denoiser::encoder(float sigma, const Tensor& x) {
@@ -310,10 +357,12 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   gemm(B.grid_lat, eu.first_parts[1], nullptr, B.grid_proj, Activation::none);
   gemm(B.mesh_lat, eu.first_parts[2], nullptr, B.mesh_proj, Activation::none);
   const EdgeSetTensors g2m{W.g2m_edge_embed, eu, g2m_cache_.get(), B.g2m_features,
-                           B.g2m_senders, B.g2m_receivers, B.g2m_offsets, B.grid_proj, B.mesh_proj};
-  for (const EdgeChunk& c : g2m_chunks_) {
+                           B.g2m_senders, B.g2m_receivers, B.g2m_offsets, B.grid_proj, B.mesh_proj,
+                           g2m_split_.get()};
+  for (size_t i = 0; i < g2m_chunks_.size(); ++i) {
+    const EdgeChunk& c = g2m_chunks_[i];
     Tensor agg = B.mesh_agg.rows(c.recv_begin, c.recv_end - c.recv_begin);
-    edge_messages(g2m, c, agg);
+    edge_messages(g2m, c, i, agg);
   }
   stage_done("grid2mesh edges");
 
@@ -369,11 +418,13 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
   gemm(B.mesh_final, eu.first_parts[1], nullptr, B.mesh_proj, Activation::none);
   gemm(B.grid_lat, eu.first_parts[2], nullptr, B.grid_proj, Activation::none);
   const EdgeSetTensors m2g{W.m2g_edge_embed, eu, m2g_cache_.get(), B.m2g_features,
-                           B.m2g_senders, B.m2g_receivers, B.m2g_offsets, B.mesh_proj, B.grid_proj};
-  for (const EdgeChunk& c : m2g_chunks_) {
+                           B.m2g_senders, B.m2g_receivers, B.m2g_offsets, B.mesh_proj, B.grid_proj,
+                           m2g_split_.get()};
+  for (size_t i = 0; i < m2g_chunks_.size(); ++i) {
+    const EdgeChunk& c = m2g_chunks_[i];
     const int64_t ng = c.recv_end - c.recv_begin;
     Tensor agg = B.chunk_b.rows(0, ng);  // edge_messages is done with chunk_b by then
-    edge_messages(m2g, c, agg);
+    edge_messages(m2g, c, i, agg);
 
     // Grid node update for this range, then the output MLP and preconditioning.
     Tensor grid = B.grid_lat.rows(c.recv_begin, ng);

@@ -10,6 +10,8 @@
 // Memory: edge work is done in chunks of whole receiver ranges (edges are
 // sorted by receiver), so per-edge latents never exist for the full edge set;
 // the decoder processes one contiguous grid-node range at a time end to end.
+// Chunks holding receivers with many edges sum them in two levels through a
+// small float32 scratch (DenoiserOptions::segment_split_edges).
 // One call handles one ensemble member.
 #pragma once
 
@@ -37,6 +39,14 @@ struct DenoiserOptions {
   // layer of the edge update instead (exact algebra, see denoiser.cpp). Costs
   // (grid2mesh + mesh2grid edges) x latent x element size of device memory.
   bool cache_edge_embeddings = false;
+  // Receivers with more edges than this are summed in two levels: edges into
+  // pieces of at most this many edges (float32 partial sums), then pieces into
+  // receivers (model/segment_split.h), in the chunks that hold such receivers.
+  // 64 ~ sqrt(3,753), the heaviest grid2mesh receiver at 0.25°, so that
+  // neither level's longest serial sum exceeds ~64 rows (64 edges, then <= 59
+  // pieces); receivers of <= 64 edges (the average is ~40) gain nothing from
+  // splitting. 0 = never split.
+  int64_t segment_split_edges = 64;
 };
 
 // Host copies of intermediate activations, for verification against the
@@ -80,11 +90,30 @@ class Denoiser {
   // FLOPs of one denoise() call (2 per multiply-add; GEMMs and attention).
   double flops_per_call() const { return flops_per_call_; }
   bool caches_edge_embeddings() const { return g2m_cache_ != nullptr; }
+  // Chunks whose segment sums run in two levels, per edge set (logs, tests).
+  int64_t g2m_split_chunks() const { return g2m_split_ ? g2m_split_->split_chunks : 0; }
+  int64_t m2g_split_chunks() const { return m2g_split_ ? m2g_split_->split_chunks : 0; }
+
+  // A range of whole receivers and their edges, processed together.
+  struct EdgeChunk {
+    int64_t edge_begin, edge_end, recv_begin, recv_end;
+  };
+  // Consecutive receiver ranges with at most `limit` edges and `limit`
+  // receivers each (a single receiver above the limit gets a chunk of its own).
+  static std::vector<EdgeChunk> plan_chunks(const std::vector<int32_t>& offsets, int64_t limit);
 
  private:
   struct Buffers;
-  struct EdgeChunk {
-    int64_t edge_begin, edge_end, recv_begin, recv_end;
+  // The two-level segment sum of one edge set (see DenoiserOptions::segment_split_edges).
+  struct ChunkPieces {
+    bool split;                      // false: the chunk's receivers are all light
+    int64_t piece_begin, piece_end;  // the chunk's pieces
+  };
+  struct EdgeSetSplit {
+    Tensor piece_offsets;             // [P + 1, 1] i32: edge offsets of the pieces
+    Tensor receiver_pieces;           // [R + 1, 1] i32: piece offsets of the receivers
+    std::vector<ChunkPieces> chunks;  // parallel to the edge set's EdgeChunks
+    int64_t pieces = 0, split_chunks = 0;
   };
   // Cached normalized edge embeddings E0 and the per-call first layer of the
   // edge update with the embedder's conditioning folded in:
@@ -127,14 +156,19 @@ class Denoiser {
     const Tensor &features, &senders, &receivers, &offsets;
     const Tensor& sender_proj;    // sender latents @ the update's sender rows
     const Tensor& receiver_proj;  // receiver latents @ the update's receiver rows
+    const EdgeSetSplit* split;    // null: one segment sum per chunk
   };
   // Messages of the edges of chunk `c` (edge MLP on [edge, sender, receiver],
   // LayerNorm + conditioning), summed per receiver into agg [receivers of c, L].
-  void edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, Tensor& agg);
+  // `index` is c's position in its edge set's chunk list.
+  void edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index, Tensor& agg);
+  // Plans the two-level sums of an edge set; null when no chunk has a
+  // receiver above options_.segment_split_edges.
+  std::unique_ptr<EdgeSetSplit> plan_split(const std::vector<int32_t>& offsets,
+                                           const std::vector<EdgeChunk>& chunks);
   void encoder(float sigma, const Tensor& x);
   void processor();
   void decoder(float sigma, const Tensor& x, Tensor& out);
-  static std::vector<EdgeChunk> plan_chunks(const std::vector<int32_t>& offsets, int64_t limit);
 
   Backend& backend_;
   ModelConfig config_;
@@ -148,6 +182,7 @@ class Denoiser {
   std::vector<Tensor> cond_views_;
   std::vector<size_t> cond_offsets_;  // start of each site in cond_host_
   std::unique_ptr<EdgeEmbeddingCache> g2m_cache_, m2g_cache_;
+  std::unique_ptr<EdgeSetSplit> g2m_split_, m2g_split_;
   std::vector<float> cond_host_;
   ArrayF grid_structural_;  // [G, 3] structural grid node features
   int64_t attention_nnz_ = 0;

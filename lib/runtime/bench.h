@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "graph/denoiser_graph.h"
+#include "model/denoiser.h"
 
 namespace gencast {
 
@@ -26,6 +27,7 @@ struct BenchOptions {
   bool profile = false;          // time each denoiser stage (synchronizes between stages)
   int64_t chunk_rows = int64_t{1} << 17;
   std::string edge_cache = "auto";  // auto | on | off
+  int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges;  // 0 = off
   uint64_t seed = 0;
 };
 

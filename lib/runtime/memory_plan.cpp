@@ -34,7 +34,8 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   e.graph = (e_g2m + e_m2g) * (4 * elem + 8) + (G + M + 2) * 4 + M * 3 * elem +
             nnz / 8 + nnz / 4096 * 64;  // bit masks and tile lists of the attention plan
   e.activations = G * cond_in * elem + 2 * G * L * elem + (6 * M * L + 3 * M * L + M * F) * elem +
-                  3 * C * L * elem + C * T * elem;
+                  3 * C * L * elem + C * T * elem +
+                  (e_g2m / 64 + M) * L * 4;  // float32 partial sums of the two-level segment sums
   e.sampler = 6 * G * T * 4;  // x, two denoised fields, scratch, noise, host staging
   e.workspace = 64ll << 20;
   e.edge_cache = (e_g2m + e_m2g) * L * elem;

@@ -47,9 +47,11 @@ int64_t PreparedModel::edge_cache_bytes(const Backend& backend) const {
 }
 
 std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,
-                                                       const std::string& edge_cache) const {
+                                                       const std::string& edge_cache,
+                                                       int64_t segment_split_edges) const {
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
+  options.segment_split_edges = segment_split_edges;
   options.attention = attention.kind;
   const int64_t bytes = edge_cache_bytes(backend);
   options.cache_edge_embeddings = edge_cache_enabled(edge_cache, bytes, backend.free_memory_bytes());

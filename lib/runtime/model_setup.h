@@ -38,8 +38,11 @@ struct PreparedModel {
   int64_t edge_cache_bytes(const Backend& backend) const;
   // edge_cache: "auto" (cache when it takes at most a quarter of the device's
   // free memory), "on" or "off".
-  std::unique_ptr<Denoiser> make_denoiser(Backend& backend, int64_t chunk_rows = int64_t{1} << 17,
-                                          const std::string& edge_cache = "auto") const;
+  // segment_split_edges: see DenoiserOptions (0 = one-level segment sums).
+  std::unique_ptr<Denoiser> make_denoiser(
+      Backend& backend, int64_t chunk_rows = int64_t{1} << 17,
+      const std::string& edge_cache = "auto",
+      int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges) const;
 };
 
 // Loads and validates the checkpoint, resolves the attention request
