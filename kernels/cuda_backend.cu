@@ -299,6 +299,33 @@ void CudaBackend::segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y)
                      C, stream_);
 }
 
+void CudaBackend::layer_norm_cond_segment_sum(const Tensor& x, const Tensor& cond,
+                                              const Tensor& offsets, Tensor& y) {
+  activate();
+  const char* op = "layer_norm_cond_segment_sum";
+  check_owned(x, op);
+  check_owned(cond, op);
+  check_owned(offsets, op);
+  check_owned(y, op);
+  require_float(x, op, "x");
+  require_float(y, op, "y");
+  require(cond.dtype() == DType::f32, op, "cond must be f32");
+  require(offsets.dtype() == DType::i32, op, "offsets must be i32");
+  const int64_t N = y.rows(), C = y.cols();
+  require(offsets.numel() == N + 1, op, "offsets must have rows(y)+1 entries");
+  require(x.cols() == C || x.numel() == 0, op, "column mismatch");
+  require(cond.numel() == 2 * C, op, "cond must have 2*C elements");
+  require(!overlap(x, y), op, "y must not overlap x");
+  if (layer_norm_cond_segment_sum_launch(x.data(), x.dtype(), x.rows(), cond.as<float>(),
+                                         offsets.as<int32_t>(), y.data(), y.dtype(), N, C,
+                                         stream_))
+    return;
+  // Rows too wide for the registers: the two ops, through a scratch tensor.
+  Tensor normalized = empty(x.shape(), x.dtype());
+  layer_norm_cond(x, cond, normalized, false);
+  segment_sum(normalized, offsets, y);
+}
+
 std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours, int heads,
                                                            int head_dim, AttentionTiles tiles) {
   activate();

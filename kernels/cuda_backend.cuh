@@ -61,6 +61,8 @@ class CudaBackend final : public Backend {
   void gather2_add_act(const Tensor& a, const Tensor& ia, const Tensor& b, const Tensor& ib,
                        Tensor& y, Activation act) override;
   void segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) override;
+  void layer_norm_cond_segment_sum(const Tensor& x, const Tensor& cond, const Tensor& offsets,
+                                   Tensor& y) override;
   std::unique_ptr<AttentionPlan> plan_attention(const Csr& neighbours, int heads, int head_dim,
                                                 AttentionTiles tiles) override;
   void attention(const AttentionPlan& plan, const Tensor& qkv, Tensor& out) override;

@@ -77,7 +77,112 @@ __global__ void __launch_bounds__(kSegWarps * 32)
   }
 }
 
+// One warp per receiver row n: every edge row of its segment is read once
+// into registers (GROUPS groups of VEC columns per lane: column
+// (lane + 32 g) * VEC), normalized with two-pass float32 statistics like
+// layer_norm_cond_kernel, conditioned, and added to float32 accumulators.
+template <int VEC, int GROUPS, class TX, class TY>
+__global__ void __launch_bounds__(kSegWarps * 32)
+    ln_cond_segment_sum_kernel(const TX* __restrict__ x, int64_t rows_x,
+                               const int32_t* __restrict__ offsets, const float* __restrict__ cond,
+                               TY* __restrict__ y, int64_t rows, int64_t cols) {
+  constexpr float kEps = 1e-5f;  // as layernorm.cu
+  const int lane = threadIdx.x % 32;
+  const int64_t n = blockIdx.x * int64_t{kSegWarps} + threadIdx.x / 32;
+  if (n >= rows) return;  // whole warp leaves together
+  const int64_t base = offsets[0];
+  const int64_t begin = offsets[n] - base, end = offsets[n + 1] - base;
+  const bool valid = 0 <= begin && begin <= end && end <= rows_x;
+  float s[GROUPS][VEC], o[GROUPS][VEC], acc[GROUPS][VEC];
+  bool live[GROUPS];
+#pragma unroll
+  for (int g = 0; g < GROUPS; ++g) {
+    const int64_t c = (lane + 32 * int64_t{g}) * VEC;
+    live[g] = c < cols;
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+      s[g][k] = o[g][k] = 0.f;
+      acc[g][k] = valid ? 0.f : __int_as_float(0x7fc00000);  // NaN: broken graph
+    }
+    if (live[g]) {
+      load_vec<VEC>(cond + c, s[g]);
+      load_vec<VEC>(cond + cols + c, o[g]);
+    }
+  }
+  const float inv_cols = 1.f / static_cast<float>(cols);
+  for (int64_t e = valid ? begin : end; e < end; ++e) {
+    float v[GROUPS][VEC];
+    float sum = 0.f;
+#pragma unroll
+    for (int g = 0; g < GROUPS; ++g) {
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) v[g][k] = 0.f;
+      if (live[g]) load_vec<VEC>(x + e * cols + (lane + 32 * int64_t{g}) * VEC, v[g]);
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) sum += v[g][k];
+    }
+    const float mean = warp_sum(sum) * inv_cols;
+    float sq = 0.f;
+#pragma unroll
+    for (int g = 0; g < GROUPS; ++g)
+      if (live[g])
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float d = v[g][k] - mean;
+          sq += d * d;
+        }
+    const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
+#pragma unroll
+    for (int g = 0; g < GROUPS; ++g)
+#pragma unroll
+      for (int k = 0; k < VEC; ++k)
+        acc[g][k] += (v[g][k] - mean) * inv * (1.f + s[g][k]) + o[g][k];
+  }
+#pragma unroll
+  for (int g = 0; g < GROUPS; ++g)
+    if (live[g]) store_vec<VEC>(y + n * cols + (lane + 32 * int64_t{g}) * VEC, acc[g]);
+}
+
 }  // namespace
+
+bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
+                                        const float* cond, const int32_t* offsets, void* y,
+                                        DType ty, int64_t rows, int64_t cols, cudaStream_t stream) {
+  if (cols > 512) return false;
+  if (rows == 0 || cols == 0) return true;
+  const bool vec4 = cols % 4 == 0 && is_aligned(x, 4 * dtype_size(tx)) &&
+                    is_aligned(y, 4 * dtype_size(ty)) && is_aligned(cond, 16) &&
+                    is_aligned(cond + cols, 16);
+  const int64_t block_count = (rows + kSegWarps - 1) / kSegWarps;
+  if (block_count > 0x7fffffff)
+    throw std::invalid_argument("cuda backend layer_norm_cond_segment_sum: too many rows");
+  const auto blocks = static_cast<unsigned>(block_count);
+  dispatch_float_type(tx, "layer_norm_cond_segment_sum", [&](auto xt) {
+    dispatch_float_type(ty, "layer_norm_cond_segment_sum", [&](auto yt) {
+      using TX = decltype(xt);
+      using TY = decltype(yt);
+      const auto* xp = static_cast<const TX*>(x);
+      auto* yp = static_cast<TY*>(y);
+      const auto run = [&](auto vec, auto groups) {
+        ln_cond_segment_sum_kernel<decltype(vec)::value, decltype(groups)::value>
+            <<<blocks, kSegWarps * 32, 0, stream>>>(xp, rows_x, offsets, cond, yp, rows, cols);
+      };
+      using I1 = std::integral_constant<int, 1>;
+      using I4 = std::integral_constant<int, 4>;
+      using I16 = std::integral_constant<int, 16>;
+      if (vec4 && cols <= 128)
+        run(I4{}, I1{});
+      else if (vec4)
+        run(I4{}, I4{});
+      else if (cols <= 32)
+        run(I1{}, I1{});
+      else
+        run(I1{}, I16{});
+    });
+  });
+  CUDA_CHECK(cudaGetLastError());
+  return true;
+}
 
 void gather2_add_act_launch(const void* a, int64_t rows_a, const int32_t* ia, const void* b,
                             int64_t rows_b, const int32_t* ib, DType tab, void* y, DType ty,

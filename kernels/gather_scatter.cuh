@@ -25,6 +25,15 @@ void gather2_add_act_launch(const void* a, int64_t rows_a, const int32_t* ia, co
                             int64_t rows_b, const int32_t* ib, DType tab, void* y, DType ty,
                             int64_t rows, int64_t cols, Activation act, cudaStream_t stream);
 
+// y[n] = sum over the segment of LN(x[e]) * (1 + cond[0:C]) + cond[C:2C]
+// (layernorm.cuh's LayerNorm, float32 statistics), one warp per receiver with
+// the row in registers. Returns false, launching nothing, when C is above 512
+// (the register budget); the caller then composes layer_norm_cond and
+// segment_sum.
+bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
+                                        const float* cond, const int32_t* offsets, void* y,
+                                        DType ty, int64_t rows, int64_t cols, cudaStream_t stream);
+
 // x [rows_x, C], offsets i32 [rows + 1], y [rows, C].
 void segment_sum_launch(const void* x, DType tx, int64_t rows_x, const int32_t* offsets, void* y,
                         DType ty, int64_t rows, int64_t cols, cudaStream_t stream);

@@ -19,8 +19,7 @@
 namespace gencast::cuda {
 namespace {
 
-constexpr int kRowsPerWarp = 4;       // latitude rows sharing one pass over the coefficients
-constexpr int kWarpsPerBlock = 8;
+constexpr int kRowThreads = 128;      // latitude rows per block of the Legendre stage
 constexpr double kNegligible = 1e-40;  // same cut-off as LegendreTable::kNegligible
 
 struct KeyChunk {
@@ -42,7 +41,8 @@ __host__ __device__ inline int64_t tri_offset(int64_t m, int64_t L) {
   return m * L - m * (m - 1) / 2;
 }
 
-// One block per order m; z[t * count + c] for t in column m.
+// One block per order m; z[t * kNoiseChunk + c] for t in column m (a fixed
+// row stride, so the Legendre stage reads every row with 16-byte loads).
 __global__ void noise_coefficients_kernel(KeyChunk chunk, int count, int64_t L,
                                           float* __restrict__ z_cos, float* __restrict__ z_sin) {
   const int64_t m = blockIdx.x;
@@ -56,8 +56,8 @@ __global__ void noise_coefficients_kernel(KeyChunk chunk, int count, int64_t L,
     const auto i_pos = static_cast<uint32_t>(l * l + l + m);
     const auto i_neg = static_cast<uint32_t>(l * l + l - m);
     const int64_t t = off + k;
-    z_cos[t * count + c] = philox_noise_normal(key.seed, i_pos, key.channel, key.draw, key.member);
-    z_sin[t * count + c] =
+    z_cos[t * kNoiseChunk + c] = philox_noise_normal(key.seed, i_pos, key.channel, key.draw, key.member);
+    z_sin[t * kNoiseChunk + c] =
         m == 0 ? 0.f : philox_noise_normal(key.seed, i_neg, key.channel, key.draw, key.member);
   }
 }
@@ -73,74 +73,72 @@ __device__ inline void write_spectrum(float2* spec, int64_t n_lat, int64_t L, in
   if (m == 0) r[L] = make_float2(0.f, 0.f);  // no Nyquist term: degrees stop at L - 1
 }
 
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+// One thread per (order m, southern row j): the thread runs the normalised
+// associated Legendre recurrence in l for its own row in double (once, not
+// once per channel), and accumulates w = Pbar_l^m(x_j) * scale in float32
+// into the even- and odd-degree sums of all kNoiseChunk channels, whose
+// coefficients every thread of the block reads at the same address
+// (broadcast 16-byte loads). Even + odd gives row j, even - odd its northern
+// mirror (Pbar_l^m(-x) = (-1)^(l+m) Pbar_l^m(x)). Grid (L, row blocks).
+__global__ void __launch_bounds__(kRowThreads)
     noise_legendre_kernel(LegendreTables tb, const float* __restrict__ z_cos,
                           const float* __restrict__ z_sin, int count, float2* __restrict__ spec) {
-  const int lane = threadIdx.x % 32;
-  const int64_t groups = (tb.half_rows + kRowsPerWarp - 1) / kRowsPerWarp;
-  const int64_t item = blockIdx.x * int64_t{kWarpsPerBlock} + threadIdx.x / 32;
-  if (item >= groups * tb.L) return;
-  // Warps next to each other share m, hence read the same coefficient column.
-  const int64_t m = item / groups, g = item % groups;
-  const bool active = lane < count;
-  const double log_negligible = log(kNegligible);
+  constexpr int kC = kNoiseChunk;
+  const int64_t m = blockIdx.x;
+  const int64_t j = blockIdx.y * int64_t{kRowThreads} + threadIdx.x;
+  if (j >= tb.half_rows) return;  // no barriers below
+  const double s = tb.row_s[j];
+  const double x = tb.row_x[j];
+  const double log_s = s > 0 ? log(s) : -INFINITY;
+  const double log_pmm = m == 0 ? tb.log_diag[0] : tb.log_diag[m] + static_cast<double>(m) * log_s;
+  // Columns that provably stay below kNegligible are exact zeros, as on the CPU.
+  const bool live = !(log_pmm + tb.log_bound[m] < log(kNegligible));
 
-  double x[kRowsPerWarp], p_prev[kRowsPerWarp], p_prev2[kRowsPerWarp];
-  double ce[kRowsPerWarp], co[kRowsPerWarp], se[kRowsPerWarp], so[kRowsPerWarp];
-  bool any_live = false;
+  float ce[kC], co[kC], se[kC], so[kC];
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    const int64_t j = g * kRowsPerWarp + r;
-    const bool valid = j < tb.half_rows;
-    const double s = valid ? tb.row_s[j] : 1.0;
-    x[r] = valid ? tb.row_x[j] : 0.0;
-    const double log_s = s > 0 ? log(s) : -INFINITY;
-    const double log_pmm =
-        m == 0 ? tb.log_diag[0] : tb.log_diag[m] + static_cast<double>(m) * log_s;
-    // Columns that provably stay below kNegligible are exact zeros, as on the CPU.
-    const bool live = valid && !(log_pmm + tb.log_bound[m] < log_negligible);
-    any_live = any_live || live;
-    p_prev[r] = live ? exp(log_pmm) : 0.0;
-    p_prev2[r] = 0.0;
-    ce[r] = co[r] = se[r] = so[r] = 0.0;
-  }
-  if (any_live) {
+  for (int c = 0; c < kC; ++c) ce[c] = co[c] = se[c] = so[c] = 0.f;
+  if (live) {
+    double p_prev = exp(log_pmm), p_prev2 = 0.0;
     const int64_t t0 = tri_offset(m, tb.L);
     for (int64_t k = 0; k < tb.L - m; ++k) {
       const int64_t t = t0 + k;
-      const double zc = active ? static_cast<double>(z_cos[t * count + lane]) : 0.0;
-      const double zs = active ? static_cast<double>(z_sin[t * count + lane]) : 0.0;
-      const double a = tb.rec_a[t], b = tb.rec_b[t], w0 = tb.scale[t];
-      const bool odd = (k & 1) != 0;  // parity of l + m equals parity of l - m = k
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        double p = p_prev[r];  // k == 0: Pbar_m^m
-        if (k > 0) {
-          p = a * (x[r] * p_prev[r] - b * p_prev2[r]);
-          p_prev2[r] = p_prev[r];
-          p_prev[r] = p;
-        }
-        const double w = p * w0;
-        if (odd) {
-          co[r] += w * zc;
-          so[r] += w * zs;
-        } else {
-          ce[r] += w * zc;
-          se[r] += w * zs;
-        }
+      double p = p_prev;  // k == 0: Pbar_m^m
+      if (k > 0) {
+        p = tb.rec_a[t] * (x * p_prev - tb.rec_b[t] * p_prev2);
+        p_prev2 = p_prev;
+        p_prev = p;
       }
+      const auto w = static_cast<float>(p * tb.scale[t]);
+      const auto* zc = reinterpret_cast<const float4*>(z_cos + t * kC);
+      const auto* zs = reinterpret_cast<const float4*>(z_sin + t * kC);
+      // Explicit arrays per branch (no pointer to them: they stay in registers).
+      const auto accumulate = [&](float (&acc_c)[kC], float (&acc_s)[kC]) {
+#pragma unroll
+        for (int q = 0; q < kC / 4; ++q) {
+          const float4 a = __ldg(zc + q), b = __ldg(zs + q);
+          acc_c[4 * q] += w * a.x;
+          acc_c[4 * q + 1] += w * a.y;
+          acc_c[4 * q + 2] += w * a.z;
+          acc_c[4 * q + 3] += w * a.w;
+          acc_s[4 * q] += w * b.x;
+          acc_s[4 * q + 1] += w * b.y;
+          acc_s[4 * q + 2] += w * b.z;
+          acc_s[4 * q + 3] += w * b.w;
+        }
+      };
+      // The parity of l + m is that of k: the same for the whole block.
+      if (k & 1)
+        accumulate(co, so);
+      else
+        accumulate(ce, se);
     }
   }
-  if (!active) return;
+  const int64_t north = tb.n_lat - 1 - j;
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    const int64_t j = g * kRowsPerWarp + r;
-    if (j >= tb.half_rows) continue;
-    const int64_t north = tb.n_lat - 1 - j;
-    // Pbar_l^m(-x) = (-1)^(l+m) Pbar_l^m(x): row j (x <= 0) gets even + odd,
-    // its mirror even - odd.
-    write_spectrum(spec, tb.n_lat, tb.L, lane, j, m, ce[r] + co[r], se[r] + so[r]);
-    if (north != j) write_spectrum(spec, tb.n_lat, tb.L, lane, north, m, ce[r] - co[r], se[r] - so[r]);
+  for (int c = 0; c < kC; ++c) {
+    if (c >= count) break;
+    write_spectrum(spec, tb.n_lat, tb.L, c, j, m, ce[c] + co[c], se[c] + so[c]);
+    if (north != j) write_spectrum(spec, tb.n_lat, tb.L, c, north, m, ce[c] - co[c], se[c] - so[c]);
   }
 }
 
@@ -295,10 +293,9 @@ void CudaNoisePlan::sample(std::span<const NoiseKey> keys, Tensor& out,
   auto* z_cos = const_cast<float*>(z_cos_.as<float>());  // scratch, ordered on the stream
   auto* z_sin = const_cast<float*>(z_sin_.as<float>());
   auto* fields = const_cast<float*>(fields_.as<float>());
-  const int64_t groups = (half_rows_ + kRowsPerWarp - 1) / kRowsPerWarp;
-  const int64_t legendre_blocks = (groups * L_ + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  const int64_t row_blocks = (half_rows_ + kRowThreads - 1) / kRowThreads;
   const int64_t points = n_lat_ * n_lon_;
-  if (legendre_blocks > 0x7fffffff || (points + 31) / 32 > 0x7fffffff || L_ > 0x7fffffff)
+  if (row_blocks > 65535 || (points + 31) / 32 > 0x7fffffff || L_ > 0x7fffffff)
     throw std::invalid_argument("cuda backend sphere_noise: grid too large");
 
   for (int64_t c0 = 0; c0 < channels; c0 += kNoiseChunk) {
@@ -309,8 +306,8 @@ void CudaNoisePlan::sample(std::span<const NoiseKey> keys, Tensor& out,
                                                                               z_cos, z_sin);
     CUDA_CHECK(cudaGetLastError());
     auto* spec = reinterpret_cast<float2*>(fields);
-    noise_legendre_kernel<<<static_cast<unsigned>(legendre_blocks), kWarpsPerBlock * 32, 0,
-                            stream>>>(tb, z_cos, z_sin, count, spec);
+    noise_legendre_kernel<<<dim3(static_cast<unsigned>(L_), static_cast<unsigned>(row_blocks)),
+                            kRowThreads, 0, stream>>>(tb, z_cos, z_sin, count, spec);
     CUDA_CHECK(cudaGetLastError());
     const cufftHandle plan = fft_plan(count * static_cast<int>(n_lat_), stream);
     CUFFT_CHECK(cufftSetStream(plan, stream));

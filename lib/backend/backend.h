@@ -106,6 +106,12 @@ class Backend {
   // offsets: i32 [rows(y) + 1], x holds the edges of that receiver range, in order.
   virtual void segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) = 0;
 
+  // layer_norm_cond of every row of x, then segment_sum, in one pass: the
+  // normalized edge messages never exist as a [rows(x), C] tensor. Same
+  // offsets contract as segment_sum; cond [2C] (f32) as layer_norm_cond.
+  virtual void layer_norm_cond_segment_sum(const Tensor& x, const Tensor& cond,
+                                           const Tensor& offsets, Tensor& y) = 0;
+
   // Exact softmax attention restricted to a neighbourhood (self included).
   // `tiles` says which query/key tiles a tiled implementation visits: only
   // tiles holding neighbours (sparse), every tile inside the band of the

@@ -151,6 +151,32 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Te
   }
 }
 
+namespace {
+
+// yr (+)= LN(xr) * (1 + scale) + offset over C columns; mean and variance in
+// double. The one row kernel of layer_norm_cond and layer_norm_cond_segment_sum,
+// so that the fused op gives exactly the unfused result on this backend.
+void layer_norm_cond_row(const float* xr, int64_t C, const float* scale, const float* offset,
+                         float* yr, bool accumulate) {
+  double mean = 0;
+  for (int64_t c = 0; c < C; ++c) mean += xr[c];
+  mean /= static_cast<double>(C);
+  double var = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const double d = xr[c] - mean;
+    var += d * d;
+  }
+  var /= static_cast<double>(C);
+  const auto inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
+  const auto m = static_cast<float>(mean);
+  for (int64_t c = 0; c < C; ++c) {
+    const float v = (xr[c] - m) * inv * (1.f + scale[c]) + offset[c];
+    yr[c] = accumulate ? yr[c] + v : v;
+  }
+}
+
+}  // namespace
+
 void CpuBackend::layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y,
                                  bool accumulate) {
   require_f32(x, "layer_norm_cond");
@@ -164,25 +190,8 @@ void CpuBackend::layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y,
   const float* offset = scale + C;
   float* yp = y.as<float>();
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    const float* xr = xp + r * C;
-    float* yr = yp + r * C;
-    double mean = 0;
-    for (int64_t c = 0; c < C; ++c) mean += xr[c];
-    mean /= static_cast<double>(C);
-    double var = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      const double d = xr[c] - mean;
-      var += d * d;
-    }
-    var /= static_cast<double>(C);
-    const auto inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
-    const auto m = static_cast<float>(mean);
-    for (int64_t c = 0; c < C; ++c) {
-      const float v = (xr[c] - m) * inv * (1.f + scale[c]) + offset[c];
-      yr[c] = accumulate ? yr[c] + v : v;
-    }
-  }
+  for (int64_t r = 0; r < R; ++r)
+    layer_norm_cond_row(xp + r * C, C, scale, offset, yp + r * C, accumulate);
 }
 
 void CpuBackend::gather2_add_act(const Tensor& a, const Tensor& ia, const Tensor& b,
@@ -232,6 +241,32 @@ void CpuBackend::segment_sum(const Tensor& x, const Tensor& offsets, Tensor& y) 
       const float* xr = xp + (e - base) * C;
       for (int64_t c = 0; c < C; ++c) yr[c] += xr[c];
     }
+  }
+}
+
+void CpuBackend::layer_norm_cond_segment_sum(const Tensor& x, const Tensor& cond,
+                                             const Tensor& offsets, Tensor& y) {
+  const char* op = "layer_norm_cond_segment_sum";
+  require_f32(x, op);
+  require_f32(y, op);
+  require_f32(cond, op);
+  require(offsets.dtype() == DType::i32, op, "offsets must be i32");
+  const int64_t N = y.rows(), C = y.cols();
+  require(offsets.numel() == N + 1, op, "offsets must have rows(y)+1 entries");
+  require(x.cols() == C, op, "column mismatch");
+  require(cond.numel() == 2 * C, op, "cond must have 2*C elements");
+  const int32_t* off = offsets.as<int32_t>();
+  const int64_t base = off[0];
+  require(off[N] - base == x.rows(), op, "offsets do not cover the input rows");
+  const float* xp = x.as<float>();
+  const float* scale = cond.as<float>();
+  float* yp = y.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    float* yr = yp + n * C;
+    std::fill(yr, yr + C, 0.f);
+    for (int64_t e = off[n]; e < off[n + 1]; ++e)
+      layer_norm_cond_row(xp + (e - base) * C, C, scale, scale + C, yr, true);
   }
 }
 

@@ -303,14 +303,18 @@ void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size
                              Tensor& agg) {
   Buffers& B = *buf_;
   const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
-  Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
+  // chunk_c stays free: the decoder aggregates into it.
+  Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n);
   edge_first_layer(set.embed, set.update, set.features, set.cache, c.edge_begin, n, a);
   backend_.gather2_add_act(set.sender_proj, set.senders.rows(c.edge_begin, n), set.receiver_proj,
                            set.receivers.rows(c.edge_begin, n), a, Activation::swish);
-  mlp_tail(set.update, a, b, e, false);
+  // The update MLP's LayerNorm + conditioning is fused into the sum over
+  // each receiver's edges (no normalized per-edge tensor).
+  const Tensor& h = mlp_rest(set.update, a, b);
+  const Tensor& cond = site(set.update.conditioning_site);
   const ChunkPieces* pieces = set.split ? &set.split->chunks.at(index) : nullptr;
   if (!pieces || !pieces->split) {
-    backend_.segment_sum(e, set.offsets.rows(c.recv_begin, nr + 1), agg);
+    backend_.layer_norm_cond_segment_sum(h, cond, set.offsets.rows(c.recv_begin, nr + 1), agg);
     return;
   }
   // Edges -> pieces -> receivers. The piece offsets of this chunk start at
@@ -318,7 +322,8 @@ void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size
   // segment_sum reads offsets relative to their first entry.
   const int64_t np = pieces->piece_end - pieces->piece_begin;
   Tensor partial = B.partial.rows(0, np);
-  backend_.segment_sum(e, set.split->piece_offsets.rows(pieces->piece_begin, np + 1), partial);
+  backend_.layer_norm_cond_segment_sum(
+      h, cond, set.split->piece_offsets.rows(pieces->piece_begin, np + 1), partial);
   backend_.segment_sum(partial, set.split->receiver_pieces.rows(c.recv_begin, nr + 1), agg);
 }
 
@@ -423,12 +428,12 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
   for (size_t i = 0; i < m2g_chunks_.size(); ++i) {
     const EdgeChunk& c = m2g_chunks_[i];
     const int64_t ng = c.recv_end - c.recv_begin;
-    Tensor agg = B.chunk_b.rows(0, ng);  // edge_messages is done with chunk_b by then
+    Tensor agg = B.chunk_c.rows(0, ng);  // edge_messages leaves chunk_c alone
     edge_messages(m2g, c, i, agg);
 
     // Grid node update for this range, then the output MLP and preconditioning.
     Tensor grid = B.grid_lat.rows(c.recv_begin, ng);
-    Tensor h = B.chunk_a.rows(0, ng), tmp = B.chunk_c.rows(0, ng);
+    Tensor h = B.chunk_a.rows(0, ng), tmp = B.chunk_b.rows(0, ng);
     const SplitMlp& gu = W.m2g_grid_update;
     gemm(grid, gu.first_parts[0], &gu.first_bias, h, Activation::none);
     gemm(agg, gu.first_parts[1], nullptr, h, Activation::swish, 1.f, 1.f);

@@ -461,6 +461,42 @@ TEST_CASE("cuda segment_sum matches the CPU, empty segments and sub-ranges inclu
       }
 }
 
+TEST_CASE("cuda layer_norm_cond_segment_sum matches the CPU (fused and wide-row paths)", "[cuda]") {
+  // C = 19 (scalar loads), 128 and 512 (registers, 4-wide loads), 600 (above the
+  // register budget: LayerNorm then segment sum); degrees up to 70 so that
+  // long segments run too; every fifth receiver has no edge (zeros).
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 11500;
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  CpuBackend cpu;
+  for (int64_t C : {19, 128, 512, 600})
+    for (auto [tx, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
+                          {DType::bf16, DType::f32}})
+      for (bool sub_range : {false, true}) {
+        seed += 10;
+        const std::vector<int32_t> all = random_offsets(300, 70, seed);
+        const int64_t first = sub_range ? 57 : 0;
+        const int64_t rows = sub_range ? 200 : 300;
+        const std::vector<int32_t> off(all.begin() + first, all.begin() + first + rows + 1);
+        const int64_t edges = off.back() - off.front();
+        // Rows with an offset and a spread like pre-LayerNorm activations.
+        ArrayF x = random_array({edges, C}, seed + 1, -2.f, 2.f);
+        for (int64_t e = 0; e < edges; ++e)
+          for (int64_t c = 0; c < C; ++c) x.data[static_cast<size_t>(e * C + c)] += 0.01f * float(e % 7);
+        const ArrayF cond = random_array({2 * C}, seed + 2);
+        Tensor xc = cpu.from_host(x, DType::f32), oc = cpu.from_host_i32(off);
+        Tensor cc = cpu.from_host(cond, DType::f32), yc = cpu.empty({rows, C}, DType::f32);
+        cpu.layer_norm_cond_segment_sum(xc, cc, oc, yc);
+        Tensor xg = gpu->from_host(x, tx), og = gpu->from_host_i32(off);
+        Tensor cg = gpu->from_host(cond, DType::f32), yg = poisoned(*gpu, {rows, C}, ty);
+        gpu->layer_norm_cond_segment_sum(xg, cg, og, yg);
+        std::ostringstream s;
+        s << "layer_norm_cond_segment_sum rows=" << rows << " edges=" << edges << " C=" << C
+          << " x=" << dtype_name(tx) << " y=" << dtype_name(ty) << " offsets[0]=" << off.front();
+        check_close(s.str(), gpu->to_host(yg), cpu.to_host(yc), tolerance_of({tx, ty}));
+      }
+}
+
 TEST_CASE("cuda axpby matches the CPU for every mix of f32 and bf16, in place too", "[cuda]") {
   SKIP_WITHOUT_CUDA();
   auto gpu = make_backend("cuda:0", Precision::bf16);
