@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "data/forcings.h"
 #include "data/variables.h"
 
@@ -79,11 +80,60 @@ void reshape_reusing(ArrayF& a, const Shape& shape) {
   a = ArrayF(shape);
 }
 
+// Nodes per tile of the column-by-column passes: a tile's output rows
+// (256 x ~183 floats = 190 KB) stay in L2 while every column is written, and
+// each source plane is read as one contiguous run of the tile's length.
+constexpr int64_t kTileNodes = 256;
+
+// Calls fn(t0, t1, ilat, ilon0) over tiles of nodes [begin, end) that never
+// cross a latitude row, so that every source column is contiguous (or
+// constant) along a tile: node = ilat * n_lon + ilon0 + k.
+template <class F>
+void for_each_tile(int64_t begin, int64_t end, int64_t n_lon, F&& fn) {
+  for (int64_t t0 = begin; t0 < end;) {
+    const int64_t ilat = t0 / n_lon, ilon0 = t0 % n_lon;
+    const int64_t t1 = std::min({end, t0 + kTileNodes, (ilat + 1) * n_lon});
+    fn(t0, t1, ilat, ilon0);
+    t0 = t1;
+  }
+}
+
+// 1 if v is NaN or infinite (one compare, so that loops using it vectorize).
+inline int64_t not_finite(float v) {
+  return std::fabs(v) <= std::numeric_limits<float>::max() ? 0 : 1;
+}
+
+// Normalizes one column of one tile into rows of `width` floats; returns how
+// many results are not finite. Two float32 ops per value, as the reference.
+// (Single-core speed is bound by memory latency here, not by the division:
+// computing into a contiguous run first, or transposing through a scratch
+// tile, measured no faster.)
+int64_t normalize_column(const ColumnSource& s, int64_t ilat, int64_t ilon0, int64_t len,
+                         float* dst, int64_t width) {
+  const float* src = s.data + ilat * s.lat_stride + ilon0 * s.lon_stride;
+  if (s.lon_stride == 0) {  // constant along a latitude row (year progress)
+    float x = src[0];
+    if (s.fill_nan && std::isnan(x)) x = s.fill;
+    const float v = (x - s.mean) / s.stddev;
+    for (int64_t k = 0; k < len; ++k) dst[k * width] = v;
+    return not_finite(v) * len;
+  }
+  const float mean = s.mean, stddev = s.stddev, fill = s.fill;
+  int64_t bad = 0;
+  for (int64_t k = 0; k < len; ++k) {
+    const float x = s.fill_nan && std::isnan(src[k]) ? fill : src[k];
+    const float v = (x - mean) / stddev;
+    dst[k * width] = v;
+    bad += not_finite(v);
+  }
+  return bad;
+}
+
 }  // namespace
 
 void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64_t init_index,
                        int64_t target_time_s, const NormalizationStats& stats,
-                       const TaskConfig& task) {
+                       const TaskConfig& task, const ArrayF* appended) {
   const int64_t n_in = input_frame_count(task);
   const int64_t first = first_frame(frames, init_index, n_in);
   const GridFeatureLayout layout = grid_feature_layout(task);
@@ -134,33 +184,45 @@ void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64
 
   cond.n_grid = n_grid;
   const int64_t n_cond = static_cast<int64_t>(sources.size());
-  reshape_reusing(cond.features, {n_grid, n_cond});
-  float* feat = cond.features.ptr();
-  int64_t non_finite = 0;
-#pragma omp parallel for schedule(static) reduction(+ : non_finite)
-  for (int64_t node = 0; node < n_grid; ++node) {
-    const int64_t ilat = node / n_lon, ilon = node % n_lon;
-    float* row = feat + node * n_cond;
-    for (int64_t c = 0; c < n_cond; ++c) {
-      const ColumnSource& s = sources[static_cast<size_t>(c)];
-      float x = s.data[ilat * s.lat_stride + ilon * s.lon_stride];
-      if (s.fill_nan && std::isnan(x)) x = s.fill;
-      row[c] = (x - s.mean) / s.stddev;  // two float32 ops, as the reference
-      non_finite += std::isfinite(row[c]) ? 0 : 1;
-    }
+  int64_t n_app = 0;
+  if (appended) {
+    if (appended->shape.size() != 2 || appended->dim(0) != n_grid)
+      throw RuntimeFailure("prepare_step: appended columns have shape " +
+                           shape_to_string(appended->shape) + ", expected (" +
+                           std::to_string(n_grid) + ", k)");
+    n_app = appended->dim(1);
   }
-  for (int64_t i = 0; non_finite > 0 && i < n_grid * n_cond; ++i) {  // name the first one
-    if (!std::isfinite(feat[i]))
-      throw RuntimeFailure(frames.path + ": normalized input " +
-                           column_names[static_cast<size_t>(i % n_cond)] + " is not finite at " +
-                           "grid node " + std::to_string(i / n_cond) + " (time " +
-                           format_iso_time(frames.times_s[static_cast<size_t>(init_index)]) + ")");
+  const int64_t width = n_cond + n_app;
+  reshape_reusing(cond.features, {n_grid, width});
+  float* feat = cond.features.ptr();
+  // Column by column within each tile: the sources are read as contiguous
+  // runs and the tile's rows are filled in cache (see kTileNodes).
+  const int64_t non_finite = parallel_count(n_grid, [&](int64_t begin, int64_t end) {
+    int64_t bad = 0;
+    for_each_tile(begin, end, n_lon, [&](int64_t t0, int64_t t1, int64_t ilat, int64_t ilon0) {
+      float* rows = feat + t0 * width;
+      for (int64_t c = 0; c < n_cond; ++c)
+        bad += normalize_column(sources[static_cast<size_t>(c)], ilat, ilon0, t1 - t0, rows + c,
+                                width);
+      for (int64_t node = t0; n_app > 0 && node < t1; ++node)
+        std::copy_n(appended->ptr() + node * n_app, n_app, feat + node * width + n_cond);
+    });
+    return bad;
+  });
+  for (int64_t node = 0; non_finite > 0 && node < n_grid; ++node) {  // name the first one
+    for (int64_t c = 0; c < n_cond; ++c)
+      if (!std::isfinite(feat[node * width + c]))
+        throw RuntimeFailure(frames.path + ": normalized input " +
+                             column_names[static_cast<size_t>(c)] + " is not finite at " +
+                             "grid node " + std::to_string(node) + " (time " +
+                             format_iso_time(frames.times_s[static_cast<size_t>(init_index)]) +
+                             ")");
   }
 
-  // Residual bases: the (NaN-filled) initialisation frame of each target that is an input.
+  // Residual bases: the (NaN-filled) initialisation frame of each target that
+  // is an input, 0 for the others (every element written: no clearing pass).
   const int64_t n_tgt = static_cast<int64_t>(targets.size());
   reshape_reusing(cond.last_input, {n_grid, n_tgt});
-  std::fill(cond.last_input.data.begin(), cond.last_input.data.end(), 0.0f);
   std::vector<const float*> planes(static_cast<size_t>(n_tgt), nullptr);
   std::vector<uint8_t> fill_nan(static_cast<size_t>(n_tgt), 0);
   for (int64_t t = 0; t < n_tgt; ++t) {
@@ -169,34 +231,45 @@ void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64
     planes[static_cast<size_t>(t)] = field_plane(frames, slot.variable, init_index, slot.level, task);
     fill_nan[static_cast<size_t>(t)] = slot.variable == kNanFilledVariable;
   }
-  // Node-major so that each thread writes whole rows (the planes are read as
-  // n_tgt parallel streams instead of n_tgt strided passes over the output).
   float* out = cond.last_input.ptr();
-#pragma omp parallel for schedule(static)
-  for (int64_t node = 0; node < n_grid; ++node) {
-    for (int64_t t = 0; t < n_tgt; ++t) {
-      const float* plane = planes[static_cast<size_t>(t)];
-      if (!plane) continue;
-      float x = plane[node];
-      if (fill_nan[static_cast<size_t>(t)] && std::isnan(x)) x = fill;
-      out[node * n_tgt + t] = x;
-    }
-  }
+  parallel_for(n_grid, [&](int64_t begin, int64_t end) {
+    for_each_tile(begin, end, n_lon, [&](int64_t t0, int64_t t1, int64_t, int64_t) {
+      const int64_t len = t1 - t0;
+      for (int64_t t = 0; t < n_tgt; ++t) {
+        float* dst = out + t0 * n_tgt + t;
+        const float* plane = planes[static_cast<size_t>(t)];
+        if (!plane) {
+          for (int64_t k = 0; k < len; ++k) dst[k * n_tgt] = 0.0f;
+        } else if (fill_nan[static_cast<size_t>(t)]) {
+          for (int64_t k = 0; k < len; ++k)
+            dst[k * n_tgt] = std::isnan(plane[t0 + k]) ? fill : plane[t0 + k];
+        } else {
+          for (int64_t k = 0; k < len; ++k) dst[k * n_tgt] = plane[t0 + k];
+        }
+      }
+    });
+  });
 
   cond.sst_nan_mask.clear();
   if (cleans_nan && list_contains(task.target_variables, kNanFilledVariable)) {
-    cond.sst_nan_mask.assign(static_cast<size_t>(n_grid), 0);
-    for (int64_t f = first; f <= init_index; ++f) {
-      const float* plane = field_plane(frames, kNanFilledVariable, f, -1, task);
-      for (int64_t node = 0; node < n_grid; ++node)
-        if (std::isnan(plane[node])) cond.sst_nan_mask[static_cast<size_t>(node)] = 1;
-    }
+    cond.sst_nan_mask.resize(static_cast<size_t>(n_grid));
+    std::vector<const float*> sst;
+    for (int64_t f = first; f <= init_index; ++f)
+      sst.push_back(field_plane(frames, kNanFilledVariable, f, -1, task));
+    uint8_t* mask = cond.sst_nan_mask.data();
+    parallel_for(n_grid, [&](int64_t begin, int64_t end) {
+      for (int64_t node = begin; node < end; ++node) {
+        bool any = false;
+        for (const float* plane : sst) any = any || std::isnan(plane[node]);
+        mask[node] = any ? 1 : 0;
+      }
+    });
   }
 }
 
-void targets_to_physical(const float* normalized, const StepConditioning& cond,
-                         const NormalizationStats& stats, const TaskConfig& task,
-                         float* physical) {
+int64_t targets_to_physical(const float* normalized, const StepConditioning& cond,
+                            const NormalizationStats& stats, const TaskConfig& task,
+                            float* physical) {
   const std::vector<ChannelSlot> targets = target_channels(task);
   const int64_t n_tgt = static_cast<int64_t>(targets.size());
   if (cond.last_input.numel() != cond.n_grid * n_tgt)
@@ -219,18 +292,26 @@ void targets_to_physical(const float* normalized, const StepConditioning& cond,
   }
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float* last = cond.last_input.ptr();
-#pragma omp parallel for schedule(static)
-  for (int64_t node = 0; node < cond.n_grid; ++node) {
-    for (int64_t t = 0; t < n_tgt; ++t) {
-      const int64_t i = node * n_tgt + t;
-      const float scaled = normalized[i] * scale[static_cast<size_t>(t)];
-      float value = residual[static_cast<size_t>(t)] ? scaled + last[i]
-                                                     : scaled + offset[static_cast<size_t>(t)];
-      if (restore_nan[static_cast<size_t>(t)] && cond.sst_nan_mask[static_cast<size_t>(node)])
-        value = nan;
-      physical[i] = value;
+  const uint8_t* land = cond.sst_nan_mask.empty() ? nullptr : cond.sst_nan_mask.data();
+  return parallel_count(cond.n_grid, [&](int64_t begin, int64_t end) {
+    int64_t bad = 0;
+    for (int64_t node = begin; node < end; ++node) {
+      const bool nan_here = land && land[node];
+      for (int64_t t = 0; t < n_tgt; ++t) {
+        const int64_t i = node * n_tgt + t;
+        const auto ts = static_cast<size_t>(t);
+        const float scaled = normalized[i] * scale[ts];
+        float value = residual[ts] ? scaled + last[i] : scaled + offset[ts];
+        if (nan_here && restore_nan[ts]) {
+          value = nan;  // by design: SST over land
+        } else {
+          bad += std::isfinite(value) ? 0 : 1;
+        }
+        physical[i] = value;
+      }
     }
-  }
+    return bad;
+  });
 }
 
 namespace {
@@ -247,12 +328,18 @@ int64_t rolled_channel(const std::vector<ChannelSlot>& targets, const std::strin
 
 // The prediction [n_grid, n_tgt] becomes the newest frame: one node-major pass
 // (rows read in order, the target planes written as parallel streams).
-void scatter_prediction(const std::vector<float*>& planes, const float* prediction, int64_t n_grid) {
+void scatter_rows(const std::vector<float*>& planes, const float* prediction, int64_t begin,
+                  int64_t end) {
   const auto n_tgt = static_cast<int64_t>(planes.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t node = 0; node < n_grid; ++node)
+  for (int64_t node = begin; node < end; ++node)
     for (int64_t t = 0; t < n_tgt; ++t)
       if (float* dst = planes[static_cast<size_t>(t)]) dst[node] = prediction[node * n_tgt + t];
+}
+
+void scatter_prediction(const std::vector<float*>& planes, const float* prediction, int64_t n_grid) {
+  parallel_for(n_grid, [&](int64_t begin, int64_t end) {
+    scatter_rows(planes, prediction, begin, end);
+  });
 }
 
 }  // namespace
@@ -273,21 +360,66 @@ void advance_frames_in_place(InputDataset& frames, const float* prediction_physi
   const auto n_tgt = static_cast<int64_t>(targets.size());
   const int64_t n_grid = frames.n_grid();
   std::vector<float*> planes(static_cast<size_t>(n_tgt), nullptr);
+  // Plane 0 of frame 0 of every rolled field; frame f's planes follow at
+  // f * n_levels * n_grid.
+  std::vector<std::pair<float*, int64_t>> fields;  // (data, n_levels)
   for (const auto& name : task.input_variables) {
     if (is_progress_forcing(name) || is_static_variable(name)) continue;
     const int64_t n_levels = field_levels(name, task);
     ArrayF& field = frames.fields.at(name);
-    // Drop the oldest frame: frames 1.. move down by one (one memmove).
-    std::copy(field.ptr() + n_levels * n_grid, field.ptr() + n_in * n_levels * n_grid, field.ptr());
+    if (field.numel() != n_in * n_levels * n_grid)
+      throw RuntimeFailure(frames.path + ": field " + name + " has shape " +
+                           shape_to_string(field.shape) + ", not [time, (level,) lat, lon]");
+    fields.emplace_back(field.ptr(), n_levels);
     for (int64_t l = 0; l < n_levels; ++l) {
       const int level = has_levels(name) ? static_cast<int>(l) : -1;
       const int64_t channel = rolled_channel(targets, name, level);
       planes[static_cast<size_t>(channel)] = field.ptr() + ((n_in - 1) * n_levels + l) * n_grid;
     }
   }
-  scatter_prediction(planes, prediction_physical, n_grid);
+  // One pass, split by grid node: each worker moves its nodes of every plane
+  // down one frame (oldest first, so a frame is read before it is
+  // overwritten), then writes its nodes of the prediction as the newest frame.
+  parallel_for(n_grid, [&](int64_t begin, int64_t end) {
+    for (const auto& [data, n_levels] : fields)
+      for (int64_t f = 0; f + 1 < n_in; ++f)
+        for (int64_t l = 0; l < n_levels; ++l) {
+          const float* src = data + ((f + 1) * n_levels + l) * n_grid;
+          float* dst = data + (f * n_levels + l) * n_grid;
+          std::copy(src + begin, src + end, dst + begin);
+        }
+    scatter_rows(planes, prediction_physical, begin, end);
+  });
   frames.times_s.erase(frames.times_s.begin());
   frames.times_s.push_back(new_time_s);
+}
+
+void assign_frames(InputDataset& dst, const InputDataset& src) {
+  bool same_layout = dst.fields.size() == src.fields.size();
+  for (auto it = src.fields.begin(); same_layout && it != src.fields.end(); ++it) {
+    const auto found = dst.fields.find(it->first);
+    same_layout = found != dst.fields.end() && found->second.numel() == it->second.numel();
+  }
+  if (!same_layout) {
+    dst = src;
+    return;
+  }
+  dst.path = src.path;
+  dst.lat = src.lat;
+  dst.lon = src.lon;
+  dst.levels = src.levels;
+  dst.times_s = src.times_s;
+  std::vector<std::pair<const ArrayF*, ArrayF*>> pairs;
+  for (const auto& [name, field] : src.fields) {
+    ArrayF& target = dst.fields.at(name);
+    target.shape = field.shape;
+    pairs.emplace_back(&field, &target);
+  }
+  // Each field split by element range across the workers, field by field.
+  for (const auto& [from, to] : pairs)
+    parallel_for(from->numel(), [&](int64_t begin, int64_t end) {
+      std::copy(from->ptr() + begin, from->ptr() + end, to->ptr() + begin);
+    });
 }
 
 InputDataset advance_frames(const InputDataset& frames, int64_t init_index,

@@ -28,9 +28,10 @@ namespace gencast {
 // One step's prepared, normalized conditioning.
 struct StepConditioning {
   int64_t n_grid = 0;
-  // [n_grid, n_conditioning]: normalized inputs (all frames) and forcings (at
-  // the target time), in the order of the non-target slots of
-  // grid_feature_layout() (GridFeatureLayout::cond_index).
+  // [n_grid, n_conditioning (+ appended)]: normalized inputs (all frames) and
+  // forcings (at the target time), in the order of the non-target slots of
+  // grid_feature_layout() (GridFeatureLayout::cond_index), then the columns
+  // of prepare_step_into's `appended`, if given.
   ArrayF features;
   // [n_grid, n_targets]: physical last-frame value per target channel
   // (NaN-filled SST; 0 for targets that are not inputs).
@@ -49,16 +50,23 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
                               const TaskConfig& task);
 
 // The same, reusing `cond`'s arrays when their shapes fit (no per-step
-// allocation in a rollout).
+// allocation in a rollout). `appended` ([n_grid, k], optional) is copied
+// after the conditioning columns of each row, so that features come out as
+// [n_grid, n_conditioning + k]: the denoiser's input row (conditioning, then
+// its 3 structural grid-node features) in one pass, ready to upload as is.
+// Every pass over the grid runs on core/parallel's workers; the results do
+// not depend on the worker count (bit for bit).
 void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64_t init_index,
                        int64_t target_time_s, const NormalizationStats& stats,
-                       const TaskConfig& task);
+                       const TaskConfig& task, const ArrayF* appended = nullptr);
 
 // Model output (normalized-residual space, [n_grid, n_targets]) -> physical
-// fields [n_grid, n_targets], SST NaNs restored.
-void targets_to_physical(const float* normalized, const StepConditioning& cond,
-                         const NormalizationStats& stats, const TaskConfig& task,
-                         float* physical);
+// fields [n_grid, n_targets], SST NaNs restored. Returns how many values are
+// not finite other than those restored NaNs (0 unless the model diverged):
+// the check rides on the same pass instead of reading the 350 MB again.
+int64_t targets_to_physical(const float* normalized, const StepConditioning& cond,
+                            const NormalizationStats& stats, const TaskConfig& task,
+                            float* physical);
 
 // Autoregressive rollout: the frames of the next step. The oldest input frame
 // is dropped and the prediction (physical, [n_grid, n_targets], e.g. with SST
@@ -69,6 +77,12 @@ void targets_to_physical(const float* normalized, const StepConditioning& cond,
 // last one), as read_input_dataset returns: no per-step copy of the fields.
 void advance_frames_in_place(InputDataset& frames, const float* prediction_physical,
                              int64_t new_time_s, const TaskConfig& task);
+
+// dst = src (every member's rollout starts from the same input frames),
+// reusing dst's field storage where names and sizes match, so that a new
+// member costs one parallel copy instead of fresh, page-faulting ~700 MB
+// arrays at 0.25 deg.
+void assign_frames(InputDataset& dst, const InputDataset& src);
 
 InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
                             const float* prediction_physical, int64_t new_time_s,

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cmath>
 
 #include "backend/backend.h"
 #include "core/version.h"
@@ -68,28 +67,6 @@ void check_memory(const Backend& backend, const MemoryEstimate& estimate, Proble
                  "an estimated " + format_bytes(static_cast<double>(estimate.total())) +
                      " for this run",
                  "use --precision bf16, a coarser grid, or a device with more memory");
-}
-
-// A diverged model shows up as non-finite values; fail loudly instead of
-// writing them (SST is NaN over land by design and is skipped there).
-void check_prediction(const ArrayF& physical, const StepConditioning& cond,
-                      const std::vector<ChannelSlot>& channels, int64_t step) {
-  const int64_t G = physical.dim(0), C = physical.dim(1);
-  std::vector<uint8_t> nan_allowed(static_cast<size_t>(C), 0);
-  for (int64_t c = 0; c < C; ++c)
-    nan_allowed[static_cast<size_t>(c)] = channels[static_cast<size_t>(c)].variable == kNanFilledVariable;
-  int64_t bad = 0;
-  for (int64_t g = 0; g < G; ++g) {
-    const bool land = !cond.sst_nan_mask.empty() && cond.sst_nan_mask[static_cast<size_t>(g)];
-    for (int64_t c = 0; c < C; ++c)
-      if (!std::isfinite(physical.data[static_cast<size_t>(g * C + c)]) &&
-          !(land && nan_allowed[static_cast<size_t>(c)]))
-        ++bad;
-  }
-  if (bad > 0)
-    throw RuntimeFailure("step " + std::to_string(step + 1) + " produced " + std::to_string(bad) +
-                         " non-finite values outside the SST land mask (the model diverged); "
-                         "no output file was written");
 }
 
 }  // namespace
@@ -234,27 +211,57 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
                             spec.forecast.steps);
   ForecastResult result;
   StepConditioning cond;  // reused across steps and members
+  InputDataset frames;     // reset per member, reusing its storage (no page faults)
+  using Clock = std::chrono::steady_clock;
   for (size_t mi = 0; mi < spec.forecast.member_ids.size(); ++mi) {
     const int64_t member = spec.forecast.member_ids[mi];
     const NoiseFn noise = make_backend_noise(*backend, *noise_plan, spec.forecast.seed,
                                              static_cast<uint32_t>(member), C);
-    InputDataset frames = initial;
+    assign_frames(frames, initial);
     for (int64_t step = 0; step < spec.forecast.steps; ++step) {
-      const auto ts = std::chrono::steady_clock::now();
+      // The host work between two sampler steps is on the critical path:
+      // each phase is timed (debug log) so that it can be watched on the target host.
+      const auto ts = Clock::now();
+      auto lap_start = ts;
+      auto lap_ms = [&lap_start] {
+        const auto now = Clock::now();
+        const double ms = std::chrono::duration<double, std::milli>(now - lap_start).count();
+        lap_start = now;
+        return ms;
+      };
       const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
       const int64_t target_time = frames.times_s.back() + kHoursPerStep * 3600;
       prepare_step_into(cond, frames, init_index, target_time, stats, task);
+      const double prepare_ms = lap_ms();
       denoiser->set_conditioning(cond.features);
+      const double conditioning_ms = lap_ms();
       run_sampler_step(*backend, schedule, inflation, static_cast<int>(step), denoise, noise, x);
+      backend->synchronize();  // so that the download below times the transfer alone
+      const double sampler_ms = lap_ms();
       backend->download(x, normalized.ptr());
+      const double download_ms = lap_ms();
       ArrayF physical = writer.take_buffer({G, C});
-      targets_to_physical(normalized.ptr(), cond, stats, task, physical.ptr());
-      check_prediction(physical, cond, channels, step);
+      // A diverged model shows up as non-finite values; fail loudly instead of
+      // writing them (SST is NaN over land by design and is not counted).
+      const int64_t bad = targets_to_physical(normalized.ptr(), cond, stats, task, physical.ptr());
+      if (bad > 0)
+        throw RuntimeFailure("step " + std::to_string(step + 1) + " produced " +
+                             std::to_string(bad) +
+                             " non-finite values outside the SST land mask (the model "
+                             "diverged); no output file was written");
+      const double physical_ms = lap_ms();
       if (step + 1 < spec.forecast.steps)
         advance_frames_in_place(frames, physical.ptr(), target_time, task);
+      const double advance_ms = lap_ms();
       writer.write_step(static_cast<int>(mi), static_cast<int>(step), std::move(physical));
+      spdlog::debug(
+          "member {} step {}: prepare {:.0f} ms, set_conditioning {:.0f} ms, sampler {:.0f} ms, "
+          "download {:.0f} ms, to physical + check {:.0f} ms, advance {:.0f} ms, queue write "
+          "{:.0f} ms",
+          member, step + 1, prepare_ms, conditioning_ms, sampler_ms, download_ms, physical_ms,
+          advance_ms, lap_ms());
       progress.step_done(static_cast<int64_t>(mi), member, step,
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
+                         std::chrono::duration<double>(Clock::now() - ts).count());
       ++result.member_steps;
       throw_if_interrupted();
     }

@@ -5,10 +5,18 @@
 // frame 1 plus the step-1 prediction.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
+#include <memory>
 
+#include "backend/backend.h"
+#include "core/parallel.h"
 #include "data/normalization.h"
 #include "data/stacking.h"
 #include "data/variables.h"
@@ -303,4 +311,394 @@ TEST_CASE("rolling forward in place equals building the next frames afresh",
   CHECK(std::memcmp(reused.last_input.ptr(), expected.last_input.ptr(),
                     expected.last_input.data.size() * sizeof(float)) == 0);
   CHECK(reused.sst_nan_mask == expected.sst_nan_mask);
+}
+
+// ---------------------------------------------------------------------------
+// Host side of one 0.25 deg forecast step, timed (hidden: `[.host-step]`).
+// Prints milliseconds per function; asserts only that the work was done
+// (speed is never asserted). Synthetic ERA5-like frames: every field is
+// mean + stddev * (smooth pattern), SST NaN over "land", so the normalized
+// values are finite and the SST mask is exercised.
+namespace {
+
+InputDataset synthetic_frames(const TaskConfig& task, const NormalizationStats& stats,
+                              int64_t n_lat, int64_t n_lon) {
+  InputDataset d;
+  d.path = "synthetic";
+  for (int64_t i = 0; i < n_lat; ++i)
+    d.lat.push_back(static_cast<float>(-90.0 + 180.0 * static_cast<double>(i) /
+                                                  static_cast<double>(n_lat - 1)));
+  for (int64_t j = 0; j < n_lon; ++j)
+    d.lon.push_back(static_cast<float>(360.0 * static_cast<double>(j) / static_cast<double>(n_lon)));
+  d.levels = task.pressure_levels;
+  const int64_t t0 = 1553817600;  // 2019-03-29T00:00Z
+  const int64_t n_in = input_frame_count(task);
+  for (int64_t t = 0; t < n_in; ++t) d.times_s.push_back(t0 + t * kModelStepSeconds);
+  // Separable pattern in [-1, 1]: a(lat) * b(lon) plus a frame offset.
+  std::vector<float> a(static_cast<size_t>(n_lat)), b(static_cast<size_t>(n_lon));
+  for (int64_t i = 0; i < n_lat; ++i) a[static_cast<size_t>(i)] = std::cos(d.lat[static_cast<size_t>(i)] * 0.0174533f);
+  for (int64_t j = 0; j < n_lon; ++j) b[static_cast<size_t>(j)] = std::sin(d.lon[static_cast<size_t>(j)] * 0.0349066f);
+  const int64_t n_grid = n_lat * n_lon;
+  auto fill_plane = [&](float* out, float mean, float stddev, float offset, bool land_nan) {
+    for (int64_t i = 0; i < n_lat; ++i)
+      for (int64_t j = 0; j < n_lon; ++j) {
+        const float p = a[static_cast<size_t>(i)] * b[static_cast<size_t>(j)];
+        const bool land = p > 0.5f;
+        out[i * n_lon + j] = land_nan && land ? std::numeric_limits<float>::quiet_NaN()
+                                              : mean + stddev * (0.5f * p + offset);
+      }
+  };
+  for (const auto& name : task.input_variables) {
+    if (is_progress_forcing(name)) continue;
+    const bool levels = has_levels(name);
+    const int64_t n_levels = levels ? static_cast<int64_t>(task.pressure_levels.size()) : 1;
+    const auto& mean = stat_values(stats.mean, name, "mean_by_level");
+    const auto& sd = stat_values(stats.stddev, name, "stddev_by_level");
+    if (is_static_variable(name)) {
+      ArrayF f({n_lat, n_lon});
+      fill_plane(f.ptr(), mean[0], sd[0], 0.0f, false);
+      d.fields[name] = std::move(f);
+      continue;
+    }
+    Shape shape{n_in};
+    if (levels) shape.push_back(n_levels);
+    shape.push_back(n_lat);
+    shape.push_back(n_lon);
+    ArrayF f(shape);
+    for (int64_t t = 0; t < n_in; ++t)
+      for (int64_t l = 0; l < n_levels; ++l)
+        fill_plane(f.ptr() + (t * n_levels + l) * n_grid, mean[static_cast<size_t>(l)],
+                   sd[static_cast<size_t>(l)], 0.1f * static_cast<float>(t),
+                   name == kNanFilledVariable);
+    d.fields[name] = std::move(f);
+  }
+  return d;
+}
+
+// FNV-1a over the bytes: printed so that two builds' results can be compared
+// bit for bit by eye (NaN payloads included).
+uint64_t fnv1a(const float* data, int64_t n) {
+  uint64_t h = 1469598103934665603ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+  for (int64_t i = 0; i < n * static_cast<int64_t>(sizeof(float)); ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+template <class F>
+double time_ms(F&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("host work of one 0.25 deg step, timed", "[.host-step]") {
+  // GENCAST_HOST_STEP_WORKERS caps the workers (e.g. 1 for a serial baseline).
+  const char* workers_env = std::getenv("GENCAST_HOST_STEP_WORKERS");
+  ScopedParallelWorkers scope(workers_env ? std::atoi(workers_env) : parallel_worker_count());
+  const TaskConfig task = default_gencast_task();
+  const NormalizationStats stats =
+      read_stats(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny", task);
+  InputDataset frames;
+  const double make_ms = time_ms([&] { frames = synthetic_frames(task, stats, 721, 1440); });
+  const int64_t G = frames.n_grid();
+  const auto C = static_cast<int64_t>(target_channels(task).size());
+  const GridFeatureLayout layout = grid_feature_layout(task);
+  const int64_t n_cond = layout.n_conditioning;
+  std::printf("host step at %lld x %lld (G = %lld, C = %lld, n_cond = %lld), %d workers; "
+              "frames built in %.0f ms\n",
+              static_cast<long long>(frames.n_lat()), static_cast<long long>(frames.n_lon()),
+              static_cast<long long>(G), static_cast<long long>(C),
+              static_cast<long long>(n_cond), parallel_worker_count(), make_ms);
+
+  std::unique_ptr<Backend> backend = make_backend("cpu", Precision::fp32);
+  Tensor static_in = backend->empty({G, n_cond + 3}, DType::f32);
+  Tensor x = backend->empty({G, C}, DType::f32);
+  backend->fill(x, 0.25f);
+  ArrayF structural({G, 3});
+  for (int64_t i = 0; i < structural.numel(); ++i)
+    structural.data[static_cast<size_t>(i)] = static_cast<float>(i % 1000) * 1e-3f;
+  ArrayF normalized({G, C});
+  ArrayF physical({G, C});
+  StepConditioning cond, cond_rows;  // today's path; rows with the structural columns
+  int64_t bad_total = 0, interleave_mismatch = 0;
+  for (int step = 0; step < 4; ++step) {
+    const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
+    const int64_t target_time = frames.times_s.back() + kModelStepSeconds;
+    const double prep = time_ms(
+        [&] { prepare_step_into(cond, frames, init_index, target_time, stats, task); });
+    // Denoiser::set_conditioning's host side as it is today: a fresh
+    // [G, n_cond + 3] array, row-interleaved, then uploaded.
+    double interleave = 0, upload = 0;
+    ArrayF host;
+    interleave = time_ms([&] {
+      host = ArrayF({G, n_cond + 3});
+      for (int64_t g = 0; g < G; ++g) {
+        std::copy_n(cond.features.ptr() + g * n_cond, n_cond, host.ptr() + g * (n_cond + 3));
+        std::copy_n(structural.ptr() + g * 3, 3, host.ptr() + g * (n_cond + 3) + n_cond);
+      }
+    });
+    upload = time_ms([&] { backend->upload(host.ptr(), static_in); });
+    // The proposed path: prepare writes the denoiser's rows directly.
+    const double prep_rows = time_ms([&] {
+      prepare_step_into(cond_rows, frames, init_index, target_time, stats, task, &structural);
+    });
+    interleave_mismatch +=
+        std::memcmp(cond_rows.features.ptr(), host.ptr(), host.data.size() * sizeof(float)) != 0;
+    host = ArrayF();
+    const double download = time_ms([&] { backend->download(x, normalized.ptr()); });
+    int64_t bad = 0;
+    const double to_phys = time_ms(
+        [&] { bad = targets_to_physical(normalized.ptr(), cond, stats, task, physical.ptr()); });
+    bad_total += bad;
+    const double advance =
+        time_ms([&] { advance_frames_in_place(frames, physical.ptr(), target_time, task); });
+    std::printf(
+        "step %d: prepare_step_into %.1f | set_conditioning interleave %.1f + upload(cpu memcpy) "
+        "%.1f | prepare with structural columns %.1f | download(cpu memcpy) %.1f | "
+        "targets_to_physical + check %.1f | advance_frames_in_place %.1f ms\n"
+        "  today's path %.1f ms, with structural columns from prepare %.1f ms\n",
+        step, prep, interleave, upload, prep_rows, download, to_phys, advance,
+        prep + interleave + upload + download + to_phys + advance,
+        prep_rows + upload + download + to_phys + advance);
+    const ArrayF& t = frames.field("temperature");
+    std::printf("  hashes: features %016llx last_input %016llx physical %016llx frames %016llx\n",
+                static_cast<unsigned long long>(fnv1a(cond.features.ptr(), cond.features.numel())),
+                static_cast<unsigned long long>(fnv1a(cond.last_input.ptr(), cond.last_input.numel())),
+                static_cast<unsigned long long>(fnv1a(physical.ptr(), physical.numel())),
+                static_cast<unsigned long long>(fnv1a(t.ptr(), t.numel())));
+  }
+  CHECK(interleave_mismatch == 0);
+  // A new member starts from the initial frames again: a fresh copy (today's
+  // `InputDataset frames = initial`) against assign_frames into used storage.
+  {
+    InputDataset fresh;
+    const double copy_ms = time_ms([&] { fresh = frames; });
+    const double assign_ms = time_ms([&] { assign_frames(fresh, frames); });
+    std::printf("member reset: fresh copy %.1f ms, assign_frames into used storage %.1f ms\n",
+                copy_ms, assign_ms);
+  }
+  CHECK(bad_total == 0);
+  CHECK(!cond.sst_nan_mask.empty());
+}
+
+// ---------------------------------------------------------------------------
+// The parallel host passes: the same bits on any worker count, the appended
+// structural columns, and the non-finite count of targets_to_physical.
+namespace {
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// A normalized model output with a pattern that differs per channel and node.
+std::vector<float> synthetic_output(int64_t n_grid, int64_t n_tgt) {
+  std::vector<float> out(static_cast<size_t>(n_grid * n_tgt));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<float>(static_cast<int64_t>(i * 2654435761u % 2001) - 1000) * 1e-3f;
+  return out;
+}
+
+// Everything a step's host side produces, for bitwise comparison.
+struct HostStepResult {
+  StepConditioning cond;
+  StepConditioning cond_rows;  // with appended columns
+  std::vector<float> physical;
+  int64_t bad = 0;
+  std::map<std::string, ArrayF> advanced;
+};
+
+HostStepResult run_host_step(const InputDataset& frames, const NormalizationStats& stats,
+                             const TaskConfig& task, const ArrayF& appended,
+                             const std::vector<float>& output) {
+  HostStepResult r;
+  const auto init = static_cast<int64_t>(frames.times_s.size()) - 1;
+  const int64_t target_time = frames.times_s.back() + kModelStepSeconds;
+  prepare_step_into(r.cond, frames, init, target_time, stats, task);
+  prepare_step_into(r.cond_rows, frames, init, target_time, stats, task, &appended);
+  r.physical.resize(output.size());
+  r.bad = targets_to_physical(output.data(), r.cond, stats, task, r.physical.data());
+  InputDataset next = frames;
+  advance_frames_in_place(next, r.physical.data(), target_time, task);
+  r.advanced = next.fields;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("host passes give the same bits on one worker and on several",
+          "[data][normalization][parallel]") {
+  const TaskConfig task = default_gencast_task();
+  const NormalizationStats stats =
+      read_stats(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny", task);
+  // 1 degree: large enough that 7 workers really split the grid (ranges of
+  // ~21,700 nodes, boundaries in mid latitude row).
+  const InputDataset frames = synthetic_frames(task, stats, 181, 360);
+  const int64_t G = frames.n_grid();
+  REQUIRE(parallel_range_count(G, kDefaultMinParallelRows, 7) >= 3);
+  const auto n_tgt = static_cast<int64_t>(target_channels(task).size());
+  std::vector<float> output = synthetic_output(G, n_tgt);
+  output[static_cast<size_t>(G / 2 * n_tgt + 1)] = std::numeric_limits<float>::infinity();
+  ArrayF appended({G, 3});
+  for (size_t i = 0; i < appended.data.size(); ++i) appended.data[i] = static_cast<float>(i) * 0.5f;
+
+  HostStepResult serial, parallel;
+  {
+    ScopedParallelWorkers one(1);
+    serial = run_host_step(frames, stats, task, appended, output);
+  }
+  {
+    ScopedParallelWorkers seven(7);
+    parallel = run_host_step(frames, stats, task, appended, output);
+  }
+  CHECK(same_bits(parallel.cond.features.data, serial.cond.features.data));
+  CHECK(same_bits(parallel.cond_rows.features.data, serial.cond_rows.features.data));
+  CHECK(same_bits(parallel.cond.last_input.data, serial.cond.last_input.data));
+  CHECK(parallel.cond.sst_nan_mask == serial.cond.sst_nan_mask);
+  CHECK(std::count(serial.cond.sst_nan_mask.begin(), serial.cond.sst_nan_mask.end(), 1) > 0);
+  CHECK(same_bits(parallel.physical, serial.physical));
+  CHECK(serial.bad == 1);  // the one infinity planted above
+  CHECK(parallel.bad == serial.bad);
+  REQUIRE(parallel.advanced.size() == serial.advanced.size());
+  for (const auto& [name, field] : serial.advanced) {
+    INFO(name);
+    CHECK(same_bits(parallel.advanced.at(name).data, field.data));
+  }
+}
+
+TEST_CASE("appended columns follow the conditioning in every row", "[data][normalization]") {
+  const Case c = prepare_denoise_case();
+  const int64_t G = c.frames.n_grid(), n_cond = c.layout.n_conditioning;
+  ArrayF appended({G, 3});
+  for (size_t i = 0; i < appended.data.size(); ++i) appended.data[i] = -static_cast<float>(i);
+  StepConditioning rows;
+  prepare_step_into(rows, c.frames, 1, c.target_time, c.stats, c.task, &appended);
+  REQUIRE(rows.features.shape == Shape{G, n_cond + 3});
+  size_t mismatches = 0;
+  for (int64_t g = 0; g < G; ++g) {
+    const float* row = rows.features.ptr() + g * (n_cond + 3);
+    mismatches += std::memcmp(row, c.cond.features.ptr() + g * n_cond, n_cond * sizeof(float)) != 0;
+    mismatches += std::memcmp(row + n_cond, appended.ptr() + g * 3, 3 * sizeof(float)) != 0;
+  }
+  CHECK(mismatches == 0);
+  CHECK(same_bits(rows.last_input.data, c.cond.last_input.data));
+  CHECK(rows.sst_nan_mask == c.cond.sst_nan_mask);
+
+  // The same arrays are reused for a step without appended columns.
+  prepare_step_into(rows, c.frames, 1, c.target_time, c.stats, c.task);
+  CHECK(same_bits(rows.features.data, c.cond.features.data));
+
+  ArrayF wrong({G - 1, 3});
+  CHECK_THROWS_AS(prepare_step_into(rows, c.frames, 1, c.target_time, c.stats, c.task, &wrong),
+                  RuntimeFailure);
+}
+
+TEST_CASE("a non-finite normalized input is named, with appended columns too",
+          "[data][normalization]") {
+  Case c = prepare_denoise_case();
+  c.frames.fields.at("temperature").data[5] = std::numeric_limits<float>::infinity();
+  ArrayF appended({c.frames.n_grid(), 3}, 1.0f);
+  StepConditioning cond;
+  CHECK_THROWS_WITH(
+      prepare_step_into(cond, c.frames, 1, c.target_time, c.stats, c.task, &appended),
+      Catch::Contains("normalized input temperature is not finite at grid node 5"));
+}
+
+TEST_CASE("targets_to_physical counts non-finite values outside the SST land mask",
+          "[data][normalization]") {
+  const Case c = prepare_denoise_case();
+  const auto channels = target_channels(c.task);
+  const auto n_tgt = static_cast<int64_t>(channels.size());
+  const int64_t G = c.cond.n_grid;
+  int64_t sst = -1, other = -1;
+  for (int64_t t = 0; t < n_tgt; ++t) {
+    if (channels[static_cast<size_t>(t)].variable == kNanFilledVariable) sst = t;
+    else if (other < 0) other = t;
+  }
+  REQUIRE(sst >= 0);
+  REQUIRE(other >= 0);
+  int64_t land = -1, sea = -1;
+  for (int64_t g = 0; g < G; ++g) {
+    if (c.cond.sst_nan_mask[static_cast<size_t>(g)] && land < 0) land = g;
+    if (!c.cond.sst_nan_mask[static_cast<size_t>(g)] && sea < 0) sea = g;
+  }
+  REQUIRE(land >= 0);
+  REQUIRE(sea >= 0);
+  std::vector<float> normalized = synthetic_output(G, n_tgt), physical(normalized.size());
+  CHECK(targets_to_physical(normalized.data(), c.cond, c.stats, c.task, physical.data()) == 0);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  normalized[static_cast<size_t>(land * n_tgt + sst)] = inf;  // land SST: NaN by design
+  CHECK(targets_to_physical(normalized.data(), c.cond, c.stats, c.task, physical.data()) == 0);
+  CHECK(std::isnan(physical[static_cast<size_t>(land * n_tgt + sst)]));
+  normalized[static_cast<size_t>(sea * n_tgt + sst)] = nan;  // sea SST must be finite
+  normalized[static_cast<size_t>(land * n_tgt + other)] = -inf;  // other channels everywhere
+  CHECK(targets_to_physical(normalized.data(), c.cond, c.stats, c.task, physical.data()) == 2);
+}
+
+TEST_CASE("rolling three input frames forward in place equals building them afresh",
+          "[data][normalization][rollout][parallel]") {
+  TaskConfig task = default_gencast_task();
+  task.input_duration = "36h";  // three frames: the shift moves two of them
+  REQUIRE(input_frame_count(task) == 3);
+  const NormalizationStats stats =
+      read_stats(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny", task);
+  const InputDataset frames = synthetic_frames(task, stats, 181, 360);
+  const int64_t G = frames.n_grid();
+  const auto n_tgt = static_cast<int64_t>(target_channels(task).size());
+  const std::vector<float> prediction = synthetic_output(G, n_tgt);
+  const int64_t new_time = frames.times_s.back() + kModelStepSeconds;
+  const InputDataset fresh = advance_frames(frames, 2, prediction.data(), new_time, task);
+  InputDataset in_place = frames;
+  {
+    ScopedParallelWorkers five(5);  // several ranges, each shifting its nodes
+    REQUIRE(parallel_range_count(G, kDefaultMinParallelRows, 5) >= 3);
+    advance_frames_in_place(in_place, prediction.data(), new_time, task);
+  }
+  CHECK(in_place.times_s == fresh.times_s);
+  REQUIRE(in_place.fields.size() == fresh.fields.size());
+  for (const auto& [name, field] : fresh.fields) {
+    INFO(name);
+    CHECK(same_bits(in_place.fields.at(name).data, field.data));
+  }
+}
+
+TEST_CASE("assign_frames copies the frames, into the same storage when it fits",
+          "[data][normalization][rollout]") {
+  const Case c = prepare_denoise_case();
+  InputDataset dst;
+  assign_frames(dst, c.frames);  // empty target: a plain copy
+  CHECK(dst.times_s == c.frames.times_s);
+  CHECK(dst.lat == c.frames.lat);
+  REQUIRE(dst.fields.size() == c.frames.fields.size());
+
+  // A rolled-forward dataset is reset to the initial frames in place.
+  NcFile file = NcFile::open_read(tiny_fixture("rollout_case_churn0.nc"));
+  const std::vector<float> pred =
+      stack_targets(group_of(file, "prediction"), c.task, c.frames.n_lat(), c.frames.n_lon(), 0);
+  advance_frames_in_place(dst, pred.data(), c.target_time, c.task);
+  CHECK(dst.times_s != c.frames.times_s);
+  const float* storage = dst.fields.at("temperature").ptr();
+  {
+    ScopedParallelWorkers three(3);
+    assign_frames(dst, c.frames);
+  }
+  CHECK(dst.fields.at("temperature").ptr() == storage);
+  CHECK(dst.times_s == c.frames.times_s);
+  for (const auto& [name, field] : c.frames.fields) {
+    INFO(name);
+    CHECK(dst.fields.at(name).shape == field.shape);
+    CHECK(same_bits(dst.fields.at(name).data, field.data));
+  }
+
+  // A dataset of another layout is replaced.
+  InputDataset other;
+  other.fields["temperature"] = ArrayF({1, 2});
+  assign_frames(other, c.frames);
+  CHECK(other.fields.size() == c.frames.fields.size());
+  CHECK(same_bits(other.fields.at("temperature").data, c.frames.fields.at("temperature").data));
 }
