@@ -11,7 +11,9 @@
 namespace gencast {
 
 struct Denoiser::Buffers {
-  Tensor static_in;  // [G, n_cond + 3]: conditioning features + structural node features
+  // [G, L] the grid embedder's first layer on [conditioning | structural]
+  // features plus its bias: the same for every call of a 12 h step.
+  Tensor grid_embed_static;
   Tensor grid_lat;   // [G, L] grid latent (encoder output, updated by the decoder)
   Tensor grid_proj;  // [G, L] per-grid-node projection for the edge MLPs
   Tensor mesh_struct;                                        // [M, 3]
@@ -22,7 +24,7 @@ struct Denoiser::Buffers {
   Tensor g2m_features, g2m_senders, g2m_receivers, g2m_offsets;
   Tensor m2g_features, m2g_senders, m2g_receivers, m2g_offsets;
   Tensor chunk_a, chunk_b, chunk_c;  // [C, L] scratch
-  Tensor chunk_out;                  // [C, targets]
+  Tensor chunk_out;                  // [C, targets]: x in the compute type, output MLP
   Tensor partial;                    // [most pieces of a split chunk, L] f32 partial sums
   Tensor cond;                       // [total conditioning values, 1], f32
   Tensor zero_cond;                  // [2L, 1] zeros: LayerNorm without conditioning
@@ -42,6 +44,13 @@ Tensor as_column(Backend& backend, const std::vector<int32_t>& v) {
   Tensor t = backend.empty({static_cast<int64_t>(v.size()), 1}, DType::i32);
   backend.upload_i32(v.data(), t);
   return t;
+}
+
+int64_t resolve_row_group(const DenoiserOptions& options, const Backend& backend,
+                          const GridInputRows& rows) {
+  if (options.grid_embed_row_group > 0) return options.grid_embed_row_group;
+  return grid_embed_row_group(static_cast<int64_t>(rows.target_rows.size()),
+                              backend.compute_dtype());
 }
 
 }  // namespace
@@ -89,7 +98,8 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
       config_(config),
       options_(options),
       noise_encoder_(config.noise_encoder, params),
-      weights_(upload_denoiser_weights(backend, config, params, rows)),
+      weights_(upload_denoiser_weights(backend, config, params, rows,
+                                       resolve_row_group(options, backend, rows))),
       buf_(std::make_unique<Buffers>()) {
   n_grid_ = graph.n_grid;
   n_mesh_ = graph.n_mesh;
@@ -101,7 +111,7 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   Backend& b = backend_;
   Buffers& B = *buf_;
 
-  B.static_in = b.empty_compute({n_grid_, n_cond_ + 3});
+  B.grid_embed_static = b.empty_compute({n_grid_, L});
   B.grid_lat = b.empty_compute({n_grid_, L});
   B.grid_proj = b.empty_compute({n_grid_, L});
   B.mesh_struct = b.from_host(graph.mesh_node_features, b.compute_dtype());
@@ -180,13 +190,60 @@ void Denoiser::set_conditioning(const ArrayF& features) {
     throw RuntimeFailure("denoiser: conditioning features must be " +
                          shape_to_string({n_grid_, n_cond_}) + ", got " +
                          shape_to_string(features.shape));
-  const int64_t width = n_cond_ + 3;
-  ArrayF host({n_grid_, width});
-  for (int64_t g = 0; g < n_grid_; ++g) {
-    std::copy_n(features.ptr() + g * n_cond_, n_cond_, host.ptr() + g * width);
-    std::copy_n(grid_structural_.ptr() + g * 3, 3, host.ptr() + g * width + n_cond_);
+  // h0 = [features | structural | 0] @ W0 + b into grid_embed_static, staged
+  // through the chunk scratch (free between calls) a chunk of rows at a time,
+  // so that the [G, n_cond + 3] input never exists whole, on the device or in
+  // float32 on the host. The zero columns pad each row to the zero rows of W0.
+  Buffers& B = *buf_;
+  const SplitMlp& embed = weights_.grid_embed;
+  const Tensor& w0 = embed.first_parts[0];
+  const int64_t width = w0.shape().at(0);
+  if (width < n_cond_ + 3)
+    throw RuntimeFailure("denoiser: grid embedder has " + std::to_string(width) +
+                         " static rows for " + std::to_string(n_cond_ + 3) + " features");
+  // At most a chunk of rows: a bf16 upload converts from a float32 copy of
+  // the stage that the CUDA backend allocates for the duration.
+  Tensor store = B.chunk_b.reshaped({B.chunk_b.numel(), 1});
+  int64_t stage_rows = std::min({n_grid_, B.chunk_b.rows(), store.rows() / width});
+  if (stage_rows == 0) {  // chunk scratch smaller than one row (tiny chunk_rows)
+    stage_rows = 1;
+    store = backend_.empty_compute({width, 1});
   }
-  backend_.upload(host.ptr(), buf_->static_in);
+  std::vector<float> host(static_cast<size_t>(stage_rows * width), 0.f);
+  for (int64_t g0 = 0; g0 < n_grid_; g0 += stage_rows) {
+    const int64_t n = std::min(stage_rows, n_grid_ - g0);
+    for (int64_t i = 0; i < n; ++i) {
+      float* row = host.data() + i * width;  // columns past n_cond + 3 stay zero
+      std::copy_n(features.ptr() + (g0 + i) * n_cond_, n_cond_, row);
+      std::copy_n(grid_structural_.ptr() + (g0 + i) * 3, 3, row + n_cond_);
+    }
+    // Stream order keeps this upload behind the previous stage's GEMM.
+    Tensor stage = store.rows(0, n * width).reshaped({n, width});
+    backend_.upload(host.data(), stage);
+    Tensor h0 = B.grid_embed_static.rows(g0, n);
+    backend_.linear(stage, w0, &embed.first_bias, h0, Activation::none);
+  }
+}
+
+void Denoiser::grid_embed_targets(const Tensor& x, float c_in, Tensor& h) {
+  const int64_t group = weights_.grid_embed_group, n = x.rows(), T = x.cols(), L = h.cols();
+  const int64_t grouped = group > 1 ? n / group * group : 0;
+  if (grouped > 0) {
+    // Row i of the [n/group, group*T] view holds nodes group*i, ..., group*i +
+    // group - 1 side by side, and the same row of h's [n/group, group*L] view
+    // their latents: diag(W, ..., W) maps the one onto the other.
+    const Tensor xg = x.rows(0, grouped).reshaped({grouped / group, group * T});
+    Tensor hg = h.rows(0, grouped).reshaped({grouped / group, group * L});
+    backend_.linear(xg, weights_.grid_embed_targets_grouped, nullptr, hg, Activation::swish,
+                    c_in, 1.f);
+  }
+  if (grouped < n) {
+    Tensor rest = h.rows(grouped, n - grouped);
+    backend_.linear(x.rows(grouped, n - grouped), weights_.grid_embed.first_parts[1], nullptr,
+                    rest, Activation::swish, c_in, 1.f);
+  }
+  // The model's FLOPs: the zero blocks of the grouped weight do no model work.
+  flops_ += 2.0 * static_cast<double>(n) * static_cast<double>(T) * static_cast<double>(L);
 }
 
 void Denoiser::upload_conditioning(float sigma) {
@@ -332,14 +389,14 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   const DenoiserWeights& W = weights_;
   const float c_in = 1.f / std::sqrt(sigma * sigma + 1.f);
 
-  // Grid node embedding: the first layer sees [conditioning | structural] and
-  // the noisy targets scaled by c_in.
+  // Grid node embedding: the first layer sees [conditioning | structural],
+  // whose part set_conditioning computed once per step, and the noisy
+  // targets scaled by c_in.
   const int64_t C = B.chunk_a.rows();
   for (int64_t g0 = 0; g0 < n_grid_; g0 += C) {
     const int64_t n = std::min(C, n_grid_ - g0);
     Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = B.grid_lat.rows(g0, n);
-    gemm(B.static_in.rows(g0, n), W.grid_embed.first_parts[0], &W.grid_embed.first_bias, h,
-         Activation::none);
+    backend_.copy(B.grid_embed_static.rows(g0, n), h);
     // The sampler state is float32; GEMM operands use the compute type.
     Tensor xin = x.rows(g0, n);
     if (xin.dtype() != backend_.compute_dtype()) {
@@ -347,7 +404,7 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
       backend_.copy(xin, converted);
       xin = converted;
     }
-    gemm(xin, W.grid_embed.first_parts[1], nullptr, h, Activation::swish, c_in, 1.f);
+    grid_embed_targets(xin, c_in, h);
     mlp_tail(W.grid_embed, h, tmp, dst, false);
   }
   stage_done("grid embed");

@@ -19,16 +19,30 @@ std::vector<int> row_range(int64_t begin, int64_t end) {
   return rows;
 }
 
-// Selected rows of a [K, N] weight, in the given order.
+// A row index that selects a row of zeros (padding).
+constexpr int kZeroRow = -1;
+
+// Selected rows of a [K, N] weight, in the given order (kZeroRow: zeros).
 ArrayF take_rows(const ArrayF& w, const std::vector<int>& rows, const std::string& name) {
   const int64_t K = w.dim(0), N = w.dim(1);
-  ArrayF out({static_cast<int64_t>(rows.size()), N});
+  ArrayF out({static_cast<int64_t>(rows.size()), N}, 0.f);
   for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] == kZeroRow) continue;
     if (rows[i] < 0 || rows[i] >= K)
       throw RuntimeFailure("denoiser weights: row " + std::to_string(rows[i]) + " outside " +
                            name + " " + shape_to_string(w.shape));
     std::copy_n(w.ptr() + rows[i] * N, N, out.ptr() + static_cast<int64_t>(i) * N);
   }
+  return out;
+}
+
+// diag(w, ..., w) with `copies` blocks: [copies*K, copies*N].
+ArrayF block_diagonal(const ArrayF& w, int64_t copies) {
+  const int64_t K = w.dim(0), N = w.dim(1);
+  ArrayF out({copies * K, copies * N}, 0.f);
+  for (int64_t c = 0; c < copies; ++c)
+    for (int64_t k = 0; k < K; ++k)
+      std::copy_n(w.ptr() + k * N, N, out.ptr() + (c * K + k) * copies * N + c * N);
   return out;
 }
 
@@ -77,8 +91,20 @@ class WeightUploader {
 
 }  // namespace
 
+int64_t padded_static_width(int64_t width) { return (width + 7) / 8 * 8; }
+
+int64_t grid_embed_row_group(int64_t cols, DType dtype) {
+  const auto row_bytes = static_cast<int64_t>(dtype_size(dtype)) * cols;
+  if (row_bytes % 16 == 0) return 1;
+  return (2 * row_bytes) % 16 == 0 ? 2 : 1;
+}
+
 DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& config,
-                                        const ParamStore& params, const GridInputRows& rows) {
+                                        const ParamStore& params, const GridInputRows& rows,
+                                        int64_t target_row_group) {
+  if (target_row_group < 1)
+    throw RuntimeFailure("denoiser weights: target row group must be >= 1, got " +
+                         std::to_string(target_row_group));
   DenoiserWeights w;
   WeightUploader up(backend, params, w);
   const int64_t L = config.denoiser.latent_size;
@@ -89,7 +115,16 @@ DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& con
   // Encoder.
   std::vector<int> cond_rows = rows.conditioning_rows;
   for (int64_t r = grid_in - structural; r < grid_in; ++r) cond_rows.push_back(static_cast<int>(r));
-  w.grid_embed = up.mlp(kEncoder, "encoder_nodes_grid_nodes", H, {cond_rows, rows.target_rows}, true);
+  cond_rows.resize(static_cast<size_t>(padded_static_width(static_cast<int64_t>(cond_rows.size()))),
+                   kZeroRow);
+  const std::string grid_embed = "encoder_nodes_grid_nodes";
+  w.grid_embed = up.mlp(kEncoder, grid_embed, H, {cond_rows, rows.target_rows}, true);
+  w.grid_embed_group = target_row_group;
+  if (target_row_group > 1) {
+    const std::string name = kEncoder + grid_embed + "_mlp/~/linear_0:w";
+    w.grid_embed_targets_grouped = up.weight(
+        block_diagonal(take_rows(params.get(name), rows.target_rows, name), target_row_group));
+  }
   w.mesh_embed = up.mlp(kEncoder, "encoder_nodes_mesh_nodes", H,
                         {row_range(grid_in - structural, grid_in)}, true);
   const int64_t edge_in = params.get(kEncoder + "encoder_edges_grid2mesh_mlp/~/linear_0:w").dim(0);

@@ -6,7 +6,13 @@
 //    per node instead of once per edge;
 //  * the grid-node embedder's rows are split into the rows that see the noisy
 //    targets (in target-channel order) and the rows that see everything else
-//    (conditioning inputs/forcings, then the 3 structural node features);
+//    (conditioning inputs/forcings, then the 3 structural node features); the
+//    latter block gets zero rows up to a multiple of 8 (its input gets zero
+//    columns): GEMM operands whose rows are a multiple of 16 bytes run on
+//    cuBLASLt's fast kernels, and zero rows times zero columns add nothing;
+//  * for the same alignment reason the noisy-target rows also come as a
+//    block-diagonal diag(W, ..., W) that multiplies `group` grid nodes per GEMM
+//    row (see grid_embed_row_group);
 //  * the mesh-node embedder only ever sees zeros in its first 264 inputs, so
 //    only its last 3 rows (structural features) are kept;
 //  * q, k, v projections are concatenated into one [d, 3d] matrix.
@@ -45,7 +51,11 @@ struct TransformerBlockWeights {
 
 struct DenoiserWeights {
   // Encoder (grid2mesh_gnn)
-  SplitMlp grid_embed;       // parts: [conditioning+structural rows, noisy-target rows]
+  SplitMlp grid_embed;       // parts: [conditioning+structural+zero rows, noisy-target rows]
+  // diag(W, ..., W) of the noisy-target rows W [T, L], `grid_embed_group`
+  // copies: [group*T, group*L]; undefined when the group is 1.
+  Tensor grid_embed_targets_grouped;
+  int64_t grid_embed_group = 1;
   SplitMlp mesh_embed;       // parts: [structural rows]
   SplitMlp g2m_edge_embed;   // parts: [edge features]
   SplitMlp g2m_edge_update;  // parts: [edge latent, sender (grid), receiver (mesh)]
@@ -72,7 +82,20 @@ struct GridInputRows {
   std::vector<int> target_rows;        // row in linear_0 for each target channel
 };
 
+// Rows of the grid embedder's static input ([conditioning | structural]
+// features, `width` of them) padded to a multiple of 8: 16 bytes in bf16.
+int64_t padded_static_width(int64_t width);
+
+// Smallest count of rows (1 or 2) of a `cols`-wide tensor of `dtype` whose
+// bytes are a multiple of 16, so that a GEMM reading that many rows as one has
+// a 16-byte leading dimension: 84 noisy targets in bf16 are 168 bytes a row,
+// a pair is 336. 1 when already aligned, and when 2 rows would not be either
+// (more rows would multiply the GEMM's FLOPs by more than the fast kernels gain).
+int64_t grid_embed_row_group(int64_t cols, DType dtype);
+
+// target_row_group: copies in grid_embed_targets_grouped (1 = none).
 DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& config,
-                                        const ParamStore& params, const GridInputRows& rows);
+                                        const ParamStore& params, const GridInputRows& rows,
+                                        int64_t target_row_group = 1);
 
 }  // namespace gencast

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "model/denoiser_weights.h"
 #include "model/param_schema.h"
 
 namespace gencast {
@@ -26,6 +27,9 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   const int64_t T = node_output_size(config.task);
   const int64_t cond_in = grid_node_input_size(config.task) - T;  // conditioning + structural
   const int64_t C = std::max(std::min(chunk_rows, std::max(G, e_m2g)), int64_t{1});
+  // set_conditioning uploads at most C rows of the padded static input at a
+  // time; a bf16 upload converts from a transient float32 copy.
+  const int64_t staging = std::min(C, G) * padded_static_width(cond_in) * 4;
 
   MemoryEstimate e;
   int64_t params = 0;
@@ -33,7 +37,10 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   e.weights = params * elem;
   e.graph = (e_g2m + e_m2g) * (4 * elem + 8) + (G + M + 2) * 4 + M * 3 * elem +
             nnz / 8 + nnz / 4096 * 64;  // bit masks and tile lists of the attention plan
-  e.activations = G * cond_in * elem + 2 * G * L * elem + (6 * M * L + 3 * M * L + M * F) * elem +
+  // Grid latents, grid projections and the grid embedder's static part h0,
+  // [G, L] each; h0's [G, cond_in] input only ever exists C rows at a time
+  // (Denoiser::set_conditioning stages it through the chunk scratch).
+  e.activations = 3 * G * L * elem + staging + (6 * M * L + 3 * M * L + M * F) * elem +
                   3 * C * L * elem + C * T * elem +
                   (e_g2m / 64 + M) * L * 4;  // float32 partial sums of the two-level segment sums
   e.sampler = 6 * G * T * 4;  // x, two denoised fields, scratch, noise, host staging
