@@ -1,5 +1,6 @@
 // Flash-style block-sparse attention kernel, SIMT float32 (first version),
-// and the launcher that picks it or the tensor-core kernel (attention_mma.cu).
+// and the launcher that picks it or a tensor-core kernel (attention_flash.cu,
+// attention_flash_tf32.cu, attention_mma.cu).
 //
 // Launch: grid (query blocks, heads), 256 threads = 64 query slots x 4 lanes.
 // Query and key rows are read (and outputs written) through the plan's slot
@@ -237,6 +238,8 @@ void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qk
   const bool done =
       (math == AttentionMath::bf16_mma &&
        attention_flash_launch(t, qkv, t_qkv, out, t_out, stream)) ||
+      (math == AttentionMath::tf32_mma &&
+       attention_flash_tf32_launch(t, qkv, t_qkv, out, t_out, stream)) ||
       (math != AttentionMath::f32_simt &&
        attention_mma_launch(t, qkv, t_qkv, out, t_out, math, stream));
   if (!done) simt_launch(t, qkv, t_qkv, out, t_out, stream);

@@ -2,7 +2,7 @@
 // AttentionTileLayout (attention_tiles.h) and the kernel launchers.
 //
 // out[q, h, :] = sum_k softmax_k(q.k / sqrt(D)) v  over the neighbours k of q,
-// computed with an online softmax over the visited 64x64 tiles. Two kernels:
+// computed with an online softmax over the visited 64x64 tiles. The kernels:
 //  * SIMT (attention.cu): float32 arithmetic whatever the storage type (bf16
 //    is widened on load); the fp32 path and the reference of the other one;
 //  * tensor cores (attention_mma.cu): q.k and p.v on WMMA fragments with
@@ -10,7 +10,9 @@
 //    itself stays float32;
 //  * bf16 in registers (attention_flash.cu): the same arithmetic as the WMMA
 //    kernel's bf16 form with scores, weights and output in mma.sync
-//    fragments and a cp.async pipeline; runs bf16 whenever head_dim % 8 == 0.
+//    fragments and a cp.async pipeline; runs bf16 whenever head_dim % 8 == 0;
+//  * tf32 in registers (attention_flash_tf32.cu): the same for the WMMA
+//    kernel's tf32 form (f32 qkv); runs tf32 whenever head_dim % 4 == 0.
 // Masked entries never enter the sums (the SIMT kernel skips them; the
 // tensor-core kernel gives them weight exactly 0, and replaces non-finite
 // values of staged V by 0 while flagging their keys, because 0 * NaN = NaN
@@ -42,8 +44,8 @@ struct AttentionDeviceTiles {
   const int32_t* tile_key_block = nullptr;  // [tiles]
   const int32_t* tile_mask = nullptr;       // [tiles]
   const uint64_t* masks = nullptr;          // [mask_count * 64]
-  // Scratch of the bf16 flash kernel: [q_blocks * heads] words, bit r of
-  // word kb * heads + h = slot kb*64 + r has a non-finite value in head h.
+  // Scratch of the flash kernels: [q_blocks * heads] words, bit r of word
+  // kb * heads + h = slot kb*64 + r has a non-finite value in head h of V.
   uint64_t* bad_words = nullptr;
   int64_t nodes = 0;
   int64_t q_blocks = 0;
@@ -73,6 +75,14 @@ void attention_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType 
 // has its bad_words scratch and the device is sm_80+ with enough shared memory.
 bool attention_flash_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream);
+
+// The register-resident tf32 kernel alone (attention_flash_tf32.cu): the
+// tf32_mma arithmetic. Returns false, launching nothing, unless qkv is f32
+// and 16-byte aligned, head_dim % 4 == 0, out is aligned for pair stores,
+// the plan has its bad_words scratch and the device is sm_80+ with enough
+// shared memory (66 KiB at D > 64).
+bool attention_flash_tf32_launch(const AttentionDeviceTiles& tiles, const void* qkv,
+                                 DType t_qkv, void* out, DType t_out, cudaStream_t stream);
 
 // The tensor-core kernel alone (attention_mma.cu); `math` must be tf32_mma or
 // bf16_mma. Returns false, launching nothing, when the current device cannot

@@ -30,6 +30,7 @@
 // Requirements (checked by the launcher, else the WMMA kernel runs):
 // head_dim % 8 == 0 (whole 16-byte chunks), bf16 qkv 16-byte aligned, sm_80+.
 #include "attention.cuh"
+#include "attention_flash_common.cuh"
 #include "attention_tiles.h"
 
 #include <cmath>
@@ -43,13 +44,11 @@
 namespace gencast::cuda {
 namespace {
 
-constexpr int kRows = kAttentionBlock;  // query rows per block = keys per tile
-constexpr int kWarps = 4;
-constexpr int kThreads = 32 * kWarps;
-constexpr unsigned kFullMask = 0xffffffffu;
-constexpr float kMaxSlack = 8.f;  // lazy running max, log2 units (see attention_mma.cu)
-
-static_assert(kRows == 16 * kWarps, "each warp owns 16 query rows");
+using flash::kFullMask;
+using flash::kMaxSlack;
+using flash::kRows;  // query rows per block = keys per tile
+using flash::kThreads;
+using flash::store_pair;
 
 template <int DP>
 struct FlashLayout {
@@ -75,17 +74,6 @@ __device__ __forceinline__ void issue_tile(bf16* dst, const bf16* part_base, int
     const bf16* src = live ? part_base + node * stride + d : part_base;
     ptx::cp_async_16(dst + r * FlashLayout<DP>::kLd + d, src, live ? 16 : 0);
   }
-}
-
-template <class TO>
-__device__ __forceinline__ void store_pair(TO* dst, float a, float b);
-template <>
-__device__ __forceinline__ void store_pair<bf16>(bf16* dst, float a, float b) {
-  *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(a, b);
-}
-template <>
-__device__ __forceinline__ void store_pair<float>(float* dst, float a, float b) {
-  *reinterpret_cast<float2*>(dst) = make_float2(a, b);
 }
 
 template <int DP, class TO>
@@ -317,37 +305,14 @@ __global__ void __launch_bounds__(kThreads, 2)
 #endif
 }
 
-// bad_words[kb * heads + h] bit r: the node in slot kb*64 + r has a
-// non-finite value of head h in V. One thread per slot; block (64, 1).
-__global__ void bad_value_words_kernel(const bf16* __restrict__ qkv,
-                                       const int32_t* __restrict__ slots,
-                                       uint64_t* __restrict__ bad_words, int heads, int head_dim) {
-  const int kb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
-  const int r = static_cast<int>(threadIdx.x);
-  const int64_t hd = int64_t{heads} * head_dim;
-  const int64_t node = slots[int64_t{kb} * kRows + r];
-  bool bad = false;
-  if (node >= 0) {
-    const bf16* row = qkv + node * 3 * hd + 2 * hd + int64_t{h} * head_dim;
-    const auto* v = reinterpret_cast<const unsigned short*>(row);
-    for (int d = 0; d < head_dim; ++d) bad = bad || (v[d] & 0x7f80u) == 0x7f80u;
-  }
-  const unsigned word = __ballot_sync(kFullMask, bad);
-  if (r % 32 == 0)
-    reinterpret_cast<uint32_t*>(bad_words + int64_t{kb} * heads + h)[r / 32] = word;
-}
-
 template <int DP, class TO>
 void launch_flash(const AttentionDeviceTiles& t, const bf16* qkv, TO* out, cudaStream_t stream) {
   constexpr size_t smem = FlashLayout<DP>::kBytes;
   auto* kernel = &attention_flash_kernel<DP, TO>;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(smem)));
-  bad_value_words_kernel<<<dim3(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads)),
-                           kRows, 0, stream>>>(qkv, t.slots, t.bad_words, t.heads, t.head_dim);
-  // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).
-  const auto scale_log2 =
-      static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(t.head_dim)));
+  flash::launch_bad_value_words(t, qkv, stream);  // bad_words[kb * heads + h], see the header
+  const float scale_log2 = flash::score_scale_log2(t.head_dim);
   const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
   kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
                                            t.tile_mask, t.masks, t.bad_words, t.heads,

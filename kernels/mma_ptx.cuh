@@ -1,6 +1,7 @@
 // Thin wrappers over the PTX instructions of register-resident tensor-core
-// kernels (sm_80+): asynchronous global->shared copies, ldmatrix and the
-// m16n8k16 bf16 MMA with float32 accumulation.
+// kernels (sm_80+): asynchronous global->shared copies, ldmatrix, the
+// m16n8k16 bf16 and m16n8k8 tf32 MMAs with float32 accumulation, and the
+// round-to-nearest float -> tf32 conversion.
 //
 // Fragment layouts (PTX ISA, "mma.m16n8k16" with .bf16), with g = lane / 4
 // and t = lane % 4:
@@ -11,6 +12,18 @@
 //  * C/D (16x8, float): c0, c1 = (g, 2t), (g, 2t+1); c2, c3 = the same at row g+8.
 // So the C fragments of two adjacent n8 tiles, packed to bf16 pairs, are the
 // A fragment of a k16 step (FlashAttention-2's register reuse of P).
+//
+// m16n8k8 with .tf32 (one float per register, same g and t):
+//  * A (16x8, row-major): a0 = (g, t), a1 = (g+8, t), a2 = (g, t+4), a3 = (g+8, t+4);
+//  * B (8x8, k x n): b0 = (k t, n g), b1 = (k t+4, n g);
+//  * C/D as above.
+// ldmatrix reads 32-bit data as b16 pairs: an "8x8 b16 matrix" is 8 rows of 4
+// floats and lane l receives the float at (row l / 4, column l % 4) = (g, t).
+// The MMA reads only the tf32 bits of each register (sign, exponent, top 10
+// mantissa bits): it truncates, a bias toward zero, unless the operand is
+// rounded beforehand -- with cvt_rna_tf32, or more cheaply with
+// tf32_operand (half a tf32 ulp added to the bits, the truncation finishes
+// the rounding: CUTLASS's round_half_ulp_truncate).
 //
 // Invariants: shared pointers point into shared memory; ldmatrix rows are 16
 // bytes and 16-byte aligned; every lane of the warp executes the .aligned
@@ -76,5 +89,43 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
 }
+
+// d += a * b, 16x8x8, tf32 operands (floats already rounded to tf32), float32
+// accumulators.
+__device__ __forceinline__ void mma_tf32_1688(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                              uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The float whose bits are `bits`, rounded to the nearest tf32 (ties away
+// from zero), as bits: a float with the low 13 mantissa bits 0. Non-finite
+// values stay non-finite; a finite value within half a tf32 ulp of the
+// largest float rounds to Inf. Pure (not volatile): the compiler may hoist
+// or merge it.
+__device__ __forceinline__ uint32_t cvt_rna_tf32(uint32_t bits) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(__uint_as_float(bits)));
+  return r;
+}
+__device__ __forceinline__ float round_tf32(float v) {
+  return __uint_as_float(cvt_rna_tf32(__float_as_uint(v)));
+}
+
+// Bits to pass as an MMA .tf32 operand so that the MMA multiplies
+// cvt_rna_tf32 of the float `bits`: finite values get half a tf32 ulp added
+// (the carry of a round-up reaches bit 13; the MMA drops bits 0-12), others
+// pass unchanged (the MMA then reads what cvt_rna_tf32 would give). Not a
+// float value itself: only for MMA operands.
+__device__ __forceinline__ uint32_t tf32_operand(uint32_t bits) {
+  return isfinite(__uint_as_float(bits)) ? bits + 0x1000u : bits;
+}
+// The same for a float known to be finite with a finite tf32 rounding (the
+// caller's invariant): one integer add. On a non-finite value it would be
+// wrong (NaN payloads can wrap to +-0).
+__device__ __forceinline__ uint32_t tf32_operand_finite(uint32_t bits) { return bits + 0x1000u; }
 
 }  // namespace gencast::cuda::ptx
