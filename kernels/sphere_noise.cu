@@ -62,15 +62,20 @@ __global__ void noise_coefficients_kernel(KeyChunk chunk, int count, int64_t L,
   }
 }
 
-__device__ inline void write_spectrum(float2* spec, int64_t n_lat, int64_t L, int c, int64_t row,
-                                      int64_t m, double g_cos, double g_sin) {
-  const int64_t K = L + 1;  // n_lon / 2 + 1 complex values per row
-  float2* r = spec + (int64_t{c} * n_lat + row) * K;
-  const auto gc = static_cast<float>(g_cos), gs = static_cast<float>(g_sin);
+// The half-spectra are stored frequency-major, spec[(m * count + c) * n_lat +
+// row]: the threads of a warp (consecutive rows) then write consecutive
+// values. (Row-major spectra made every store a scattered 8-byte write,
+// which cost more than the whole Legendre sum.) The FFT reads this layout
+// with a stride (fft_plan).
+__device__ inline void write_spectrum(float2* spec, int64_t n_lat, int64_t L, int count, int c,
+                                      int64_t row, int64_t m, float gc, float gs) {
   // C2R sums X_k e^{+i k lambda} over the full Hermitian spectrum, so
   // X_m = (gc - i gs) / 2 contributes gc cos(m lambda) + gs sin(m lambda).
-  r[m] = m == 0 ? make_float2(gc, 0.f) : make_float2(0.5f * gc, -0.5f * gs);
-  if (m == 0) r[L] = make_float2(0.f, 0.f);  // no Nyquist term: degrees stop at L - 1
+  spec[(m * count + c) * n_lat + row] =
+      m == 0 ? make_float2(gc, 0.f) : make_float2(0.5f * gc, -0.5f * gs);
+  // No Nyquist term: degrees stop at L - 1 (rewritten every time: the
+  // out-of-place C2R may overwrite its input).
+  if (m == 0) spec[(L * count + c) * n_lat + row] = make_float2(0.f, 0.f);
 }
 
 // One thread per (order m, southern row j): the thread runs the normalised
@@ -137,12 +142,13 @@ __global__ void __launch_bounds__(kRowThreads)
 #pragma unroll
   for (int c = 0; c < kC; ++c) {
     if (c >= count) break;
-    write_spectrum(spec, tb.n_lat, tb.L, c, j, m, ce[c] + co[c], se[c] + so[c]);
-    if (north != j) write_spectrum(spec, tb.n_lat, tb.L, c, north, m, ce[c] - co[c], se[c] - so[c]);
+    write_spectrum(spec, tb.n_lat, tb.L, count, c, j, m, ce[c] + co[c], se[c] + so[c]);
+    if (north != j)
+      write_spectrum(spec, tb.n_lat, tb.L, count, c, north, m, ce[c] - co[c], se[c] - so[c]);
   }
 }
 
-// fields [c][row][n_lon + 2] -> out[(row * n_lon + lon) * out_cols + col0 + c].
+// fields [c][row][n_lon] -> out[(row * n_lon + lon) * out_cols + col0 + c].
 template <class TO>
 __global__ void noise_scatter_kernel(const float* __restrict__ fields, int count, int64_t n_lat,
                                      int64_t n_lon, TO* __restrict__ out, int64_t out_cols,
@@ -154,7 +160,7 @@ __global__ void noise_scatter_kernel(const float* __restrict__ fields, int count
     const int64_t p = p0 + threadIdx.x;
     if (c < count && p < points) {
       const int64_t row = p / n_lon, lon = p - row * n_lon;
-      tile[c][threadIdx.x] = fields[(int64_t{c} * n_lat + row) * (n_lon + 2) + lon];
+      tile[c][threadIdx.x] = fields[(int64_t{c} * n_lat + row) * n_lon + lon];
     }
   }
   __syncthreads();
@@ -253,7 +259,8 @@ CudaNoisePlan::CudaNoisePlan(Backend& backend, int64_t n_lat, int64_t n_lon)
   row_s_ = upload_doubles(h.row_s);
   z_cos_ = backend.empty({tri_ * kNoiseChunk}, DType::f32);
   z_sin_ = backend.empty({tri_ * kNoiseChunk}, DType::f32);
-  fields_ = backend.empty({int64_t{kNoiseChunk} * n_lat * (n_lon + 2)}, DType::f32);
+  spectra_ = backend.empty({int64_t{kNoiseChunk} * n_lat * (L_ + 1) * 2}, DType::f32);
+  fields_ = backend.empty({int64_t{kNoiseChunk} * n_lat * n_lon}, DType::f32);
   // The host vectors go out of scope on return: wait for the copies.
   CUDA_CHECK(cudaStreamSynchronize(cb.stream()));
 }
@@ -267,10 +274,12 @@ cufftHandle CudaNoisePlan::fft_plan(int batch, cudaStream_t stream) const {
   if (it != fft_plans_.end()) return it->second;
   cufftHandle plan = 0;
   int n = static_cast<int>(n_lon_);
-  int in_embed = static_cast<int>(L_ + 1);       // complex values per row
-  int out_embed = static_cast<int>(2 * (L_ + 1));  // reals per row (in-place padding)
-  CUFFT_CHECK(cufftPlanMany(&plan, 1, &n, &in_embed, 1, in_embed, &out_embed, 1, out_embed,
-                            CUFFT_C2R, batch));
+  // Input: transform b = c * n_lat + row reads frequency m at m * batch + b
+  // (write_spectrum's layout); output: rows of n_lon reals, out of place.
+  int in_embed = static_cast<int>(L_ + 1);
+  int out_embed = n;
+  CUFFT_CHECK(cufftPlanMany(&plan, 1, &n, &in_embed, batch, 1, &out_embed, 1, n, CUFFT_C2R,
+                            batch));
   const cufftResult set = cufftSetStream(plan, stream);
   if (set != CUFFT_SUCCESS) {
     cufftDestroy(plan);
@@ -305,13 +314,13 @@ void CudaNoisePlan::sample(std::span<const NoiseKey> keys, Tensor& out,
     noise_coefficients_kernel<<<static_cast<unsigned>(L_), 256, 0, stream>>>(chunk, count, L_,
                                                                               z_cos, z_sin);
     CUDA_CHECK(cudaGetLastError());
-    auto* spec = reinterpret_cast<float2*>(fields);
+    auto* spec = reinterpret_cast<float2*>(const_cast<float*>(spectra_.as<float>()));
     noise_legendre_kernel<<<dim3(static_cast<unsigned>(L_), static_cast<unsigned>(row_blocks)),
                             kRowThreads, 0, stream>>>(tb, z_cos, z_sin, count, spec);
     CUDA_CHECK(cudaGetLastError());
     const cufftHandle plan = fft_plan(count * static_cast<int>(n_lat_), stream);
     CUFFT_CHECK(cufftSetStream(plan, stream));
-    CUFFT_CHECK(cufftExecC2R(plan, reinterpret_cast<cufftComplex*>(fields),
+    CUFFT_CHECK(cufftExecC2R(plan, reinterpret_cast<cufftComplex*>(spec),
                              reinterpret_cast<cufftReal*>(fields)));
     const dim3 block(32, 8);
     const auto blocks = static_cast<unsigned>((points + 31) / 32);

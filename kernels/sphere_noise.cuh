@@ -11,8 +11,9 @@
 //     separately, and so also yields the mirrored northern rows
 //     (Pbar_l^m(-x) = (-1)^(l+m) Pbar_l^m(x)); the results are written as the
 //     half-spectrum of each (channel, latitude row): X_0 = G_cos(0),
-//     X_m = (G_cos(m) - i G_sin(m)) / 2, X_{n_lon/2} = 0;
-//  3. a batched in-place cuFFT C2R over longitude turns each half-spectrum
+//     X_m = (G_cos(m) - i G_sin(m)) / 2, X_{n_lon/2} = 0, stored
+//     frequency-major ([m][channel][row]) so that the writes coalesce;
+//  3. a batched out-of-place cuFFT C2R over longitude (strided input) turns each half-spectrum
 //     into sum_m G_cos(m) cos(m lambda) + G_sin(m) sin(m lambda);
 //  4. a tiled transpose writes [channel][row][lon] into out[row*n_lon + lon][c].
 // The recurrence tables (coefficients, start values, negligible-column bounds)
@@ -60,7 +61,8 @@ class CudaNoisePlan final : public NoisePlan {
   int64_t n_lat_, n_lon_, L_, half_rows_, tri_;
   Tensor rec_a_, rec_b_, scale_, log_diag_, log_bound_, row_x_, row_s_;  // doubles
   Tensor z_cos_, z_sin_;  // f32 [tri * kNoiseChunk]
-  Tensor fields_;         // f32 [kNoiseChunk * n_lat * (n_lon + 2)], in-place FFT buffer
+  Tensor spectra_;        // f32 pairs [(L + 1) * kNoiseChunk * n_lat]: frequency-major half-spectra
+  Tensor fields_;         // f32 [kNoiseChunk * n_lat * n_lon]: the out-of-place C2R's output
   mutable std::map<int, cufftHandle> fft_plans_;  // by batch size (channels * n_lat)
 };
 
