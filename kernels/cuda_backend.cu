@@ -168,6 +168,14 @@ void CudaBackend::upload(const float* host, Tensor& dst) {
   // `staging` returns to the cache; a later user of its block queues after the conversion.
 }
 
+std::shared_ptr<float[]> CudaBackend::pinned_host(int64_t count) {
+  activate();
+  void* p = nullptr;
+  CUDA_CHECK(cudaHostAlloc(&p, static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float),
+                           cudaHostAllocDefault));
+  return std::shared_ptr<float[]>(static_cast<float*>(p), [](float* q) { cudaFreeHost(q); });
+}
+
 void CudaBackend::upload_i32(const int32_t* host, Tensor& dst) {
   activate();
   check_owned(dst, "upload_i32");

@@ -48,6 +48,7 @@ class CudaBackend final : public Backend {
 
   Tensor empty(Shape shape, DType dtype) override;
   void upload(const float* host, Tensor& dst) override;
+  std::shared_ptr<float[]> pinned_host(int64_t count) override;
   void upload_i32(const int32_t* host, Tensor& dst) override;
   void download(const Tensor& src, float* host) override;
   void synchronize() override;

@@ -1,5 +1,7 @@
 #include "backend/backend.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace gencast {
@@ -18,6 +20,10 @@ Precision parse_precision(const std::string& name) {
   if (name == "tf32") return Precision::tf32;
   if (name == "bf16") return Precision::bf16;
   fail_input("", "precision", "fp32, tf32 or bf16", "'" + name + "'");
+}
+
+std::shared_ptr<float[]> Backend::pinned_host(int64_t count) {
+  return std::shared_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
 }
 
 Tensor Backend::from_host(const ArrayF& a, DType dtype) {

@@ -83,6 +83,12 @@ class Backend {
   virtual size_t free_memory_bytes() const = 0;
   virtual size_t peak_memory_bytes() const = 0;
 
+  // Host memory for large uploads: page-locked on the CUDA backend (uploads
+  // from it are DMA transfers at full bus speed and return before they
+  // finish), ordinary memory elsewhere. Uninitialized. Call synchronize()
+  // before overwriting a buffer that an upload may still be reading.
+  virtual std::shared_ptr<float[]> pinned_host(int64_t count);
+
   // Convenience: a new tensor holding host data.
   Tensor from_host(const ArrayF& a, DType dtype);
   Tensor from_host_i32(const std::vector<int32_t>& v);
