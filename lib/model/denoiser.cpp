@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "model/segment_split.h"
 
 namespace gencast {
@@ -14,6 +15,7 @@ struct Denoiser::Buffers {
   // [G, L] the grid embedder's first layer on [conditioning | structural]
   // features plus its bias: the same for every call of a 12 h step.
   Tensor grid_embed_static;
+  Tensor static_in;  // [G, static width] when h0 is not cached (options_.cache_grid_embed_static)
   Tensor grid_lat;   // [G, L] grid latent (encoder output, updated by the decoder)
   Tensor grid_proj;  // [G, L] per-grid-node projection for the edge MLPs
   Tensor mesh_struct;                                        // [M, 3]
@@ -111,7 +113,10 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   Backend& b = backend_;
   Buffers& B = *buf_;
 
-  B.grid_embed_static = b.empty_compute({n_grid_, L});
+  if (options_.cache_grid_embed_static)
+    B.grid_embed_static = b.empty_compute({n_grid_, L});
+  else
+    B.static_in = b.empty_compute({n_grid_, weights_.grid_embed.first_parts[0].rows()});
   B.grid_lat = b.empty_compute({n_grid_, L});
   B.grid_proj = b.empty_compute({n_grid_, L});
   B.mesh_struct = b.from_host(graph.mesh_node_features, b.compute_dtype());
@@ -209,17 +214,29 @@ void Denoiser::set_conditioning(const ArrayF& features) {
     stage_rows = 1;
     store = backend_.empty_compute({width, 1});
   }
-  std::vector<float> host(static_cast<size_t>(stage_rows * width), 0.f);
+  // All rows go into one page-locked host buffer, filled in parallel (this
+  // is on the critical path between two sampler steps), then each stage is a
+  // DMA upload queued behind the previous stage's GEMM.
+  if (!static_host_) static_host_ = backend_.pinned_host(n_grid_ * width);
+  backend_.synchronize();  // the previous step's uploads have finished reading it
+  float* host = static_host_.get();
+  parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) {
+      float* row = host + g * width;
+      std::copy_n(features.ptr() + g * n_cond_, n_cond_, row);
+      std::copy_n(grid_structural_.ptr() + g * 3, 3, row + n_cond_);
+      std::fill(row + n_cond_ + 3, row + width, 0.f);  // the zero rows of W0
+    }
+  });
   for (int64_t g0 = 0; g0 < n_grid_; g0 += stage_rows) {
     const int64_t n = std::min(stage_rows, n_grid_ - g0);
-    for (int64_t i = 0; i < n; ++i) {
-      float* row = host.data() + i * width;  // columns past n_cond + 3 stay zero
-      std::copy_n(features.ptr() + (g0 + i) * n_cond_, n_cond_, row);
-      std::copy_n(grid_structural_.ptr() + (g0 + i) * 3, 3, row + n_cond_);
+    if (!options_.cache_grid_embed_static) {
+      Tensor rows = B.static_in.rows(g0, n);
+      backend_.upload(host + g0 * width, rows);
+      continue;
     }
-    // Stream order keeps this upload behind the previous stage's GEMM.
     Tensor stage = store.rows(0, n * width).reshaped({n, width});
-    backend_.upload(host.data(), stage);
+    backend_.upload(host + g0 * width, stage);
     Tensor h0 = B.grid_embed_static.rows(g0, n);
     backend_.linear(stage, w0, &embed.first_bias, h0, Activation::none);
   }
@@ -396,7 +413,12 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   for (int64_t g0 = 0; g0 < n_grid_; g0 += C) {
     const int64_t n = std::min(C, n_grid_ - g0);
     Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = B.grid_lat.rows(g0, n);
-    backend_.copy(B.grid_embed_static.rows(g0, n), h);
+    if (options_.cache_grid_embed_static)
+      backend_.copy(B.grid_embed_static.rows(g0, n), h);
+    else
+      gemm(B.static_in.rows(g0, n), W.grid_embed.first_parts[0], &W.grid_embed.first_bias, h,
+           Activation::none);
+    stage_done("grid embed: static part");
     // The sampler state is float32; GEMM operands use the compute type.
     Tensor xin = x.rows(g0, n);
     if (xin.dtype() != backend_.compute_dtype()) {
@@ -405,9 +427,10 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
       xin = converted;
     }
     grid_embed_targets(xin, c_in, h);
+    stage_done("grid embed: noisy targets");
     mlp_tail(W.grid_embed, h, tmp, dst, false);
+    stage_done("grid embed: MLP + norm");
   }
-  stage_done("grid embed");
 
   // Mesh node embedding (its data inputs are zeros in the reference).
   gemm(B.mesh_struct, W.mesh_embed.first_parts[0], &W.mesh_embed.first_bias, B.mesh_h,
@@ -513,6 +536,7 @@ void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
   if (x.data() == out.data()) throw RuntimeFailure("denoiser: x and out must not alias");
   flops_ = 0;
   upload_conditioning(sigma);
+  stage_done("conditioning (host)");
   encoder(sigma, x);
   processor();
   decoder(sigma, x, out);

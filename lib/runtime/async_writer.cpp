@@ -1,9 +1,14 @@
 #include "runtime/async_writer.h"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
 namespace gencast {
 
 AsyncForecastWriter::AsyncForecastWriter(ForecastOutputSpec spec, size_t depth)
-    : writer_(std::move(spec)), depth_(depth == 0 ? 1 : depth), thread_([this] { run(); }) {}
+    : writer_(spec), depth_(depth == 0 ? 1 : depth), compression_(spec.compression),
+      thread_([this] { run(); }) {}
 
 AsyncForecastWriter::~AsyncForecastWriter() {
   {
@@ -56,8 +61,18 @@ void AsyncForecastWriter::rethrow_if_failed() {
 
 void AsyncForecastWriter::write_step(int member_index, int lead_index, ArrayF fields) {
   std::unique_lock<std::mutex> lock(mutex_);
+  const auto start = std::chrono::steady_clock::now();
   changed_.wait(lock, [this] { return queue_.size() < depth_ || error_; });
   rethrow_if_failed();
+  // Waiting here means the forecast runs at the writer's pace, not the GPU's.
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (waited > 1.0 && !warned_slow_) {
+    warned_slow_ = true;
+    spdlog::warn("the output writer is the bottleneck (the forecast waited {:.1f} s for it){}", waited,
+                 compression_ > 0 ? "; zlib compression runs on one thread: --compression 0 "
+                                    "writes several times faster"
+                                  : "");
+  }
   queue_.push_back(Item{member_index, lead_index, std::move(fields)});
   changed_.notify_all();
 }

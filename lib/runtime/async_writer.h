@@ -50,6 +50,8 @@ class AsyncForecastWriter {
   std::deque<Item> queue_;
   std::vector<ArrayF> free_;  // written steps' arrays, for reuse
   bool stop_ = false;
+  bool warned_slow_ = false;  // the "writer is the bottleneck" hint is given once
+  int64_t compression_ = 0;
   bool busy_ = false;
   std::exception_ptr error_;
   std::thread thread_;

@@ -37,13 +37,16 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   e.weights = params * elem;
   e.graph = (e_g2m + e_m2g) * (4 * elem + 8) + (G + M + 2) * 4 + M * 3 * elem +
             nnz / 8 + nnz / 4096 * 64;  // bit masks and tile lists of the attention plan
-  // Grid latents, grid projections and the grid embedder's static part h0,
-  // [G, L] each; h0's [G, cond_in] input only ever exists C rows at a time
-  // (Denoiser::set_conditioning stages it through the chunk scratch).
-  e.activations = 3 * G * L * elem + staging + (6 * M * L + 3 * M * L + M * F) * elem +
+  // Grid latents and grid projections, [G, L] each, and the grid embedder's
+  // static input [G, padded cond_in] (DenoiserOptions::cache_grid_embed_static
+  // is off by default).
+  e.activations = 2 * G * L * elem + G * padded_static_width(cond_in) * elem + staging + (6 * M * L + 3 * M * L + M * F) * elem +
                   3 * C * L * elem + C * T * elem +
                   (e_g2m / 64 + M) * L * 4;  // float32 partial sums of the two-level segment sums
-  e.sampler = 6 * G * T * 4;  // x, two denoised fields, scratch, noise, host staging
+  // x, two denoised fields, scratch, noise, host staging; the noise plan's
+  // coefficient tables, spectra and FFT output for 32 channels at a time.
+  const int64_t l_max = n_lat;  // degrees of the noise synthesis (n_lat - 1), rounded up
+  e.sampler = 6 * G * T * 4 + 32 * (l_max * (l_max + 1) + 2 * n_lat * (l_max + 1) + G) * 4;
   e.workspace = 64ll << 20;
   e.edge_cache = (e_g2m + e_m2g) * L * elem;
   return e;

@@ -68,12 +68,13 @@ const PreparedModel& tiny_model() {
 }
 
 std::unique_ptr<Denoiser> make(Backend& b, int64_t chunk_rows = int64_t{1} << 17,
-                               int64_t row_group = 0) {
+                               int64_t row_group = 0, bool cache_static = true) {
   const PreparedModel& model = tiny_model();
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.attention = model.attention.kind;
   options.grid_embed_row_group = row_group;
+  options.cache_grid_embed_static = cache_static;
   return std::make_unique<Denoiser>(b, model.checkpoint.config, model.checkpoint.params,
                                     model.graph, grid_input_rows(model.layout), options);
 }
@@ -206,4 +207,22 @@ TEST_CASE("grid embedding: grouped target GEMM (with tail rows) gives the same o
   }
   // Automatic on the CPU backend: float32 rows of 84 targets are 336 bytes.
   CHECK(make(b)->grid_embed_row_group() == 1);
+}
+
+TEST_CASE("grid embedding: the per-step static cache and the per-call static GEMM agree",
+          "[denoiser][embed]") {
+  auto backend = make_backend("cpu", Precision::fp32);
+  Backend& b = *backend;
+  auto cached = make(b, 1001, 0, true);
+  auto per_call = make(b, 1001, 0, false);
+  const ArrayF f = random_normal({cached->n_grid(), cached->n_conditioning()}, 51);
+  cached->set_conditioning(f);
+  per_call->set_conditioning(f);
+  uint32_t seed = 60;
+  for (float sigma : {40.f, 0.5f}) {
+    INFO("sigma " << sigma);
+    const ArrayF x = random_normal({cached->n_grid(), cached->n_targets()}, ++seed);
+    CHECK(relative_l2(denoise(b, *cached, sigma, x), denoise(b, *per_call, sigma, x)) <=
+          kTolerance);
+  }
 }
