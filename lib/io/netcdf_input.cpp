@@ -525,6 +525,14 @@ void check_input_dataset(const std::string& path, const TaskConfig& task,
 
 namespace gencast {
 
+InputGrid read_input_grid(const std::string& path) {
+  NcFile file = NcFile::open_read(path);
+  ProblemList problems;
+  GridMap grid = read_grid(file.id(), path, problems);
+  problems.throw_if_any();
+  return InputGrid{std::move(grid.lat), std::move(grid.lon)};
+}
+
 std::vector<int64_t> read_input_times(const std::string& path) {
   NcFile file = NcFile::open_read(path);
   ProblemList problems;

@@ -54,6 +54,14 @@ InputDataset read_input_dataset(const std::string& path, const TaskConfig& task,
 void check_input_dataset(const std::string& path, const TaskConfig& task,
                          const std::string& init_time, ProblemList& problems);
 
+// The normalised grid of an input file (latitude ascending from -90, longitude
+// from 0), without reading any field: what the graph needs, in milliseconds.
+// InputError naming the file and coordinate when the grid is unusable.
+struct InputGrid {
+  std::vector<float> lat, lon;
+};
+InputGrid read_input_grid(const std::string& path);
+
 // Unix seconds of every time entry of an input file (no field is read).
 std::vector<int64_t> read_input_times(const std::string& path);
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <future>
 
 #include "backend/backend.h"
 #include "core/version.h"
@@ -163,11 +164,43 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);
   const SamplerSchedule schedule = make_schedule(sampler, spec.source);
   const NormalizationStats stats = read_stats(spec.model.stats_dir, task);
+  const InputGrid grid = read_input_grid(spec.input.path);
+  const auto n_lat = static_cast<int64_t>(grid.lat.size());
+  const auto n_lon = static_cast<int64_t>(grid.lon.size());
+  // The device, the graph and the denoiser need only the grid: they are set
+  // up on a second thread while this one reads the input fields (seconds at
+  // 0.25°). All netCDF calls stay on this thread (the library is not
+  // thread-safe, and HDF5 reports per thread).
+  struct DeviceSetup {
+    std::unique_ptr<Backend> backend;  // declared first: destroyed last
+    std::unique_ptr<PreparedModel> model;
+    std::unique_ptr<Denoiser> denoiser;
+    std::unique_ptr<NoisePlan> noise_plan;
+  };
+  auto pending_setup = std::async(std::launch::async, [&] {
+    DeviceSetup d;
+    d.backend = make_backend(spec.runtime.device, spec.model.precision);
+    ProblemList problems;
+    check_memory(*d.backend,
+                 estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kChunkRows),
+                 problems);
+    problems.throw_if_any();
+    spdlog::info("device {} ({}), precision {}", d.backend->name(), d.backend->device_name(),
+                 precision_name(spec.model.precision));
+    d.model = std::make_unique<PreparedModel>(prepare_model(
+        std::move(checkpoint), attention_mode_name(spec.model.attention), grid.lat, grid.lon));
+    d.denoiser = d.model->make_denoiser(*d.backend, kChunkRows, spec.runtime.edge_cache);
+    d.noise_plan = d.backend->plan_noise(n_lat, n_lon);
+    return d;
+  });
   const InputDataset initial = read_input_dataset(spec.input.path, task, init_time_text(spec));
+  DeviceSetup setup = pending_setup.get();  // rethrows the setup's errors
+  Backend* const backend = setup.backend.get();
+  Denoiser* const denoiser = setup.denoiser.get();
+  const NoisePlan* const noise_plan = setup.noise_plan.get();
   const int64_t init_time_s = initial.times_s.back();
   spdlog::info("input {}: {} x {} grid, init {}", spec.input.path, initial.n_lat(),
                initial.n_lon(), format_iso_time(init_time_s));
-
   ForecastOutputSpec out_spec = output_spec(spec, config, initial, init_time_s);
   out_spec.command_line = command_line;
   {
@@ -175,23 +208,6 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     check_output_options(out_spec, target_names(task), problems);
     problems.throw_if_any();
   }
-
-  std::unique_ptr<Backend> backend = make_backend(spec.runtime.device, spec.model.precision);
-  {
-    ProblemList problems;
-    check_memory(*backend,
-                 estimate_forecast_memory(config, initial.n_lat(), initial.n_lon(),
-                                          spec.model.precision, kChunkRows),
-                 problems);
-    problems.throw_if_any();
-  }
-  spdlog::info("device {} ({}), precision {}", backend->name(), backend->device_name(),
-               precision_name(spec.model.precision));
-  const PreparedModel model = prepare_model(std::move(checkpoint),
-                                            attention_mode_name(spec.model.attention),
-                                            initial.lat, initial.lon);
-  auto denoiser = model.make_denoiser(*backend, kChunkRows, spec.runtime.edge_cache);
-  auto noise_plan = backend->plan_noise(initial.n_lat(), initial.n_lon());
   AsyncForecastWriter writer(out_spec);
   spdlog::info("{} members x {} steps, {} denoiser calls per step; writing {}",
                spec.forecast.member_ids.size(), spec.forecast.steps,
