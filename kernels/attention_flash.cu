@@ -45,7 +45,6 @@ namespace gencast::cuda {
 namespace {
 
 using flash::kFullMask;
-using flash::kMaxSlack;
 using flash::kRows;  // query rows per block = keys per tile
 using flash::kThreads;
 using flash::store_pair;
@@ -200,45 +199,9 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
 
     // Online softmax: rows g (s[.][0..1], bits.lo) and g+8 (s[.][2..3], bits.hi).
-    float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int c = 8 * j + 2 * tq + e;
-        s[j][e] = (bits.lo >> c) & 1u ? s[j][e] * scale_log2 : -INFINITY;
-        s[j][2 + e] = (bits.hi >> c) & 1u ? s[j][2 + e] * scale_log2 : -INFINITY;
-        tmax_lo = fmaxf(tmax_lo, s[j][e]);  // fmaxf skips NaN: a NaN score gives a NaN weight
-        tmax_hi = fmaxf(tmax_hi, s[j][2 + e]);
-      }
-#pragma unroll
-    for (int x = 1; x <= 2; x *= 2) {  // the 4 lanes of a quad share the rows
-      tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(kFullMask, tmax_lo, x));
-      tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(kFullMask, tmax_hi, x));
-    }
-    const auto move_max = [](uint64_t row_bits, float tmax, float& m) {
-      float corr = 1.f;
-      if (row_bits != 0) {
-        if (m == -INFINITY) {
-          m = tmax;  // first neighbours of the row: O and l are still exactly 0
-        } else if (tmax > m + kMaxSlack) {
-          corr = exp2f(m - tmax);
-          m = tmax;
-        }
-      }
-      return corr;
-    };
-    const float corr_lo = move_max(bits.lo, tmax_lo, m_lo);
-    const float corr_hi = move_max(bits.hi, tmax_hi, m_hi);
-    if (corr_lo != 1.f || corr_hi != 1.f) {
-#pragma unroll
-      for (int j = 0; j < kOTiles; ++j) {
-        o[j][0] *= corr_lo;
-        o[j][1] *= corr_lo;
-        o[j][2] *= corr_hi;
-        o[j][3] *= corr_hi;
-      }
-    }
+    float corr_lo, corr_hi;
+    flash::mask_scores_and_move_max(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
+                                    corr_hi);
     float sum_lo = 0.f, sum_hi = 0.f;
     uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
 #pragma unroll
@@ -282,68 +245,38 @@ __global__ void __launch_bounds__(kThreads, 2)
     stage ^= 1;
   }
   ptx::cp_async_wait<0>();
-
-#pragma unroll
-  for (int x = 1; x <= 2; x *= 2) {
-    l_lo += __shfl_xor_sync(kFullMask, l_lo, x);
-    l_hi += __shfl_xor_sync(kFullMask, l_hi, x);
-  }
-  // No neighbours: l = 0 and O = 0 -> zeros, like the CPU. NaN l or a
-  // flagged non-finite value -> NaN, like the CPU.
-  const float inv_lo = nan_lo ? NAN : (l_lo == 0.f ? 0.f : 1.f / l_lo);
-  const float inv_hi = nan_hi ? NAN : (l_hi == 0.f ? 0.f : 1.f / l_hi);
-  const int64_t node_lo = qslots[row_lo], node_hi = qslots[row_lo + 8];
-  TO* const out_lo = out + node_lo * hd + int64_t{h} * head_dim;
-  TO* const out_hi = out + node_hi * hd + int64_t{h} * head_dim;
-#pragma unroll
-  for (int j = 0; j < kOTiles; ++j) {
-    const int c = 8 * j + 2 * tq;
-    if (c >= head_dim) continue;  // head_dim % 8 == 0: c + 1 < head_dim too
-    if (node_lo >= 0) store_pair(out_lo + c, o[j][0] * inv_lo, o[j][1] * inv_lo);
-    if (node_hi >= 0) store_pair(out_hi + c, o[j][2] * inv_hi, o[j][3] * inv_hi);
-  }
+  flash::store_output_rows(o, l_lo, l_hi, nan_lo, nan_hi, qslots, row_lo, out, hd, h, head_dim,
+                           tq);
 #endif
 }
 
-template <int DP, class TO>
-void launch_flash(const AttentionDeviceTiles& t, const bf16* qkv, TO* out, cudaStream_t stream) {
-  constexpr size_t smem = FlashLayout<DP>::kBytes;
-  auto* kernel = &attention_flash_kernel<DP, TO>;
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(smem)));
-  flash::launch_bad_value_words(t, qkv, stream);  // bad_words[kb * heads + h], see the header
-  const float scale_log2 = flash::score_scale_log2(t.head_dim);
-  const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
-  kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
-                                           t.tile_mask, t.masks, t.bad_words, t.heads,
-                                           t.head_dim, scale_log2);
-}
-
 }  // namespace
+
+bool flash::device_runs_flash(size_t smem) {
+  int device = 0, major = 0, optin = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return major >= 8 && smem <= static_cast<size_t>(optin);
+}
 
 bool attention_flash_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream) {
   if (t_qkv != DType::bf16 || t.head_dim % 8 != 0 || !is_aligned(qkv, 16) ||
       t.bad_words == nullptr)
     return false;
-  int device = 0, major = 0, optin = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const int dp = t.head_dim <= 32 ? 32 : t.head_dim <= 64 ? 64 : 128;
-  const size_t smem = dp == 32 ? FlashLayout<32>::kBytes
-                               : dp == 64 ? FlashLayout<64>::kBytes : FlashLayout<128>::kBytes;
-  if (major < 8 || smem > static_cast<size_t>(optin)) return false;
+  const int dp = flash::padded_head_dim(t.head_dim);
+  size_t smem = 0;
+  flash::with_padded_dim(dp, [&](auto d) { smem = FlashLayout<decltype(d)::value>::kBytes; });
+  if (!flash::device_runs_flash(smem)) return false;
   const auto* qp = static_cast<const bf16*>(qkv);
   dispatch_float_type(t_out, "attention", [&](auto ot) {
     using TO = decltype(ot);
-    auto* op = static_cast<TO*>(out);
-    if (dp == 32)
-      launch_flash<32>(t, qp, op, stream);
-    else if (dp == 64)
-      launch_flash<64>(t, qp, op, stream);
-    else
-      launch_flash<128>(t, qp, op, stream);
+    flash::with_padded_dim(dp, [&](auto d) {
+      constexpr int DP = decltype(d)::value;
+      flash::launch_flash_kernel(&attention_flash_kernel<DP, TO>, FlashLayout<DP>::kBytes,
+                                 kThreads, t, qp, static_cast<TO*>(out), stream);
+    });
   });
   return true;
 }

@@ -22,9 +22,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "attention.cuh"
 #include "attention_tiles.h"
+#include "cuda_check.cuh"
 #include "device_math.cuh"
 #include "mma_ptx.cuh"
 
@@ -90,6 +92,123 @@ void launch_bad_value_words(const AttentionDeviceTiles& t, const T* qkv, cudaStr
 // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).
 inline float score_scale_log2(int head_dim) {
   return static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(head_dim)));
+}
+
+// The first half of the online softmax in both kernels, for one tile: the
+// thread's scores s[j] (rows row_lo: s[j][0..1] under bits_lo, row_lo + 8:
+// s[j][2..3] under bits_hi; key 8j + 2tq + e) are masked exactly (masked ->
+// -inf, never read) and scaled to log2 units, the rows' maxima are reduced
+// over the quad, and the lazy running maxima move when a tile's max exceeds
+// them by more than kMaxSlack, rescaling O; corr_* say by how much (the row
+// sums are rescaled by the caller). A row's first neighbours set its max
+// without rescaling: its O and l are still exactly 0.
+template <int kGroups, int kOTiles, class Bits>
+__device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4], Bits bits_lo,
+                                                         Bits bits_hi, float scale_log2, int tq,
+                                                         float& m_lo, float& m_hi,
+                                                         float (&o)[kOTiles][4], float& corr_lo,
+                                                         float& corr_hi) {
+  float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
+#pragma unroll
+  for (int j = 0; j < kGroups; ++j)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int c = 8 * j + 2 * tq + e;
+      s[j][e] = (bits_lo >> c) & 1u ? s[j][e] * scale_log2 : -INFINITY;
+      s[j][2 + e] = (bits_hi >> c) & 1u ? s[j][2 + e] * scale_log2 : -INFINITY;
+      tmax_lo = fmaxf(tmax_lo, s[j][e]);  // fmaxf skips NaN: a NaN score gives a NaN weight
+      tmax_hi = fmaxf(tmax_hi, s[j][2 + e]);
+    }
+#pragma unroll
+  for (int x = 1; x <= 2; x *= 2) {  // the 4 lanes of a quad share the rows
+    tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(kFullMask, tmax_lo, x));
+    tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(kFullMask, tmax_hi, x));
+  }
+  const auto move_max = [](Bits row_bits, float tmax, float& m) {
+    float corr = 1.f;
+    if (row_bits != 0) {
+      if (m == -INFINITY) {
+        m = tmax;
+      } else if (tmax > m + kMaxSlack) {
+        corr = exp2f(m - tmax);
+        m = tmax;
+      }
+    }
+    return corr;
+  };
+  corr_lo = move_max(bits_lo, tmax_lo, m_lo);
+  corr_hi = move_max(bits_hi, tmax_hi, m_hi);
+  if (corr_lo != 1.f || corr_hi != 1.f) {
+#pragma unroll
+    for (int j = 0; j < kOTiles; ++j) {
+      o[j][0] *= corr_lo;
+      o[j][1] *= corr_lo;
+      o[j][2] *= corr_hi;
+      o[j][3] *= corr_hi;
+    }
+  }
+}
+
+// The end of both kernels: each thread holds rows row_lo and row_lo + 8 of
+// its warp's output in C fragments o[j] (columns 8j + 2tq, +1) and its
+// quad's share of their weight sums. Sums the quad, divides, and stores
+// through the slot table (padding slots skipped). No neighbours: l = 0 and
+// O = 0 -> zeros, like the CPU; NaN l or a flagged non-finite value -> NaN.
+// head_dim is even, so a pair starting below head_dim ends below it too.
+template <int kOTiles, class TO>
+__device__ __forceinline__ void store_output_rows(const float (&o)[kOTiles][4], float l_lo,
+                                                  float l_hi, bool nan_lo, bool nan_hi,
+                                                  const int32_t* qslots, int row_lo, TO* out,
+                                                  int64_t hd, int h, int head_dim, int tq) {
+#pragma unroll
+  for (int x = 1; x <= 2; x *= 2) {
+    l_lo += __shfl_xor_sync(kFullMask, l_lo, x);
+    l_hi += __shfl_xor_sync(kFullMask, l_hi, x);
+  }
+  const float inv_lo = nan_lo ? NAN : (l_lo == 0.f ? 0.f : 1.f / l_lo);
+  const float inv_hi = nan_hi ? NAN : (l_hi == 0.f ? 0.f : 1.f / l_hi);
+  const int64_t node_lo = qslots[row_lo], node_hi = qslots[row_lo + 8];
+  TO* const out_lo = out + node_lo * hd + int64_t{h} * head_dim;
+  TO* const out_hi = out + node_hi * hd + int64_t{h} * head_dim;
+#pragma unroll
+  for (int j = 0; j < kOTiles; ++j) {
+    const int c = 8 * j + 2 * tq;
+    if (c >= head_dim) continue;
+    if (node_lo >= 0) store_pair(out_lo + c, o[j][0] * inv_lo, o[j][1] * inv_lo);
+    if (node_hi >= 0) store_pair(out_hi + c, o[j][2] * inv_hi, o[j][3] * inv_hi);
+  }
+}
+
+// Head dims are zero-padded to 32, 64 or 128 columns in shared memory.
+inline int padded_head_dim(int head_dim) { return head_dim <= 32 ? 32 : head_dim <= 64 ? 64 : 128; }
+
+// Whether the current device runs a flash kernel with `smem` bytes of shared
+// memory per block (sm_80+ for mma.sync bf16/tf32 and cp.async).
+bool device_runs_flash(size_t smem);
+
+// Calls f(std::integral_constant<int, DP>{}) for the padded head dim dp.
+template <class F>
+void with_padded_dim(int dp, F&& f) {
+  if (dp == 32)
+    f(std::integral_constant<int, 32>{});
+  else if (dp == 64)
+    f(std::integral_constant<int, 64>{});
+  else
+    f(std::integral_constant<int, 128>{});
+}
+
+// Launches one flash kernel (both share the argument list) after the
+// bad-value pre-pass: grid (query blocks, heads), `threads` per block.
+template <class Kernel, class T, class TO>
+void launch_flash_kernel(Kernel* kernel, size_t smem, int threads, const AttentionDeviceTiles& t,
+                         const T* qkv, TO* out, cudaStream_t stream) {
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(smem)));
+  launch_bad_value_words(t, qkv, stream);  // bad_words[kb * heads + h], see above
+  const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
+  kernel<<<grid, threads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
+                                          t.tile_mask, t.masks, t.bad_words, t.heads, t.head_dim,
+                                          score_scale_log2(t.head_dim));
 }
 
 }  // namespace gencast::cuda::flash
