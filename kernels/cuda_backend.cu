@@ -418,6 +418,24 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
   convert_launch(src.data(), src.dtype(), dst.data(), dst.dtype(), src.numel(), stream_);
 }
 
+void CudaBackend::copy_columns(const Tensor& src, float scale, Tensor& dst, int64_t col0) {
+  activate();
+  const char* op = "copy_columns";
+  check_owned(src, op);
+  check_owned(dst, op);
+  require_float(src, op, "src");
+  require_float(dst, op, "dst");
+  const int64_t R = src.rows(), C = src.cols(), D = dst.cols();
+  require(dst.rows() == R, op,
+          "src has " + std::to_string(R) + " rows, dst " + std::to_string(dst.rows()));
+  require(col0 >= 0 && col0 + C <= D, op,
+          "columns [" + std::to_string(col0) + ", " + std::to_string(col0 + C) +
+              ") outside dst's " + std::to_string(D));
+  require(!overlap(src, dst), op, "src and dst must not overlap");
+  copy_columns_launch(src.data(), src.dtype(), scale, dst.data(), dst.dtype(), R, C, D, col0,
+                      stream_);
+}
+
 void CudaBackend::fill(Tensor& t, float value) {
   activate();
   check_owned(t, "fill");

@@ -40,6 +40,23 @@ __global__ void convert_kernel(const TS* src, TD* dst, int64_t groups) {
   }
 }
 
+// Group g of row r: VEC consecutive source columns; the grid-stride loop runs
+// over rows x groups so that neighbouring threads touch neighbouring columns.
+template <int VEC, class TS, class TD>
+__global__ void copy_columns_kernel(const TS* src, float scale, TD* dst, int64_t rows,
+                                    int64_t groups, int64_t src_cols, int64_t dst_cols) {
+  const int64_t total = rows * groups;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / groups, c = (i - r * groups) * VEC;
+    float v[VEC];
+    load_vec<VEC>(src + r * src_cols + c, v);
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) v[k] *= scale;
+    store_vec<VEC>(dst + r * dst_cols + c, v);
+  }
+}
+
 template <class T>
 __global__ void fill_kernel(T* dst, float value, int64_t n) {
   const T v = from_f32<T>(value);
@@ -107,6 +124,33 @@ void convert_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t 
         convert_kernel<4><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(sp, dp, n / 4);
       else
         convert_kernel<1><<<grid_for(n, kBlock), kBlock, 0, stream>>>(sp, dp, n);
+    });
+  });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void copy_columns_launch(const void* src, DType tsrc, float scale, void* dst, DType tdst,
+                         int64_t rows, int64_t src_cols, int64_t dst_cols, int64_t col0,
+                         cudaStream_t stream) {
+  if (rows == 0 || src_cols == 0) return;
+  // 4-wide when every row's source and destination start 4-element aligned:
+  // the first rows' pointers aligned and both row strides multiples of 4.
+  const void* dst_first =
+      static_cast<const char*>(dst) + col0 * static_cast<int64_t>(dtype_size(tdst));
+  const bool vec4 = src_cols % 4 == 0 && dst_cols % 4 == 0 &&
+                    can_vec4(src_cols, {{src, tsrc}, {dst_first, tdst}});
+  dispatch_float_type(tsrc, "copy_columns", [&](auto st) {
+    dispatch_float_type(tdst, "copy_columns", [&](auto dt) {
+      using TS = decltype(st);
+      using TD = decltype(dt);
+      const auto* sp = static_cast<const TS*>(src);
+      auto* dp = static_cast<TD*>(dst) + col0;
+      if (vec4)
+        copy_columns_kernel<4><<<grid_for(rows * (src_cols / 4), kBlock), kBlock, 0, stream>>>(
+            sp, scale, dp, rows, src_cols / 4, src_cols, dst_cols);
+      else
+        copy_columns_kernel<1><<<grid_for(rows * src_cols, kBlock), kBlock, 0, stream>>>(
+            sp, scale, dp, rows, src_cols, src_cols, dst_cols);
     });
   });
   CUDA_CHECK(cudaGetLastError());

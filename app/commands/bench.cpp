@@ -41,9 +41,6 @@ void register_bench_command(CLI::App& root, CommandResult&) {
                   "edges per piece of the two-level segment sums of heavy receivers (0 = off)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--grid-embed-cache", args->options.grid_embed_cache,
-                  "keep the grid embedder's static part for the whole step (true/false)")
-      ->capture_default_str();
   cmd->add_flag("--graph-only", args->options.graph_only, "only build and time the graphs");
   cmd->add_flag("--profile", args->options.profile,
                 "also time each stage of a call (synchronizes between stages)");

@@ -132,6 +132,12 @@ class Backend {
   virtual void axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) = 0;
   // dst = src, converting between f32 and bf16 when the dtypes differ.
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // dst[r, col0 + c] = scale * src[r, c] for every row r and c < cols(src),
+  // converting between f32 and bf16 either way; dst's other columns keep
+  // their values. Writes one operand of a GEMM into its slot of a wider input
+  // row (the grid embedder's [static | c_in * x | 0]). rows(src) == rows(dst),
+  // 0 <= col0 and col0 + cols(src) <= cols(dst); src and dst must not overlap.
+  virtual void copy_columns(const Tensor& src, float scale, Tensor& dst, int64_t col0) = 0;
   virtual void fill(Tensor& t, float value) = 0;
 
   // Isotropic, unit-variance white noise on the sphere, one independent field

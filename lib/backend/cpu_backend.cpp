@@ -341,6 +341,28 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
   std::memcpy(dst.data(), src.data(), src.bytes());
 }
 
+void CpuBackend::copy_columns(const Tensor& src, float scale, Tensor& dst, int64_t col0) {
+  const char* op = "copy_columns";
+  require_f32(src, op);
+  require_f32(dst, op);
+  const int64_t R = src.rows(), C = src.cols(), D = dst.cols();
+  require(dst.rows() == R, op,
+          "src has " + std::to_string(R) + " rows, dst " + std::to_string(dst.rows()));
+  require(col0 >= 0 && col0 + C <= D, op,
+          "columns [" + std::to_string(col0) + ", " + std::to_string(col0 + C) +
+              ") outside dst's " + std::to_string(D));
+  const auto* s0 = static_cast<const char*>(src.data());
+  const auto* d0 = static_cast<const char*>(dst.data());
+  require(src.bytes() == 0 || dst.bytes() == 0 || s0 >= d0 + dst.bytes() ||
+              d0 >= s0 + src.bytes(),
+          op, "src and dst must not overlap");
+  const float* sp = src.as<float>();
+  float* dp = dst.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) dp[r * D + col0 + c] = scale * sp[r * C + c];
+}
+
 void CpuBackend::fill(Tensor& t, float value) {
   require_f32(t, "fill");
   std::fill(t.as<float>(), t.as<float>() + t.numel(), value);

@@ -38,6 +38,7 @@ class CpuBackend final : public Backend {
   void attention(const AttentionPlan& plan, const Tensor& qkv, Tensor& out) override;
   void axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) override;
   void copy(const Tensor& src, Tensor& dst) override;
+  void copy_columns(const Tensor& src, float scale, Tensor& dst, int64_t col0) override;
   void fill(Tensor& t, float value) override;
   std::unique_ptr<NoisePlan> plan_noise(int64_t n_lat, int64_t n_lon) override;
   void sphere_noise(const NoisePlan& plan, std::span<const NoiseKey> keys, Tensor& out) override;

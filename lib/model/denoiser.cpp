@@ -12,10 +12,11 @@
 namespace gencast {
 
 struct Denoiser::Buffers {
-  // [G, L] the grid embedder's first layer on [conditioning | structural]
-  // features plus its bias: the same for every call of a 12 h step.
-  Tensor grid_embed_static;
-  Tensor static_in;  // [G, static width] when h0 is not cached (options_.cache_grid_embed_static)
+  // [G, K] the grid embedder's input rows [static | c_in * x | 0]: the static
+  // columns (conditioning + structural, zero-padded) are written once per
+  // 12 h step by set_conditioning, the targets' slot by every call, the
+  // padding after it stays zero.
+  Tensor static_in;
   Tensor grid_lat;   // [G, L] grid latent (encoder output, updated by the decoder)
   Tensor grid_proj;  // [G, L] per-grid-node projection for the edge MLPs
   Tensor mesh_struct;                                        // [M, 3]
@@ -26,7 +27,7 @@ struct Denoiser::Buffers {
   Tensor g2m_features, g2m_senders, g2m_receivers, g2m_offsets;
   Tensor m2g_features, m2g_senders, m2g_receivers, m2g_offsets;
   Tensor chunk_a, chunk_b, chunk_c;  // [C, L] scratch
-  Tensor chunk_out;                  // [C, targets]: x in the compute type, output MLP
+  Tensor chunk_out;                  // [C, targets]: the output MLP's result
   Tensor partial;                    // [most pieces of a split chunk, L] f32 partial sums
   Tensor cond;                       // [total conditioning values, 1], f32
   Tensor zero_cond;                  // [2L, 1] zeros: LayerNorm without conditioning
@@ -46,13 +47,6 @@ Tensor as_column(Backend& backend, const std::vector<int32_t>& v) {
   Tensor t = backend.empty({static_cast<int64_t>(v.size()), 1}, DType::i32);
   backend.upload_i32(v.data(), t);
   return t;
-}
-
-int64_t resolve_row_group(const DenoiserOptions& options, const Backend& backend,
-                          const GridInputRows& rows) {
-  if (options.grid_embed_row_group > 0) return options.grid_embed_row_group;
-  return grid_embed_row_group(static_cast<int64_t>(rows.target_rows.size()),
-                              backend.compute_dtype());
 }
 
 }  // namespace
@@ -100,8 +94,7 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
       config_(config),
       options_(options),
       noise_encoder_(config.noise_encoder, params),
-      weights_(upload_denoiser_weights(backend, config, params, rows,
-                                       resolve_row_group(options, backend, rows))),
+      weights_(upload_denoiser_weights(backend, config, params, rows)),
       buf_(std::make_unique<Buffers>()) {
   n_grid_ = graph.n_grid;
   n_mesh_ = graph.n_mesh;
@@ -113,10 +106,7 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   Backend& b = backend_;
   Buffers& B = *buf_;
 
-  if (options_.cache_grid_embed_static)
-    B.grid_embed_static = b.empty_compute({n_grid_, L});
-  else
-    B.static_in = b.empty_compute({n_grid_, weights_.grid_embed.first_parts[0].rows()});
+  B.static_in = b.empty_compute({n_grid_, weights_.grid_embed.first_parts[0].rows()});
   B.grid_lat = b.empty_compute({n_grid_, L});
   B.grid_proj = b.empty_compute({n_grid_, L});
   B.mesh_struct = b.from_host(graph.mesh_node_features, b.compute_dtype());
@@ -195,72 +185,54 @@ void Denoiser::set_conditioning(const ArrayF& features) {
     throw RuntimeFailure("denoiser: conditioning features must be " +
                          shape_to_string({n_grid_, n_cond_}) + ", got " +
                          shape_to_string(features.shape));
-  // h0 = [features | structural | 0] @ W0 + b into grid_embed_static, staged
-  // through the chunk scratch (free between calls) a chunk of rows at a time,
-  // so that the [G, n_cond + 3] input never exists whole, on the device or in
-  // float32 on the host. The zero columns pad each row to the zero rows of W0.
+  // Whole input rows [features | structural | 0 | 0 (targets) | 0] go into
+  // one page-locked host buffer, filled in parallel (this is on the critical
+  // path between two sampler steps), then into static_in a chunk of rows at a
+  // time: a bf16 upload converts from a float32 copy of its rows that the
+  // CUDA backend allocates for the duration. Rows are contiguous on the
+  // device, so the uploads carry the target columns too, as zeros: every
+  // call overwrites the targets' slot, and the padding after it stays zero.
+  // The host never writes the target columns again after zeroing them in a
+  // new buffer, so later steps refill only the static columns.
   Buffers& B = *buf_;
-  const SplitMlp& embed = weights_.grid_embed;
-  const Tensor& w0 = embed.first_parts[0];
-  const int64_t width = w0.shape().at(0);
-  if (width < n_cond_ + 3)
-    throw RuntimeFailure("denoiser: grid embedder has " + std::to_string(width) +
-                         " static rows for " + std::to_string(n_cond_ + 3) + " features");
-  // At most a chunk of rows: a bf16 upload converts from a float32 copy of
-  // the stage that the CUDA backend allocates for the duration.
-  Tensor store = B.chunk_b.reshaped({B.chunk_b.numel(), 1});
-  int64_t stage_rows = std::min({n_grid_, B.chunk_b.rows(), store.rows() / width});
-  if (stage_rows == 0) {  // chunk scratch smaller than one row (tiny chunk_rows)
-    stage_rows = 1;
-    store = backend_.empty_compute({width, 1});
-  }
-  // All rows go into one page-locked host buffer, filled in parallel (this
-  // is on the critical path between two sampler steps), then each stage is a
-  // DMA upload queued behind the previous stage's GEMM.
-  if (!static_host_) static_host_ = backend_.pinned_host(n_grid_ * width);
+  const int64_t width = B.static_in.cols(), target_col = weights_.grid_embed_target_col;
+  if (target_col < n_cond_ + 3 || target_col + n_targets_ > width)
+    throw RuntimeFailure("denoiser: grid embedder input of " + std::to_string(width) +
+                         " columns with targets at " + std::to_string(target_col) +
+                         " does not hold " + std::to_string(n_cond_ + 3) + " static features and " +
+                         std::to_string(n_targets_) + " targets");
+  const bool fresh = !static_host_;
+  if (fresh) static_host_ = backend_.pinned_host(n_grid_ * width);
   backend_.synchronize();  // the previous step's uploads have finished reading it
   float* host = static_host_.get();
+  const int64_t zero_end = fresh ? width : target_col;
   parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       float* row = host + g * width;
       std::copy_n(features.ptr() + g * n_cond_, n_cond_, row);
       std::copy_n(grid_structural_.ptr() + g * 3, 3, row + n_cond_);
-      std::fill(row + n_cond_ + 3, row + width, 0.f);  // the zero rows of W0
+      std::fill(row + n_cond_ + 3, row + zero_end, 0.f);  // meet the zero rows of W_first
     }
   });
+  const int64_t stage_rows = std::max<int64_t>(1, std::min(n_grid_, B.chunk_a.rows()));
   for (int64_t g0 = 0; g0 < n_grid_; g0 += stage_rows) {
-    const int64_t n = std::min(stage_rows, n_grid_ - g0);
-    if (!options_.cache_grid_embed_static) {
-      Tensor rows = B.static_in.rows(g0, n);
-      backend_.upload(host + g0 * width, rows);
-      continue;
-    }
-    Tensor stage = store.rows(0, n * width).reshaped({n, width});
-    backend_.upload(host + g0 * width, stage);
-    Tensor h0 = B.grid_embed_static.rows(g0, n);
-    backend_.linear(stage, w0, &embed.first_bias, h0, Activation::none);
+    Tensor rows = B.static_in.rows(g0, std::min(stage_rows, n_grid_ - g0));
+    backend_.upload(host + g0 * width, rows);
   }
+  conditioned_ = true;
 }
 
-void Denoiser::grid_embed_targets(const Tensor& x, float c_in, Tensor& h) {
-  const int64_t group = weights_.grid_embed_group, n = x.rows(), T = x.cols(), L = h.cols();
-  const int64_t grouped = group > 1 ? n / group * group : 0;
-  if (grouped > 0) {
-    // Row i of the [n/group, group*T] view holds nodes group*i, ..., group*i +
-    // group - 1 side by side, and the same row of h's [n/group, group*L] view
-    // their latents: diag(W, ..., W) maps the one onto the other.
-    const Tensor xg = x.rows(0, grouped).reshaped({grouped / group, group * T});
-    Tensor hg = h.rows(0, grouped).reshaped({grouped / group, group * L});
-    backend_.linear(xg, weights_.grid_embed_targets_grouped, nullptr, hg, Activation::swish,
-                    c_in, 1.f);
-  }
-  if (grouped < n) {
-    Tensor rest = h.rows(grouped, n - grouped);
-    backend_.linear(x.rows(grouped, n - grouped), weights_.grid_embed.first_parts[1], nullptr,
-                    rest, Activation::swish, c_in, 1.f);
-  }
-  // The model's FLOPs: the zero blocks of the grouped weight do no model work.
-  flops_ += 2.0 * static_cast<double>(n) * static_cast<double>(T) * static_cast<double>(L);
+void Denoiser::grid_embed_first_layer(int64_t g0, const Tensor& x, float c_in, Tensor& h) {
+  const int64_t n = x.rows(), L = h.cols();
+  Tensor in = buf_->static_in.rows(g0, n);
+  // c_in * x, rounded once to the compute type, into the targets' slot.
+  backend_.copy_columns(x, c_in, in, weights_.grid_embed_target_col);
+  stage_done("grid embed: targets copy");
+  const SplitMlp& embed = weights_.grid_embed;
+  backend_.linear(in, embed.first_parts[0], &embed.first_bias, h, Activation::swish);
+  // The model's FLOPs: the zero rows of W_first (padding) do no model work.
+  flops_ += 2.0 * static_cast<double>(n) * static_cast<double>(n_cond_ + 3 + n_targets_) *
+            static_cast<double>(L);
 }
 
 void Denoiser::upload_conditioning(float sigma) {
@@ -407,27 +379,14 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   const float c_in = 1.f / std::sqrt(sigma * sigma + 1.f);
 
   // Grid node embedding: the first layer sees [conditioning | structural],
-  // whose part set_conditioning computed once per step, and the noisy
-  // targets scaled by c_in.
+  // which set_conditioning wrote once per step, and the noisy targets scaled
+  // by c_in, in one input row.
   const int64_t C = B.chunk_a.rows();
   for (int64_t g0 = 0; g0 < n_grid_; g0 += C) {
     const int64_t n = std::min(C, n_grid_ - g0);
     Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = B.grid_lat.rows(g0, n);
-    if (options_.cache_grid_embed_static)
-      backend_.copy(B.grid_embed_static.rows(g0, n), h);
-    else
-      gemm(B.static_in.rows(g0, n), W.grid_embed.first_parts[0], &W.grid_embed.first_bias, h,
-           Activation::none);
-    stage_done("grid embed: static part");
-    // The sampler state is float32; GEMM operands use the compute type.
-    Tensor xin = x.rows(g0, n);
-    if (xin.dtype() != backend_.compute_dtype()) {
-      Tensor converted = B.chunk_out.rows(0, n);
-      backend_.copy(xin, converted);
-      xin = converted;
-    }
-    grid_embed_targets(xin, c_in, h);
-    stage_done("grid embed: noisy targets");
+    grid_embed_first_layer(g0, x.rows(g0, n), c_in, h);
+    stage_done("grid embed: first layer");
     mlp_tail(W.grid_embed, h, tmp, dst, false);
     stage_done("grid embed: MLP + norm");
   }
@@ -534,6 +493,8 @@ void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
       out.cols() != n_targets_)
     throw RuntimeFailure("denoiser: x and out must be " + shape_to_string({n_grid_, n_targets_}));
   if (x.data() == out.data()) throw RuntimeFailure("denoiser: x and out must not alias");
+  if (!conditioned_)
+    throw RuntimeFailure("denoiser: set_conditioning must be called before denoise");
   flops_ = 0;
   upload_conditioning(sigma);
   stage_done("conditioning (host)");

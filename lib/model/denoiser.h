@@ -47,20 +47,6 @@ struct DenoiserOptions {
   // pieces); receivers of <= 64 edges (the average is ~40) gain nothing from
   // splitting. 0 = never split.
   int64_t segment_split_edges = 64;
-  // Grid nodes per row of the grid embedder's noisy-target GEMM, against the
-  // block-diagonal diag(W, ..., W) (DenoiserWeights::grid_embed_targets_grouped):
-  // the GEMM then reads its input with a leading dimension of group x targets
-  // elements. 84 targets in bf16 are 168 bytes a row, not the multiple of 16
-  // that cuBLASLt's fast kernels need; a pair is 336. Exact (the off-diagonal
-  // blocks are zeros) at group x that GEMM's FLOPs, without a padded copy of
-  // the sampler state. 0 = grid_embed_row_group(targets, compute dtype).
-  int64_t grid_embed_row_group = 0;
-  // Keep the grid embedder's static part h0 = [conditioning | structural] @ W0
-  // + b ([G, L]) for the whole 12 h step and copy it per call, instead of the
-  // [G, static width] input and its GEMM per call. Same function either way.
-  // Off by default: on an H100 at 0.25° (bf16) copying h0 takes as long as
-  // the padded GEMM (0.85 vs 0.83 ms per call) and costs 1.7 GB more.
-  bool cache_grid_embed_static = false;
 };
 
 // Host copies of intermediate activations, for verification against the
@@ -84,9 +70,10 @@ class Denoiser {
   int64_t n_conditioning() const { return n_cond_; }
 
   // The normalized inputs and forcings of the current 12 h step, [n_grid, n_cond]
-  // in the order given by GridInputRows::conditioning_rows. Computes the
-  // grid embedder's first layer on them (the same for every call of the
-  // step), so it must be called again before denoise() when they change.
+  // in the order given by GridInputRows::conditioning_rows. Uploads them,
+  // with the structural features, into the static columns of the grid
+  // embedder's input rows (the same for every call of the step), so it must
+  // be called before the first denoise() and again when they change.
   void set_conditioning(const ArrayF& features);
 
   // out = D(x; sigma); x and out are float32 [n_grid, n_targets] on the backend
@@ -106,8 +93,6 @@ class Denoiser {
   // FLOPs of one denoise() call (2 per multiply-add; GEMMs and attention).
   double flops_per_call() const { return flops_per_call_; }
   bool caches_edge_embeddings() const { return g2m_cache_ != nullptr; }
-  // Grid nodes per row of the grid embedder's noisy-target GEMM (see DenoiserOptions).
-  int64_t grid_embed_row_group() const { return weights_.grid_embed_group; }
   // Chunks whose segment sums run in two levels, per edge set (logs, tests).
   int64_t g2m_split_chunks() const { return g2m_split_ ? g2m_split_->split_chunks : 0; }
   int64_t m2g_split_chunks() const { return m2g_split_ ? m2g_split_->split_chunks : 0; }
@@ -184,9 +169,9 @@ class Denoiser {
   // receiver above options_.segment_split_edges.
   std::unique_ptr<EdgeSetSplit> plan_split(const std::vector<int32_t>& offsets,
                                            const std::vector<EdgeChunk>& chunks);
-  // h = act(h + c_in * x @ W) for the noisy targets x [n, T] of n grid nodes,
-  // through the grouped weight for all but the last n % group rows.
-  void grid_embed_targets(const Tensor& x, float c_in, Tensor& h);
+  // h = swish([static | c_in * x | 0] @ W_first + b) for grid nodes [g0, g0 + n)
+  // (x: their noisy targets): the grid embedder's first layer as one GEMM.
+  void grid_embed_first_layer(int64_t g0, const Tensor& x, float c_in, Tensor& h);
   void encoder(float sigma, const Tensor& x);
   void processor();
   void decoder(float sigma, const Tensor& x, Tensor& out);
@@ -205,7 +190,10 @@ class Denoiser {
   std::unique_ptr<EdgeEmbeddingCache> g2m_cache_, m2g_cache_;
   std::unique_ptr<EdgeSetSplit> g2m_split_, m2g_split_;
   std::vector<float> cond_host_;
-  std::shared_ptr<float[]> static_host_;  // [G, static width] staging, page-locked on GPUs
+  // [G, grid embedder input width] staging, page-locked on GPUs: the static
+  // columns of every row, zeros in the target columns.
+  std::shared_ptr<float[]> static_host_;
+  bool conditioned_ = false;  // set_conditioning has filled the static columns
   ArrayF grid_structural_;  // [G, 3] structural grid node features
   int64_t attention_nnz_ = 0;
   DenoiserTrace* trace_ = nullptr;

@@ -36,16 +36,6 @@ ArrayF take_rows(const ArrayF& w, const std::vector<int>& rows, const std::strin
   return out;
 }
 
-// diag(w, ..., w) with `copies` blocks: [copies*K, copies*N].
-ArrayF block_diagonal(const ArrayF& w, int64_t copies) {
-  const int64_t K = w.dim(0), N = w.dim(1);
-  ArrayF out({copies * K, copies * N}, 0.f);
-  for (int64_t c = 0; c < copies; ++c)
-    for (int64_t k = 0; k < K; ++k)
-      std::copy_n(w.ptr() + k * N, N, out.ptr() + (c * K + k) * copies * N + c * N);
-  return out;
-}
-
 class WeightUploader {
  public:
   WeightUploader(Backend& backend, const ParamStore& params, DenoiserWeights& weights)
@@ -91,20 +81,14 @@ class WeightUploader {
 
 }  // namespace
 
-int64_t padded_static_width(int64_t width) { return (width + 7) / 8 * 8; }
+int64_t padded_embed_width(int64_t width) { return (width + 7) / 8 * 8; }
 
-int64_t grid_embed_row_group(int64_t cols, DType dtype) {
-  const auto row_bytes = static_cast<int64_t>(dtype_size(dtype)) * cols;
-  if (row_bytes % 16 == 0) return 1;
-  return (2 * row_bytes) % 16 == 0 ? 2 : 1;
+int64_t grid_embed_input_width(int64_t static_features, int64_t targets) {
+  return padded_embed_width(static_features) + padded_embed_width(targets);
 }
 
 DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& config,
-                                        const ParamStore& params, const GridInputRows& rows,
-                                        int64_t target_row_group) {
-  if (target_row_group < 1)
-    throw RuntimeFailure("denoiser weights: target row group must be >= 1, got " +
-                         std::to_string(target_row_group));
+                                        const ParamStore& params, const GridInputRows& rows) {
   DenoiserWeights w;
   WeightUploader up(backend, params, w);
   const int64_t L = config.denoiser.latent_size;
@@ -112,19 +96,17 @@ DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& con
   const int64_t grid_in = params.get(kEncoder + "encoder_nodes_grid_nodes_mlp/~/linear_0:w").dim(0);
   const int64_t structural = 3;  // cos(lat), cos(lon), sin(lon) appended by the reference
 
-  // Encoder.
-  std::vector<int> cond_rows = rows.conditioning_rows;
-  for (int64_t r = grid_in - structural; r < grid_in; ++r) cond_rows.push_back(static_cast<int>(r));
-  cond_rows.resize(static_cast<size_t>(padded_static_width(static_cast<int64_t>(cond_rows.size()))),
-                   kZeroRow);
-  const std::string grid_embed = "encoder_nodes_grid_nodes";
-  w.grid_embed = up.mlp(kEncoder, grid_embed, H, {cond_rows, rows.target_rows}, true);
-  w.grid_embed_group = target_row_group;
-  if (target_row_group > 1) {
-    const std::string name = kEncoder + grid_embed + "_mlp/~/linear_0:w";
-    w.grid_embed_targets_grouped = up.weight(
-        block_diagonal(take_rows(params.get(name), rows.target_rows, name), target_row_group));
-  }
+  // Encoder. The grid embedder's stacked first layer: static rows, zeros,
+  // noisy-target rows, zeros (see the file comment).
+  std::vector<int> stacked = rows.conditioning_rows;
+  for (int64_t r = grid_in - structural; r < grid_in; ++r) stacked.push_back(static_cast<int>(r));
+  const auto n_static = static_cast<int64_t>(stacked.size());
+  const auto n_targets = static_cast<int64_t>(rows.target_rows.size());
+  w.grid_embed_target_col = padded_embed_width(n_static);
+  stacked.resize(static_cast<size_t>(w.grid_embed_target_col), kZeroRow);
+  stacked.insert(stacked.end(), rows.target_rows.begin(), rows.target_rows.end());
+  stacked.resize(static_cast<size_t>(grid_embed_input_width(n_static, n_targets)), kZeroRow);
+  w.grid_embed = up.mlp(kEncoder, "encoder_nodes_grid_nodes", H, {stacked}, true);
   w.mesh_embed = up.mlp(kEncoder, "encoder_nodes_mesh_nodes", H,
                         {row_range(grid_in - structural, grid_in)}, true);
   const int64_t edge_in = params.get(kEncoder + "encoder_edges_grid2mesh_mlp/~/linear_0:w").dim(0);

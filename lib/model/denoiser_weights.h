@@ -4,15 +4,14 @@
 //  * first layers that act on a concatenation [a | b | c] are split by rows,
 //    so W·[a;b;c] = Wa·a + Wb·b + Wc·c and per-node parts can be computed once
 //    per node instead of once per edge;
-//  * the grid-node embedder's rows are split into the rows that see the noisy
-//    targets (in target-channel order) and the rows that see everything else
-//    (conditioning inputs/forcings, then the 3 structural node features); the
-//    latter block gets zero rows up to a multiple of 8 (its input gets zero
-//    columns): GEMM operands whose rows are a multiple of 16 bytes run on
-//    cuBLASLt's fast kernels, and zero rows times zero columns add nothing;
-//  * for the same alignment reason the noisy-target rows also come as a
-//    block-diagonal diag(W, ..., W) that multiplies `group` grid nodes per GEMM
-//    row (see grid_embed_row_group);
+//  * the grid-node embedder's first layer is reordered into one stacked
+//    weight for the input row [static | noisy targets | 0]: the rows that see
+//    the conditioning inputs/forcings (in the order we feed them) and the 3
+//    structural node features, zero rows up to a multiple of 8, then the rows
+//    that see the noisy targets (in target-channel order), zero rows up to a
+//    multiple of 8 again. Both blocks start and end 16-byte aligned in bf16
+//    (GEMM operands whose rows are a multiple of 16 bytes run on cuBLASLt's
+//    fast kernels) and zero rows meet zero input columns, adding nothing;
 //  * the mesh-node embedder only ever sees zeros in its first 264 inputs, so
 //    only its last 3 rows (structural features) are kept;
 //  * q, k, v projections are concatenated into one [d, 3d] matrix.
@@ -51,11 +50,9 @@ struct TransformerBlockWeights {
 
 struct DenoiserWeights {
   // Encoder (grid2mesh_gnn)
-  SplitMlp grid_embed;       // parts: [conditioning+structural+zero rows, noisy-target rows]
-  // diag(W, ..., W) of the noisy-target rows W [T, L], `grid_embed_group`
-  // copies: [group*T, group*L]; undefined when the group is 1.
-  Tensor grid_embed_targets_grouped;
-  int64_t grid_embed_group = 1;
+  // parts: one stacked [grid_embed_input_width, L] weight (see the file comment).
+  SplitMlp grid_embed;
+  int64_t grid_embed_target_col = 0;  // first row of the noisy-target block
   SplitMlp mesh_embed;       // parts: [structural rows]
   SplitMlp g2m_edge_embed;   // parts: [edge features]
   SplitMlp g2m_edge_update;  // parts: [edge latent, sender (grid), receiver (mesh)]
@@ -82,20 +79,16 @@ struct GridInputRows {
   std::vector<int> target_rows;        // row in linear_0 for each target channel
 };
 
-// Rows of the grid embedder's static input ([conditioning | structural]
-// features, `width` of them) padded to a multiple of 8: 16 bytes in bf16.
-int64_t padded_static_width(int64_t width);
+// A block of the grid embedder's input row padded to a multiple of 8
+// columns: 16 bytes in bf16, 32 in f32.
+int64_t padded_embed_width(int64_t width);
 
-// Smallest count of rows (1 or 2) of a `cols`-wide tensor of `dtype` whose
-// bytes are a multiple of 16, so that a GEMM reading that many rows as one has
-// a 16-byte leading dimension: 84 noisy targets in bf16 are 168 bytes a row,
-// a pair is 336. 1 when already aligned, and when 2 rows would not be either
-// (more rows would multiply the GEMM's FLOPs by more than the fast kernels gain).
-int64_t grid_embed_row_group(int64_t cols, DType dtype);
+// Columns of the grid embedder's input row [static | 0 | noisy targets | 0]
+// for `static_features` (conditioning + structural) and `targets` columns:
+// at 0.25°, 184 + 88 = 272 for 183 static features and 84 targets.
+int64_t grid_embed_input_width(int64_t static_features, int64_t targets);
 
-// target_row_group: copies in grid_embed_targets_grouped (1 = none).
 DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& config,
-                                        const ParamStore& params, const GridInputRows& rows,
-                                        int64_t target_row_group = 1);
+                                        const ParamStore& params, const GridInputRows& rows);
 
 }  // namespace gencast

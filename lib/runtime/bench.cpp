@@ -123,7 +123,7 @@ BenchResult run_bench(const BenchOptions& options) {
   r.device_name = backend->device_name();
   const ModelConfig& config = model.checkpoint.config;
   auto denoiser = model.make_denoiser(*backend, options.chunk_rows, options.edge_cache,
-                                     options.segment_split_edges, options.grid_embed_cache);
+                                     options.segment_split_edges);
   r.edge_cache = denoiser->caches_edge_embeddings();
   const int64_t G = denoiser->n_grid(), T = denoiser->n_targets();
   denoiser->set_conditioning(random_normal({G, denoiser->n_conditioning()}, options.seed + 1, 1.f));

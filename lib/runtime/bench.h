@@ -28,7 +28,6 @@ struct BenchOptions {
   int64_t chunk_rows = int64_t{1} << 17;
   std::string edge_cache = "auto";  // auto | on | off
   int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges;  // 0 = off
-  bool grid_embed_cache = DenoiserOptions{}.cache_grid_embed_static;
   uint64_t seed = 0;
 };
 

@@ -27,9 +27,11 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   const int64_t T = node_output_size(config.task);
   const int64_t cond_in = grid_node_input_size(config.task) - T;  // conditioning + structural
   const int64_t C = std::max(std::min(chunk_rows, std::max(G, e_m2g)), int64_t{1});
-  // set_conditioning uploads at most C rows of the padded static input at a
-  // time; a bf16 upload converts from a transient float32 copy.
-  const int64_t staging = std::min(C, G) * padded_static_width(cond_in) * 4;
+  // The grid embedder's input rows [static | noisy targets], each block
+  // zero-padded; set_conditioning uploads at most C of them at a time, and a
+  // bf16 upload converts from a transient float32 copy.
+  const int64_t embed_in = grid_embed_input_width(cond_in, T);
+  const int64_t staging = std::min(C, G) * embed_in * 4;
 
   MemoryEstimate e;
   int64_t params = 0;
@@ -38,9 +40,9 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   e.graph = (e_g2m + e_m2g) * (4 * elem + 8) + (G + M + 2) * 4 + M * 3 * elem +
             nnz / 8 + nnz / 4096 * 64;  // bit masks and tile lists of the attention plan
   // Grid latents and grid projections, [G, L] each, and the grid embedder's
-  // static input [G, padded cond_in] (DenoiserOptions::cache_grid_embed_static
-  // is off by default).
-  e.activations = 2 * G * L * elem + G * padded_static_width(cond_in) * elem + staging + (6 * M * L + 3 * M * L + M * F) * elem +
+  // input rows [G, embed_in].
+  e.activations = 2 * G * L * elem + G * embed_in * elem + staging +
+                  (6 * M * L + 3 * M * L + M * F) * elem +
                   3 * C * L * elem + C * T * elem +
                   (e_g2m / 64 + M) * L * 4;  // float32 partial sums of the two-level segment sums
   // x, two denoised fields, scratch, noise, host staging; the noise plan's

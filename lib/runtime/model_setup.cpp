@@ -48,10 +48,8 @@ int64_t PreparedModel::edge_cache_bytes(const Backend& backend) const {
 
 std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,
                                                        const std::string& edge_cache,
-                                                       int64_t segment_split_edges,
-                                                       bool cache_grid_embed_static) const {
+                                                       int64_t segment_split_edges) const {
   DenoiserOptions options;
-  options.cache_grid_embed_static = cache_grid_embed_static;
   options.chunk_rows = chunk_rows;
   options.segment_split_edges = segment_split_edges;
   options.attention = attention.kind;

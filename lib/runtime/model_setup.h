@@ -42,8 +42,7 @@ struct PreparedModel {
   std::unique_ptr<Denoiser> make_denoiser(
       Backend& backend, int64_t chunk_rows = int64_t{1} << 17,
       const std::string& edge_cache = "auto",
-      int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges,
-      bool cache_grid_embed_static = DenoiserOptions{}.cache_grid_embed_static) const;
+      int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges) const;
 };
 
 // Loads and validates the checkpoint, resolves the attention request

@@ -1,16 +1,17 @@
 // The grid-node embedding's exact rearrangements (Denoiser::set_conditioning,
-// Denoiser::grid_embed_targets, upload_denoiser_weights), on the CPU backend
-// with the tiny fixture model:
-//  * the static part of the first layer, computed once per set_conditioning,
-//    serves every later call (and is recomputed when the features change);
-//  * the static rows are zero-padded to a multiple of 8;
-//  * the noisy-target GEMM over groups of grid nodes (block-diagonal weight)
-//    gives the same output as one node per row, tail rows included.
+// Denoiser::grid_embed_first_layer, upload_denoiser_weights), on the CPU
+// backend with the tiny fixture model:
+//  * the static columns of the embedder's input rows, written once per
+//    set_conditioning, serve every later call (and are replaced when the
+//    features change);
+//  * the stacked first-layer weight holds the static rows, zeros, the
+//    noisy-target rows and zeros at the offsets the input rows use;
+//  * the chunk size of the per-call copy + GEMM does not change the output.
 // Tolerance 1e-6 (relative L2): the paths add the same float32 products (the
-// padding and the off-diagonal blocks only add zeros), so the CPU results are
-// expected to be identical; 1e-6 leaves room for a summation-order change in
-// the backend's GEMM without hiding a wrong row, column or stale buffer, each
-// of which changes the output by far more (see the "differs" checks).
+// padding only adds zeros), so the CPU results are expected to be identical;
+// 1e-6 leaves room for a summation-order change in the backend's GEMM
+// without hiding a wrong row, column or stale buffer, each of which changes
+// the output by far more (see the "differs" check).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/error.h"
 #include "io/checkpoint.h"
 #include "model/denoiser.h"
 #include "model/denoiser_weights.h"
@@ -67,14 +69,11 @@ const PreparedModel& tiny_model() {
   return model;
 }
 
-std::unique_ptr<Denoiser> make(Backend& b, int64_t chunk_rows = int64_t{1} << 17,
-                               int64_t row_group = 0, bool cache_static = true) {
+std::unique_ptr<Denoiser> make(Backend& b, int64_t chunk_rows = int64_t{1} << 17) {
   const PreparedModel& model = tiny_model();
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.attention = model.attention.kind;
-  options.grid_embed_row_group = row_group;
-  options.cache_grid_embed_static = cache_static;
   return std::make_unique<Denoiser>(b, model.checkpoint.config, model.checkpoint.params,
                                     model.graph, grid_input_rows(model.layout), options);
 }
@@ -119,110 +118,85 @@ TEST_CASE("grid embedding: calls after one set_conditioning equal a fresh denois
   CHECK(relative_l2(reused, last) > 1e-3);
 }
 
-TEST_CASE("grid embedding: row groups for 16-byte GEMM rows", "[denoiser][embed]") {
-  CHECK(grid_embed_row_group(84, DType::bf16) == 2);  // 168 bytes; a pair is 336
-  CHECK(grid_embed_row_group(84, DType::f32) == 1);   // 336 bytes
-  CHECK(grid_embed_row_group(88, DType::bf16) == 1);  // 176 bytes
-  CHECK(grid_embed_row_group(4, DType::bf16) == 2);   // 8 bytes; a pair is 16
-  CHECK(grid_embed_row_group(83, DType::bf16) == 1);  // would need 8 rows
-  CHECK(padded_static_width(183) == 184);
-  CHECK(padded_static_width(184) == 184);
-  CHECK(padded_static_width(1) == 8);
+TEST_CASE("grid embedding: input blocks padded to multiples of 8 columns", "[denoiser][embed]") {
+  CHECK(padded_embed_width(183) == 184);
+  CHECK(padded_embed_width(184) == 184);
+  CHECK(padded_embed_width(84) == 88);
+  CHECK(padded_embed_width(1) == 8);
+  // 0.25° and 1°: 183 static features and 84 targets give 272 columns,
+  // 544 bytes a row in bf16 (a multiple of 16).
+  CHECK(grid_embed_input_width(183, 84) == 272);
+  CHECK(grid_embed_input_width(184, 88) == 272);
 }
 
-TEST_CASE("grid embedding: zero-padded static rows and the block-diagonal target weight",
+TEST_CASE("grid embedding: the stacked first-layer weight is static | 0 | targets | 0",
           "[denoiser][embed]") {
   auto backend = make_backend("cpu", Precision::fp32);
   Backend& b = *backend;
   const PreparedModel& model = tiny_model();
   const GridInputRows rows = grid_input_rows(model.layout);
-  const int64_t group = 3;
   const DenoiserWeights w =
-      upload_denoiser_weights(b, model.checkpoint.config, model.checkpoint.params, rows, group);
+      upload_denoiser_weights(b, model.checkpoint.config, model.checkpoint.params, rows);
   const ArrayF& w0 = model.checkpoint.params.get(
       "grid2mesh_gnn/~_networks_builder/encoder_nodes_grid_nodes_mlp/~/linear_0:w");
   const int64_t L = w0.dim(1), grid_in = w0.dim(0);
   const auto n_cond = static_cast<int64_t>(rows.conditioning_rows.size());
   const auto T = static_cast<int64_t>(rows.target_rows.size());
+  REQUIRE(n_cond + 3 + T == grid_in);  // every checkpoint row is used once
 
-  // Static rows: the checkpoint's conditioning rows, its 3 structural rows, then zeros.
-  const ArrayF s = b.to_host(w.grid_embed.first_parts.at(0));
-  const int64_t width = s.dim(0);
-  CHECK(width % 8 == 0);
-  REQUIRE(width > n_cond + 3);  // the fixture's 183 static features do get padding
+  REQUIRE(w.grid_embed.first_parts.size() == 1);
+  const ArrayF s = b.to_host(w.grid_embed.first_parts[0]);
+  const int64_t target_col = w.grid_embed_target_col, K = s.dim(0);
   REQUIRE(s.dim(1) == L);
+  CHECK(target_col == padded_embed_width(n_cond + 3));
+  CHECK(K == grid_embed_input_width(n_cond + 3, T));
+  // The fixture's 183 static features and 84 targets both get padding.
+  REQUIRE(target_col > n_cond + 3);
+  REQUIRE(K > target_col + T);
   int64_t mismatches = 0, nonzero_padding = 0;
-  for (int64_t r = 0; r < width; ++r) {
-    const int64_t src = r < n_cond ? rows.conditioning_rows[static_cast<size_t>(r)]
-                                   : grid_in - 3 + (r - n_cond);
+  for (int64_t r = 0; r < K; ++r) {
+    int64_t src = -1;  // checkpoint row, -1 = padding
+    if (r < n_cond) src = rows.conditioning_rows[static_cast<size_t>(r)];
+    else if (r < n_cond + 3) src = grid_in - 3 + (r - n_cond);
+    else if (r >= target_col && r < target_col + T)
+      src = rows.target_rows[static_cast<size_t>(r - target_col)];
     for (int64_t c = 0; c < L; ++c) {
       const float v = s.data[static_cast<size_t>(r * L + c)];
-      if (r >= n_cond + 3) nonzero_padding += v != 0.f;
+      if (src < 0) nonzero_padding += v != 0.f;
       else mismatches += v != w0.data[static_cast<size_t>(src * L + c)];
     }
   }
   CHECK(mismatches == 0);
   CHECK(nonzero_padding == 0);
-
-  // diag(W, W, W) of the noisy-target rows.
-  CHECK(w.grid_embed_group == group);
-  const ArrayF g = b.to_host(w.grid_embed_targets_grouped);
-  REQUIRE(g.dim(0) == group * T);
-  REQUIRE(g.dim(1) == group * L);
-  int64_t wrong = 0;
-  for (int64_t bi = 0; bi < group; ++bi)
-    for (int64_t bj = 0; bj < group; ++bj)
-      for (int64_t k = 0; k < T; ++k)
-        for (int64_t c = 0; c < L; ++c) {
-          const float v = g.data[static_cast<size_t>((bi * T + k) * group * L + bj * L + c)];
-          const int64_t src = rows.target_rows[static_cast<size_t>(k)];
-          wrong += v != (bi == bj ? w0.data[static_cast<size_t>(src * L + c)] : 0.f);
-        }
-  CHECK(wrong == 0);
 }
 
-TEST_CASE("grid embedding: grouped target GEMM (with tail rows) gives the same output",
-          "[denoiser][embed]") {
+TEST_CASE("grid embedding: the chunk size does not change the output", "[denoiser][embed]") {
   auto backend = make_backend("cpu", Precision::fp32);
   Backend& b = *backend;
   const PreparedModel& model = tiny_model();
   const int64_t G = model.graph.n_grid;
   const auto n_cond = static_cast<int64_t>(grid_input_rows(model.layout).conditioning_rows.size());
   const ArrayF f = random_normal({G, n_cond}, 41);
-  const ArrayF x = random_normal({G, node_output_size(model.checkpoint.config.task)}, 42);
-  // 1001-row chunks: odd, and 4140 = 4 x 1001 + 136, so groups of 2 and 3
-  // leave tail rows in every chunk but the last (2) or in all of them (3).
-  for (int64_t chunk_rows : {int64_t{1} << 17, int64_t{1001}}) {
-    auto plain = make(b, chunk_rows, 1);
-    REQUIRE(plain->grid_embed_row_group() == 1);
-    plain->set_conditioning(f);
-    const std::vector<float> expected = denoise(b, *plain, 1.7f, x);
-    for (int64_t group : {2, 3}) {
-      INFO("chunk rows " << chunk_rows << ", group " << group);
-      auto d = make(b, chunk_rows, group);
-      REQUIRE(d->grid_embed_row_group() == group);
-      d->set_conditioning(f);
-      CHECK(relative_l2(denoise(b, *d, 1.7f, x), expected) <= kTolerance);
-    }
-  }
-  // Automatic on the CPU backend: float32 rows of 84 targets are 336 bytes.
-  CHECK(make(b)->grid_embed_row_group() == 1);
-}
-
-TEST_CASE("grid embedding: the per-step static cache and the per-call static GEMM agree",
-          "[denoiser][embed]") {
-  auto backend = make_backend("cpu", Precision::fp32);
-  Backend& b = *backend;
-  auto cached = make(b, 1001, 0, true);
-  auto per_call = make(b, 1001, 0, false);
-  const ArrayF f = random_normal({cached->n_grid(), cached->n_conditioning()}, 51);
-  cached->set_conditioning(f);
-  per_call->set_conditioning(f);
-  uint32_t seed = 60;
-  for (float sigma : {40.f, 0.5f}) {
+  // 1001-row chunks: odd, and 4140 = 4 x 1001 + 136 leaves a short last chunk.
+  auto whole = make(b, int64_t{1} << 17);
+  auto chunked = make(b, 1001);
+  whole->set_conditioning(f);
+  chunked->set_conditioning(f);
+  uint32_t seed = 42;
+  for (float sigma : {40.f, 1.7f}) {
     INFO("sigma " << sigma);
-    const ArrayF x = random_normal({cached->n_grid(), cached->n_targets()}, ++seed);
-    CHECK(relative_l2(denoise(b, *cached, sigma, x), denoise(b, *per_call, sigma, x)) <=
+    const ArrayF x = random_normal({G, node_output_size(model.checkpoint.config.task)}, ++seed);
+    CHECK(relative_l2(denoise(b, *chunked, sigma, x), denoise(b, *whole, sigma, x)) <=
           kTolerance);
   }
+  // The count is of the model's work, the same whatever the chunks.
+  CHECK(chunked->flops_per_call() == whole->flops_per_call());
+}
+
+TEST_CASE("grid embedding: denoise before set_conditioning is an error", "[denoiser][embed]") {
+  auto backend = make_backend("cpu", Precision::fp32);
+  Backend& b = *backend;
+  auto d = make(b);
+  const ArrayF x = random_normal({d->n_grid(), d->n_targets()}, 7);
+  CHECK_THROWS_AS(denoise(b, *d, 1.f, x), RuntimeFailure);
 }
