@@ -32,6 +32,19 @@ ArrayF random_array(const Shape& shape, uint32_t seed, float lo, float hi) {
   return a;
 }
 
+double relative_l2(const std::vector<float>& got, const std::vector<float>& ref) {
+  if (got.size() != ref.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i]) || !std::isfinite(ref[i])) return INFINITY;
+    const double d = double{got[i]} - double{ref[i]};
+    num += d * d;
+    den += double{ref[i]} * double{ref[i]};
+  }
+  if (den == 0) return num == 0 ? 0 : INFINITY;
+  return std::sqrt(num / den);
+}
+
 double relative_l2(const ArrayF& got, const ArrayF& ref) {
   if (got.shape != ref.shape) return INFINITY;
   double num = 0, den = 0;

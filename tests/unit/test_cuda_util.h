@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 
@@ -21,6 +22,9 @@ ArrayF random_array(const Shape& shape, uint32_t seed, float lo = -1.f, float hi
 
 // ||got - ref|| / ||ref||; +inf when got holds NaN/Inf or the shapes differ.
 double relative_l2(const ArrayF& got, const ArrayF& ref);
+// The same for flat vectors; +inf also when ref holds NaN/Inf (so NaN never
+// passes on either side) and when ref is all zeros but got is not.
+double relative_l2(const std::vector<float>& got, const std::vector<float>& ref);
 
 // Checks got against ref: every value finite, relative L2 <= tol. Prints the
 // error as a fraction of the budget so near-misses are visible in passing runs.

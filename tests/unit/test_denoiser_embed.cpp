@@ -27,26 +27,16 @@
 #include "model/denoiser_weights.h"
 #include "model/param_schema.h"
 #include "runtime/model_setup.h"
+#include "test_cuda_util.h"
 
 using namespace gencast;
 
 namespace {
 
+using gencast::test::relative_l2;
+
 constexpr double kTolerance = 1e-6;  // see the file comment
 
-// Relative L2 of a against b; infinity when anything is not finite, so NaN never passes.
-double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
-    const double d = double{a[i]} - double{b[i]};
-    num += d * d;
-    den += double{b[i]} * double{b[i]};
-  }
-  if (den == 0) return num == 0 ? 0 : INFINITY;
-  return std::sqrt(num / den);
-}
 
 ArrayF random_normal(Shape shape, uint32_t seed) {
   ArrayF a(std::move(shape));

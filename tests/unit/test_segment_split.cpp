@@ -19,10 +19,13 @@
 #include "model/denoiser.h"
 #include "model/segment_split.h"
 #include "runtime/model_setup.h"
+#include "test_cuda_util.h"
 
 using namespace gencast;
 
 namespace {
+
+using gencast::test::relative_l2;
 
 // Receiver offsets from degrees, starting at `base`.
 std::vector<int32_t> offsets_from(const std::vector<int32_t>& degrees, int32_t base) {
@@ -31,19 +34,6 @@ std::vector<int32_t> offsets_from(const std::vector<int32_t>& degrees, int32_t b
   return offsets;
 }
 
-// Relative L2 of a against b; infinity when anything is not finite, so NaN never passes.
-double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
-    const double d = double{a[i]} - double{b[i]};
-    num += d * d;
-    den += double{b[i]} * double{b[i]};
-  }
-  if (den == 0) return num == 0 ? 0 : INFINITY;
-  return std::sqrt(num / den);
-}
 
 Tensor i32_column(Backend& b, const std::vector<int32_t>& v) {
   Tensor t = b.empty({static_cast<int64_t>(v.size()), 1}, DType::i32);
