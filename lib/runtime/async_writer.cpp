@@ -3,8 +3,21 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
+#include <string>
 
 namespace gencast {
+
+std::string slow_writer_hint(double waited_seconds, int64_t compression) {
+  if (!(waited_seconds > 1.0)) return "";
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%.1f", waited_seconds);
+  return std::string("the output writer is the bottleneck (the forecast waited ") + waited +
+         " s for it)" +
+         (compression > 0 ? "; zlib compression runs on one thread: --compression 0 writes "
+                            "several times faster"
+                          : "");
+}
 
 AsyncForecastWriter::AsyncForecastWriter(ForecastOutputSpec spec, size_t depth)
     : writer_(spec), depth_(depth == 0 ? 1 : depth), compression_(spec.compression),
@@ -66,12 +79,12 @@ void AsyncForecastWriter::write_step(int member_index, int lead_index, ArrayF fi
   rethrow_if_failed();
   // Waiting here means the forecast runs at the writer's pace, not the GPU's.
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (waited > 1.0 && !warned_slow_) {
-    warned_slow_ = true;
-    spdlog::warn("the output writer is the bottleneck (the forecast waited {:.1f} s for it){}", waited,
-                 compression_ > 0 ? "; zlib compression runs on one thread: --compression 0 "
-                                    "writes several times faster"
-                                  : "");
+  if (!warned_slow_) {
+    const std::string hint = slow_writer_hint(waited, compression_);
+    if (!hint.empty()) {
+      warned_slow_ = true;
+      spdlog::warn("{}", hint);
+    }
   }
   queue_.push_back(Item{member_index, lead_index, std::move(fields)});
   changed_.notify_all();

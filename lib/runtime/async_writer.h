@@ -10,6 +10,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,10 @@
 #include "io/forecast_writer.h"
 
 namespace gencast {
+
+// The one-time warning when the runner waited `waited_seconds` to queue a
+// step ("" below 1 s: a short wait is normal at the end of a member).
+std::string slow_writer_hint(double waited_seconds, int64_t compression);
 
 class AsyncForecastWriter {
  public:

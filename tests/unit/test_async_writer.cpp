@@ -78,3 +78,14 @@ TEST_CASE("async writer: a failed write is re-thrown on the caller's thread, no 
   CHECK(!fs::exists(file));
   for (const auto& e : fs::directory_iterator(dir.path)) FAIL("left behind: " << e.path());
 }
+
+TEST_CASE("async writer: the slow-writer hint appears after a long wait only", "[writer]") {
+  CHECK(gencast::slow_writer_hint(0.2, 1).empty());
+  CHECK(gencast::slow_writer_hint(1.0, 1).empty());
+  const std::string compressed = gencast::slow_writer_hint(8.31, 1);
+  CHECK(compressed.find("8.3 s") != std::string::npos);
+  CHECK(compressed.find("--compression 0") != std::string::npos);
+  const std::string plain = gencast::slow_writer_hint(3.0, 0);
+  CHECK(plain.find("bottleneck") != std::string::npos);
+  CHECK(plain.find("--compression") == std::string::npos);  // nothing left to switch off
+}
