@@ -107,6 +107,17 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
   Buffers& B = *buf_;
 
   B.static_in = b.empty_compute({n_grid_, weights_.grid_embed.first_parts[0].rows()});
+  {
+    // The page-locked staging rows of set_conditioning, allocated and touched
+    // here (a forecast builds the denoiser while it reads the input, so the
+    // first step does not pay for ~1 GB of fresh pinned pages at 0.25°).
+    const int64_t width = B.static_in.cols();
+    static_host_ = b.pinned_host(n_grid_ * width);
+    float* host = static_host_.get();
+    parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
+      std::fill(host + begin * width, host + end * width, 0.f);
+    });
+  }
   B.grid_lat = b.empty_compute({n_grid_, L});
   B.grid_proj = b.empty_compute({n_grid_, L});
   B.mesh_struct = b.from_host(graph.mesh_node_features, b.compute_dtype());
@@ -192,8 +203,8 @@ void Denoiser::set_conditioning(const ArrayF& features) {
   // CUDA backend allocates for the duration. Rows are contiguous on the
   // device, so the uploads carry the target columns too, as zeros: every
   // call overwrites the targets' slot, and the padding after it stays zero.
-  // The host never writes the target columns again after zeroing them in a
-  // new buffer, so later steps refill only the static columns.
+  // The constructor zeroed the whole buffer and nothing on the host writes
+  // the target columns, so every step refills only the static columns.
   Buffers& B = *buf_;
   const int64_t width = B.static_in.cols(), target_col = weights_.grid_embed_target_col;
   if (target_col < n_cond_ + 3 || target_col + n_targets_ > width)
@@ -201,11 +212,9 @@ void Denoiser::set_conditioning(const ArrayF& features) {
                          " columns with targets at " + std::to_string(target_col) +
                          " does not hold " + std::to_string(n_cond_ + 3) + " static features and " +
                          std::to_string(n_targets_) + " targets");
-  const bool fresh = !static_host_;
-  if (fresh) static_host_ = backend_.pinned_host(n_grid_ * width);
   backend_.synchronize();  // the previous step's uploads have finished reading it
   float* host = static_host_.get();
-  const int64_t zero_end = fresh ? width : target_col;
+  const int64_t zero_end = target_col;  // the constructor zeroed the columns after it
   parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       float* row = host + g * width;
