@@ -133,7 +133,7 @@ int64_t normalize_column(const ColumnSource& s, int64_t ilat, int64_t ilon0, int
 
 void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64_t init_index,
                        int64_t target_time_s, const NormalizationStats& stats,
-                       const TaskConfig& task, const ArrayF* appended) {
+                       const TaskConfig& task) {
   const int64_t n_in = input_frame_count(task);
   const int64_t first = first_frame(frames, init_index, n_in);
   const GridFeatureLayout layout = grid_feature_layout(task);
@@ -184,15 +184,7 @@ void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64
 
   cond.n_grid = n_grid;
   const int64_t n_cond = static_cast<int64_t>(sources.size());
-  int64_t n_app = 0;
-  if (appended) {
-    if (appended->shape.size() != 2 || appended->dim(0) != n_grid)
-      throw RuntimeFailure("prepare_step: appended columns have shape " +
-                           shape_to_string(appended->shape) + ", expected (" +
-                           std::to_string(n_grid) + ", k)");
-    n_app = appended->dim(1);
-  }
-  const int64_t width = n_cond + n_app;
+  const int64_t width = n_cond;
   reshape_reusing(cond.features, {n_grid, width});
   float* feat = cond.features.ptr();
   // Column by column within each tile: the sources are read as contiguous
@@ -204,8 +196,6 @@ void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64
       for (int64_t c = 0; c < n_cond; ++c)
         bad += normalize_column(sources[static_cast<size_t>(c)], ilat, ilon0, t1 - t0, rows + c,
                                 width);
-      for (int64_t node = t0; n_app > 0 && node < t1; ++node)
-        std::copy_n(appended->ptr() + node * n_app, n_app, feat + node * width + n_cond);
     });
     return bad;
   });

@@ -28,10 +28,9 @@ namespace gencast {
 // One step's prepared, normalized conditioning.
 struct StepConditioning {
   int64_t n_grid = 0;
-  // [n_grid, n_conditioning (+ appended)]: normalized inputs (all frames) and
-  // forcings (at the target time), in the order of the non-target slots of
-  // grid_feature_layout() (GridFeatureLayout::cond_index), then the columns
-  // of prepare_step_into's `appended`, if given.
+  // [n_grid, n_conditioning]: normalized inputs (all frames) and forcings (at
+  // the target time), in the order of the non-target slots of
+  // grid_feature_layout() (GridFeatureLayout::cond_index).
   ArrayF features;
   // [n_grid, n_targets]: physical last-frame value per target channel
   // (NaN-filled SST; 0 for targets that are not inputs).
@@ -50,15 +49,11 @@ StepConditioning prepare_step(const InputDataset& frames, int64_t init_index,
                               const TaskConfig& task);
 
 // The same, reusing `cond`'s arrays when their shapes fit (no per-step
-// allocation in a rollout). `appended` ([n_grid, k], optional) is copied
-// after the conditioning columns of each row, so that features come out as
-// [n_grid, n_conditioning + k]: the denoiser's input row (conditioning, then
-// its 3 structural grid-node features) in one pass, ready to upload as is.
-// Every pass over the grid runs on core/parallel's workers; the results do
+// allocation in a rollout). Every pass over the grid runs on core/parallel's workers; the results do
 // not depend on the worker count (bit for bit).
 void prepare_step_into(StepConditioning& cond, const InputDataset& frames, int64_t init_index,
                        int64_t target_time_s, const NormalizationStats& stats,
-                       const TaskConfig& task, const ArrayF* appended = nullptr);
+                       const TaskConfig& task);
 
 // Model output (normalized-residual space, [n_grid, n_targets]) -> physical
 // fields [n_grid, n_targets], SST NaNs restored. Returns how many values are

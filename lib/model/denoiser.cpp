@@ -204,7 +204,8 @@ void Denoiser::set_conditioning(const ArrayF& features) {
   // device, so the uploads carry the target columns too, as zeros: every
   // call overwrites the targets' slot, and the padding after it stays zero.
   // The constructor zeroed the whole buffer and nothing on the host writes
-  // the target columns, so every step refills only the static columns.
+  // past the static features (the pad that meets W_first's zero rows, the
+  // target columns, the tail), so every step refills only the features.
   Buffers& B = *buf_;
   const int64_t width = B.static_in.cols(), target_col = weights_.grid_embed_target_col;
   if (target_col < n_cond_ + 3 || target_col + n_targets_ > width)
@@ -214,13 +215,11 @@ void Denoiser::set_conditioning(const ArrayF& features) {
                          std::to_string(n_targets_) + " targets");
   backend_.synchronize();  // the previous step's uploads have finished reading it
   float* host = static_host_.get();
-  const int64_t zero_end = target_col;  // the constructor zeroed the columns after it
   parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       float* row = host + g * width;
       std::copy_n(features.ptr() + g * n_cond_, n_cond_, row);
       std::copy_n(grid_structural_.ptr() + g * 3, 3, row + n_cond_);
-      std::fill(row + n_cond_ + 3, row + zero_end, 0.f);  // meet the zero rows of W_first
     }
   });
   const int64_t stage_rows = std::max<int64_t>(1, std::min(n_grid_, B.chunk_a.rows()));
