@@ -43,7 +43,7 @@ class CudaBackend final : public Backend {
   std::string device_name() const override { return device_name_; }
   Precision precision() const override { return precision_; }
   DType compute_dtype() const override {
-    return precision_ == Precision::bf16 ? DType::bf16 : DType::f32;
+    return precision_info(precision_).activations;
   }
 
   Tensor empty(Shape shape, DType dtype) override;

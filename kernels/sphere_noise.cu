@@ -14,7 +14,7 @@
 #include "cuda_check.cuh"
 #include "device_math.cuh"
 #include "launch_util.cuh"
-#include "sampler/philox.h"
+#include "numerics/philox.h"
 
 namespace gencast::cuda {
 namespace {

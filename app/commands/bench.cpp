@@ -15,6 +15,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
   struct Args {
     BenchOptions options;
     std::string precision = "fp32";
+    std::string edge_cache = "auto";
     std::string json;
   };
   auto args = std::make_shared<Args>();
@@ -25,7 +26,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
       ->capture_default_str();
   cmd->add_option("--grid", args->options.grid, "1p0, 0p25 or 4p0 (default: by mesh size)");
   cmd->add_option("--device", args->options.device, "cpu or cuda:N")->capture_default_str();
-  cmd->add_option("--precision", args->precision, "fp32, tf32 or bf16")->capture_default_str();
+  cmd->add_option("--precision", args->precision, precision_choices())->capture_default_str();
   cmd->add_option("--attention", args->options.attention, "auto, triblockdiag, sparse or dense")
       ->capture_default_str();
   cmd->add_option("--calls", args->options.calls, "timed denoiser calls after one warm-up")
@@ -34,7 +35,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
       ->capture_default_str();
   cmd->add_option("--chunk-rows", args->options.chunk_rows, "rows of the denoiser's edge chunks")
       ->capture_default_str();
-  cmd->add_option("--edge-cache", args->options.edge_cache,
+  cmd->add_option("--edge-cache", args->edge_cache,
                   "auto, on or off: keep the edge embeddings on the device")
       ->capture_default_str();
   cmd->add_option("--segment-split", args->options.segment_split_edges,
@@ -47,6 +48,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
   cmd->add_option("--json", args->json, "also write the result as JSON to this file ('-' = stdout)");
   cmd->callback([args] {
     args->options.precision = parse_precision(args->precision);
+    args->options.edge_cache = parse_edge_cache(args->edge_cache);
     const BenchResult r = run_bench(args->options);
     std::printf("%s", bench_table(r).c_str());
     if (args->json == "-") {

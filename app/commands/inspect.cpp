@@ -14,7 +14,7 @@
 #include "commands/commands.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "io/checkpoint.h"
+#include "model/checkpoint.h"
 #include "model/attention_choice.h"
 #include "model/param_schema.h"
 

@@ -9,7 +9,7 @@
 
 #include "commands/commands.h"
 #include "core/version.h"
-#include "io/demo_data.h"
+#include "runtime/demo_data.h"
 
 namespace gencast::app {
 namespace {

@@ -3,6 +3,7 @@
 // InputError); ranges and names are checked by lib/spec with the same rules
 // as the spec file.
 #include "commands/spec_flags.h"
+#include "config/precision.h"
 
 #include "core/error.h"
 
@@ -77,10 +78,11 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
             "forecast.member_ids: comma list, e.g. 0,1,2 (for split runs)");
   seed_flag(cmd, o.seed);
   optional_flag(cmd, "--device", o.device, "runtime.device: cpu or cuda:N");
-  optional_flag(cmd, "--precision", o.precision, "model.precision: fp32, tf32 or bf16");
+  optional_flag(cmd, "--precision", o.precision, "model.precision: " + precision_choices());
   optional_flag(cmd, "--attention", o.attention,
                 "model.attention: auto, triblockdiag, sparse or dense");
   optional_flag(cmd, "--layout", o.layout, "output.layout: predictions or wb2");
+  optional_flag(cmd, "--format", o.format, "output.format: netcdf");
   optional_flag(cmd, "--edge-cache", o.edge_cache,
                 "runtime.edge_cache: auto, on or off (keep edge embeddings on the device)");
   list_flag(cmd, "--variables", o.variables, "output.variables: comma list of target variables");

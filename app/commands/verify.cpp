@@ -45,7 +45,7 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
       "verify", "Replay a reference fixture folder (the official code's outputs) and compare");
   cmd->add_option("dir", args->dir, "fixture folder, e.g. tests/data/gencast_tiny")->required();
   cmd->add_option("--device", args->device, "cpu or cuda:N")->capture_default_str();
-  cmd->add_option("--precision", args->precision, "fp32, tf32 or bf16")->capture_default_str();
+  cmd->add_option("--precision", args->precision, precision_choices())->capture_default_str();
   cmd->add_option("--attention", args->attention, "auto, triblockdiag, sparse or dense")
       ->capture_default_str();
   cmd->add_option("--edge-cache", args->edge_cache, "auto, on or off")->capture_default_str();
@@ -55,7 +55,7 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
     options.device = args->device;
     options.precision = parse_precision(args->precision);
     options.attention = args->attention;
-    options.edge_cache = args->edge_cache;
+    options.edge_cache = parse_edge_cache(args->edge_cache);
     if (!args->json)
       std::printf("%-24s %-52s %12s %10s %8s\n", "case", "quantity", "rel L2", "tolerance",
                   "result");

@@ -6,22 +6,6 @@
 
 namespace gencast {
 
-const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::fp32: return "fp32";
-    case Precision::tf32: return "tf32";
-    case Precision::bf16: return "bf16";
-  }
-  return "?";
-}
-
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::fp32;
-  if (name == "tf32") return Precision::tf32;
-  if (name == "bf16") return Precision::bf16;
-  fail_input("", "precision", "fp32, tf32 or bf16", "'" + name + "'");
-}
-
 std::shared_ptr<float[]> Backend::pinned_host(int64_t count) {
   return std::shared_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
 }

@@ -14,24 +14,13 @@
 #include <vector>
 
 #include "backend/tensor.h"
+#include "config/precision.h"
+#include "core/csr.h"
+#include "numerics/noise_key.h"
 
 namespace gencast {
 
-// Matmul precision: fp32 (true float32), tf32 (tensor cores, float32 storage)
-// or bf16 (bfloat16 storage and operands, float32 accumulation).
-enum class Precision { fp32, tf32, bf16 };
-const char* precision_name(Precision p);
-Precision parse_precision(const std::string& name);  // throws InputError
-
 enum class Activation { none, swish, gelu };  // gelu = tanh approximation (jax default)
-
-// Compressed sparse rows: row r owns indices [offsets[r], offsets[r+1]).
-struct Csr {
-  std::vector<int64_t> offsets;
-  std::vector<int32_t> indices;
-  int64_t rows() const { return offsets.empty() ? 0 : static_cast<int64_t>(offsets.size()) - 1; }
-  int64_t nnz() const { return offsets.empty() ? 0 : offsets.back(); }
-};
 
 enum class AttentionTiles { sparse, banded, dense };
 
@@ -42,14 +31,6 @@ class AttentionPlan {
   virtual int64_t nodes() const = 0;
   virtual int heads() const = 0;
   virtual int head_dim() const = 0;
-};
-
-// Key of one noise field: member k's noise depends only on (seed, member, ...).
-struct NoiseKey {
-  uint64_t seed = 0;
-  uint32_t member = 0;
-  uint32_t draw = 0;     // which draw of the run (step and call folded in)
-  uint32_t channel = 0;  // output channel the field fills
 };
 
 // Backend-specific precomputed state for spherical-harmonic noise synthesis.
@@ -147,8 +128,5 @@ class Backend {
   virtual void sphere_noise(const NoisePlan& plan, std::span<const NoiseKey> keys,
                             Tensor& out) = 0;
 };
-
-// "cpu" or "cuda:N". Throws InputError for unknown devices or a build without CUDA.
-std::unique_ptr<Backend> make_backend(const std::string& device, Precision precision);
 
 }  // namespace gencast

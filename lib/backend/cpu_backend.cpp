@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "sampler/sphere_noise.h"
+#include "numerics/sphere_noise_synth.h"
 
 namespace gencast {
 namespace {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "data/variables.h"
+#include "config/variables.h"
 
 namespace gencast {
 namespace {

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "data/forcings.h"
-#include "data/variables.h"
+#include "config/variables.h"
 
 namespace gencast {
 namespace {

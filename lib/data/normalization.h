@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "core/array.h"
-#include "data/stacking.h"
+#include "config/stacking.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
-#include "model/model_config.h"
+#include "config/model_config.h"
 
 namespace gencast {
 

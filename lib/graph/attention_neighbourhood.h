@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "backend/backend.h"
+#include "core/csr.h"
 #include "graph/mesh_order.h"
 
 namespace gencast {

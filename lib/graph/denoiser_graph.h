@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "backend/backend.h"
+#include "core/csr.h"
 #include "core/array.h"
 #include "graph/edge_set.h"
 #include "graph/icosahedral_mesh.h"

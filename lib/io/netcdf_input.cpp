@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "core/text.h"
-#include "data/variables.h"
+#include "config/variables.h"
 
 namespace gencast {
 namespace {

@@ -26,7 +26,7 @@
 #include "core/array.h"
 #include "core/error.h"
 #include "io/netcdf_util.h"
-#include "model/model_config.h"
+#include "config/model_config.h"
 
 namespace gencast {
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <set>
 
-#include "data/variables.h"
+#include "config/variables.h"
 #include "io/netcdf_util.h"
 
 namespace gencast {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "model/model_config.h"
+#include "config/model_config.h"
 
 namespace gencast {
 

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <set>
 
-#include "data/variables.h"
+#include "config/variables.h"
 #include "model/param_schema.h"
 
 namespace gencast {

@@ -21,17 +21,18 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "config/run_options.h"
 #include "graph/denoiser_graph.h"
 #include "model/attention_choice.h"
 #include "model/denoiser_weights.h"
-#include "model/model_config.h"
+#include "config/model_config.h"
 #include "model/noise_encoder.h"
-#include "model/param_store.h"
+#include "config/param_store.h"
 
 namespace gencast {
 
 struct DenoiserOptions {
-  int64_t chunk_rows = int64_t{1} << 17;  // rows of per-edge / per-grid-node scratch tensors
+  int64_t chunk_rows = kDefaultChunkRows;  // rows of per-edge / per-grid-node scratch tensors
   AttentionKind attention = AttentionKind::sparse;
   // Keep the edge embeddings' normalized latents (before conditioning) for the
   // whole run. They depend only on the static edge features, so each call then

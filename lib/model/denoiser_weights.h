@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "model/model_config.h"
+#include "config/model_config.h"
 #include "model/noise_encoder.h"
-#include "model/param_store.h"
+#include "config/param_store.h"
 
 namespace gencast {
 

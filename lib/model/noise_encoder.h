@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/array.h"
-#include "model/model_config.h"
-#include "model/param_store.h"
+#include "config/model_config.h"
+#include "config/param_store.h"
 
 namespace gencast {
 

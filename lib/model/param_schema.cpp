@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "data/variables.h"
+#include "config/variables.h"
 
 namespace gencast {
 namespace {

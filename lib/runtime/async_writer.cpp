@@ -4,24 +4,24 @@
 
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 namespace gencast {
 
-std::string slow_writer_hint(double waited_seconds, int64_t compression) {
+std::string slow_writer_hint(double waited_seconds, const std::string& sink_hint) {
   if (!(waited_seconds > 1.0)) return "";
   char waited[32];
   std::snprintf(waited, sizeof waited, "%.1f", waited_seconds);
   return std::string("the output writer is the bottleneck (the forecast waited ") + waited +
          " s for it)" +
-         (compression > 0 ? "; zlib compression runs on one thread: --compression 0 writes "
-                            "several times faster"
-                          : "");
+         (sink_hint.empty() ? "" : "; " + sink_hint);
 }
 
-AsyncForecastWriter::AsyncForecastWriter(ForecastOutputSpec spec, size_t depth)
-    : writer_(spec), depth_(depth == 0 ? 1 : depth), compression_(spec.compression),
-      thread_([this] { run(); }) {}
+AsyncForecastWriter::AsyncForecastWriter(std::unique_ptr<ForecastSink> sink, size_t depth)
+    : sink_(std::move(sink)), depth_(depth == 0 ? 1 : depth), thread_([this] { run(); }) {
+  if (!sink_) throw std::invalid_argument("AsyncForecastWriter: no sink");
+}
 
 AsyncForecastWriter::~AsyncForecastWriter() {
   {
@@ -43,7 +43,7 @@ void AsyncForecastWriter::run() {
     busy_ = true;
     lock.unlock();
     try {
-      writer_.write_step(item.member, item.lead, item.fields.ptr());
+      sink_->write_step(item.member, item.lead, item.fields.ptr());
     } catch (...) {
       lock.lock();
       if (!error_) error_ = std::current_exception();
@@ -80,7 +80,7 @@ void AsyncForecastWriter::write_step(int member_index, int lead_index, ArrayF fi
   // Waiting here means the forecast runs at the writer's pace, not the GPU's.
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!warned_slow_) {
-    const std::string hint = slow_writer_hint(waited, compression_);
+    const std::string hint = slow_writer_hint(waited, sink_->slow_write_hint());
     if (!hint.empty()) {
       warned_slow_ = true;
       spdlog::warn("{}", hint);
@@ -99,7 +99,7 @@ void AsyncForecastWriter::close() {
   }
   changed_.notify_all();
   thread_.join();
-  writer_.close();
+  sink_->close();
 }
 
 }  // namespace gencast

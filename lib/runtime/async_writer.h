@@ -1,4 +1,4 @@
-// Writing forecast steps in the background: compressing and writing a 0.25°
+// Writing forecast steps in the background, to any ForecastSink: compressing and writing a 0.25°
 // member-step (84 fields of 1 M points) takes seconds of CPU, about as long as
 // the GPU needs for the next step, so the runner hands finished steps to a
 // writer thread and carries on. At most `depth` steps wait in the queue (the
@@ -15,17 +15,21 @@
 #include <vector>
 
 #include "core/array.h"
-#include "io/forecast_writer.h"
+#include <memory>
+
+#include "io/forecast_sink.h"
 
 namespace gencast {
 
 // The one-time warning when the runner waited `waited_seconds` to queue a
-// step ("" below 1 s: a short wait is normal at the end of a member).
-std::string slow_writer_hint(double waited_seconds, int64_t compression);
+// step ("" below 1 s: a short wait is normal at the end of a member);
+// `sink_hint` is the sink's own advice (ForecastSink::slow_write_hint).
+std::string slow_writer_hint(double waited_seconds, const std::string& sink_hint);
 
 class AsyncForecastWriter {
  public:
-  AsyncForecastWriter(ForecastOutputSpec spec, size_t depth = 2);
+  // Takes ownership of any sink; writes go to it from a thread of their own.
+  explicit AsyncForecastWriter(std::unique_ptr<ForecastSink> sink, size_t depth = 2);
   // Stops the thread; the underlying writer removes its temporary file unless
   // close() succeeded.
   ~AsyncForecastWriter();
@@ -48,7 +52,7 @@ class AsyncForecastWriter {
   void run();
   void rethrow_if_failed();
 
-  ForecastWriter writer_;
+  std::unique_ptr<ForecastSink> sink_;
   size_t depth_;
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -56,7 +60,6 @@ class AsyncForecastWriter {
   std::vector<ArrayF> free_;  // written steps' arrays, for reuse
   bool stop_ = false;
   bool warned_slow_ = false;  // the "writer is the bottleneck" hint is given once
-  int64_t compression_ = 0;
   bool busy_ = false;
   std::exception_ptr error_;
   std::thread thread_;

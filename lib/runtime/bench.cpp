@@ -1,3 +1,4 @@
+#include "devices/device_factory.h"
 #include "runtime/bench.h"
 
 #include <spdlog/spdlog.h>
@@ -13,15 +14,15 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "data/stacking.h"
-#include "io/checkpoint.h"
-#include "io/random_checkpoint.h"
+#include "config/stacking.h"
+#include "model/checkpoint.h"
+#include "model/random_checkpoint.h"
 #include "model/param_schema.h"
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
 #include "sampler/dpm_solver.h"
 #include "sampler/schedule.h"
-#include "sampler/sphere_noise.h"
+#include "sampler/backend_noise.h"
 
 namespace gencast {
 namespace {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "config/run_options.h"
 #include "graph/denoiser_graph.h"
 #include "model/denoiser.h"
 
@@ -25,8 +26,8 @@ struct BenchOptions {
   int steps = 1;                 // timed full 12 h steps (0 = skip)
   bool graph_only = false;       // only build and time the graphs
   bool profile = false;          // time each denoiser stage (synchronizes between stages)
-  int64_t chunk_rows = int64_t{1} << 17;
-  std::string edge_cache = "auto";  // auto | on | off
+  int64_t chunk_rows = kDefaultChunkRows;
+  EdgeCache edge_cache = EdgeCache::automatic;
   int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges;  // 0 = off
   uint64_t seed = 0;
 };

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/array.h"
-#include "data/stacking.h"
+#include "config/stacking.h"
 
 namespace gencast {
 

@@ -1,3 +1,4 @@
+#include "devices/device_factory.h"
 #include "runtime/forecast_runner.h"
 
 #include <spdlog/spdlog.h>
@@ -8,27 +9,28 @@
 #include "backend/backend.h"
 #include "core/version.h"
 #include "data/normalization.h"
-#include "data/stacking.h"
-#include "data/variables.h"
-#include "io/checkpoint.h"
-#include "io/forecast_writer.h"
+#include "config/stacking.h"
+#include "config/variables.h"
+#include "model/checkpoint.h"
+#include "io/netcdf_forecast_writer.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
 #include "runtime/async_writer.h"
 #include "runtime/interrupt.h"
 #include "runtime/memory_plan.h"
+#include "runtime/output_sinks.h"
 #include "runtime/model_setup.h"
 #include "runtime/progress.h"
 #include "sampler/dpm_solver.h"
 #include "sampler/schedule.h"
-#include "sampler/sphere_noise.h"
+#include "sampler/backend_noise.h"
 #include "spec/spec_loader.h"
 #include "spec/spec_yaml.h"
 
 namespace gencast {
 namespace {
 
-constexpr int64_t kChunkRows = int64_t{1} << 17;
+constexpr int64_t kChunkRows = kDefaultChunkRows;
 
 std::string init_time_text(const RunSpec& spec) {
   return spec.input.init_time ? format_init_time(*spec.input.init_time) : std::string();
@@ -121,7 +123,7 @@ RunCheck check_run(const RunSpec& spec) {
                                      std::to_string(n_lon) + " grid)");
       plan.emplace_back("init time", format_iso_time(input.times_s.back()));
       ForecastOutputSpec out = output_spec(spec, config, input, input.times_s.back());
-      check_output_options(out, target_names(config.task), problems);
+      check_sink_options(spec.output.format, out, target_names(config.task), problems);
     });
   }
   plan.emplace_back("forecast", std::to_string(spec.forecast.steps) + " steps of 12 h (" +
@@ -145,7 +147,7 @@ RunCheck check_run(const RunSpec& spec) {
       plan.emplace_back("memory", "about " + format_bytes(static_cast<double>(est.total())) +
                                       " needed, plus " +
                                       format_bytes(static_cast<double>(est.edge_cache)) +
-                                      " for the edge cache (" + spec.runtime.edge_cache + ": " +
+                                      " for the edge cache (" + edge_cache_name(spec.runtime.edge_cache) + ": " +
                                       (cache ? "on" : "off") + "); " + format_bytes(free_bytes) +
                                       " free");
       check_memory(*backend, est, problems);
@@ -205,10 +207,10 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   out_spec.command_line = command_line;
   {
     ProblemList problems;
-    check_output_options(out_spec, target_names(task), problems);
+    check_sink_options(spec.output.format, out_spec, target_names(task), problems);
     problems.throw_if_any();
   }
-  AsyncForecastWriter writer(out_spec);
+  AsyncForecastWriter writer(make_forecast_sink(spec.output.format, out_spec));
   spdlog::info("{} members x {} steps, {} denoiser calls per step; writing {}",
                spec.forecast.member_ids.size(), spec.forecast.steps,
                denoiser_calls_per_step(schedule), spec.output.path);

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "backend/backend.h"
-#include "model/model_config.h"
+#include "config/model_config.h"
 
 namespace gencast {
 

@@ -7,11 +7,13 @@
 
 namespace gencast {
 
-bool edge_cache_enabled(const std::string& mode, int64_t cache_bytes, size_t free_bytes) {
-  if (mode == "on") return true;
-  if (mode == "off") return false;
-  if (mode == "auto") return static_cast<double>(cache_bytes) <= 0.25 * static_cast<double>(free_bytes);
-  fail_input("", "edge_cache", "auto, on or off", "'" + mode + "'");
+bool edge_cache_enabled(EdgeCache mode, int64_t cache_bytes, size_t free_bytes) {
+  switch (mode) {
+    case EdgeCache::on: return true;
+    case EdgeCache::off: return false;
+    case EdgeCache::automatic: break;
+  }
+  return static_cast<double>(cache_bytes) <= 0.25 * static_cast<double>(free_bytes);
 }
 
 GridInputRows grid_input_rows(const GridFeatureLayout& layout) {
@@ -47,7 +49,7 @@ int64_t PreparedModel::edge_cache_bytes(const Backend& backend) const {
 }
 
 std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,
-                                                       const std::string& edge_cache,
+                                                       EdgeCache edge_cache,
                                                        int64_t segment_split_edges) const {
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;

@@ -9,17 +9,18 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "data/stacking.h"
+#include "config/run_options.h"
+#include "config/stacking.h"
 #include "graph/denoiser_graph.h"
-#include "io/checkpoint.h"
+#include "model/checkpoint.h"
 #include "model/attention_choice.h"
 #include "model/denoiser.h"
 
 namespace gencast {
 
-// The edge-cache rule: "on", "off", or "auto" = on when the cache takes at most
-// a quarter of the device's free memory. InputError for other modes.
-bool edge_cache_enabled(const std::string& mode, int64_t cache_bytes, size_t free_bytes);
+// The edge-cache rule: on, off, or automatic = on when the cache takes at most
+// a quarter of the device's free memory.
+bool edge_cache_enabled(EdgeCache mode, int64_t cache_bytes, size_t free_bytes);
 
 // Which rows of the grid embedder's first layer see which of our inputs.
 GridInputRows grid_input_rows(const GridFeatureLayout& layout);
@@ -36,12 +37,11 @@ struct PreparedModel {
 
   // Bytes the edge-embedding cache would take on `backend` (see DenoiserOptions).
   int64_t edge_cache_bytes(const Backend& backend) const;
-  // edge_cache: "auto" (cache when it takes at most a quarter of the device's
-  // free memory), "on" or "off".
+  // edge_cache: see edge_cache_enabled.
   // segment_split_edges: see DenoiserOptions (0 = one-level segment sums).
   std::unique_ptr<Denoiser> make_denoiser(
-      Backend& backend, int64_t chunk_rows = int64_t{1} << 17,
-      const std::string& edge_cache = "auto",
+      Backend& backend, int64_t chunk_rows = kDefaultChunkRows,
+      EdgeCache edge_cache = EdgeCache::automatic,
       int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges) const;
 };
 

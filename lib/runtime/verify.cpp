@@ -1,3 +1,4 @@
+#include "devices/device_factory.h"
 #include "runtime/verify.h"
 
 #include <netcdf.h>
@@ -10,7 +11,7 @@
 
 #include "core/error.h"
 #include "data/normalization.h"
-#include "io/checkpoint.h"
+#include "model/checkpoint.h"
 #include "io/netcdf_input.h"
 #include "io/netcdf_util.h"
 #include "io/npz.h"
@@ -119,7 +120,7 @@ void run_denoise_case(Context& ctx, const std::string& file) {
   const ArrayF denoised_ref = read_target_fields(file, "denoised", ctx.targets, levels);
 
   Backend& b = *ctx.backend;
-  auto denoiser = ctx.model.make_denoiser(b, int64_t{1} << 17, ctx.options.edge_cache);
+  auto denoiser = ctx.model.make_denoiser(b, kDefaultChunkRows, ctx.options.edge_cache);
   denoiser->set_conditioning(cond.features);
   Tensor x = b.from_host(noisy, DType::f32);
   Tensor out = b.empty({noisy.dim(0), noisy.dim(1)}, DType::f32);
@@ -214,7 +215,7 @@ void run_sampler_case(Context& ctx, const std::string& file) {
     b.upload(it->second.ptr(), out);
   };
 
-  auto denoiser = ctx.model.make_denoiser(b, int64_t{1} << 17, ctx.options.edge_cache);
+  auto denoiser = ctx.model.make_denoiser(b, kDefaultChunkRows, ctx.options.edge_cache);
   const DenoiseFn denoise = [&](float sigma, const Tensor& x, Tensor& out) {
     denoiser->denoise(sigma, x, out);
   };
@@ -283,13 +284,8 @@ int VerifyReport::failures() const {
 }
 
 double verify_tolerance(const std::string& backend_name, Precision precision, bool sampler_case) {
-  if (backend_name == "cpu") return sampler_case ? 1e-4 : 1e-5;
-  switch (precision) {
-    case Precision::fp32: return 1e-4;
-    case Precision::tf32: return 1e-3;
-    case Precision::bf16: return 2e-2;
-  }
-  return 0;
+  if (backend_name == "cpu") return sampler_case ? kCpuSamplerTolerance : kCpuCallTolerance;
+  return precision_info(precision).gpu_tolerance;
 }
 
 double relative_l2(const float* a, const float* b, size_t n) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "config/run_options.h"
 
 namespace gencast {
 
@@ -16,7 +17,7 @@ struct VerifyOptions {
   std::string device = "cpu";
   Precision precision = Precision::fp32;
   std::string attention = "auto";
-  std::string edge_cache = "auto";  // auto | on | off
+  EdgeCache edge_cache = EdgeCache::automatic;
 };
 
 struct VerifyRow {

@@ -2,7 +2,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "sampler/sphere_noise.h"
+#include "sampler/backend_noise.h"
 
 namespace gencast {
 

@@ -56,57 +56,12 @@ const char* attention_mode_name(AttentionMode mode) {
   return "?";
 }
 
-const char* output_layout_name(OutputLayout layout) {
-  switch (layout) {
-    case OutputLayout::predictions: return "predictions";
-    case OutputLayout::wb2: return "wb2";
-  }
-  return "?";
-}
-
-const char* default_ensemble_dim(OutputLayout layout) {
-  // "sample" is the reference predictions dataset's name; WeatherBench 2
-  // ensemble files call the member dimension "number".
-  return layout == OutputLayout::wb2 ? "number" : "sample";
-}
-
 std::optional<AttentionMode> parse_attention_mode(std::string_view text) {
   for (auto mode : {AttentionMode::automatic, AttentionMode::triblockdiag, AttentionMode::sparse,
                     AttentionMode::dense}) {
     if (text == attention_mode_name(mode)) return mode;
   }
   return std::nullopt;
-}
-
-std::optional<Precision> parse_precision_text(std::string_view text) {
-  for (auto p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
-    if (text == precision_name(p)) return p;
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> parse_edge_cache(std::string_view text) {
-  if (text == "auto" || text == "on" || text == "off") return std::string(text);
-  return std::nullopt;
-}
-
-std::optional<OutputLayout> parse_output_layout(std::string_view text) {
-  for (auto layout : {OutputLayout::predictions, OutputLayout::wb2}) {
-    if (text == output_layout_name(layout)) return layout;
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> canonical_device(std::string_view text) {
-  if (text == "cpu") return std::string("cpu");
-  if (text == "cuda") return std::string("cuda:0");
-  if (text.substr(0, 5) != "cuda:" || text.size() == 5) return std::nullopt;
-  const std::string_view digits = text.substr(5);
-  int index = 0;
-  const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-  if (res.ec != std::errc() || res.ptr != digits.data() + digits.size() || index < 0)
-    return std::nullopt;
-  return "cuda:" + std::to_string(index);
 }
 
 std::optional<std::chrono::sys_seconds> parse_init_time(std::string_view text) {

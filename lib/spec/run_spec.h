@@ -18,8 +18,10 @@
 #include <string_view>
 #include <vector>
 
-#include "backend/backend.h"     // Precision
-#include "model/model_config.h"  // SamplerConfig
+#include "config/device_name.h"
+#include "config/precision.h"
+#include "config/run_options.h"
+#include "config/model_config.h"  // SamplerConfig
 
 namespace gencast {
 
@@ -38,7 +40,6 @@ inline constexpr int64_t kMaxSteps = 100000;
 // the same function; `automatic` lets the runtime pick the fastest for the
 // device (the checkpoint's splash_mha is TPU-only and is always replaced).
 enum class AttentionMode { automatic, triblockdiag, sparse, dense };
-enum class OutputLayout { predictions, wb2 };
 
 struct ModelSection {
   std::string checkpoint;  // absolute path of the checkpoint .npz (required)
@@ -85,6 +86,7 @@ struct OutputSection {
   std::string ensemble_dim;            // NetCDF dimension name of the members
   std::vector<std::string> variables;  // target variables written; empty = all
   int64_t compression = 1;             // zlib deflate level 0..9 (0 = none)
+  OutputFormat format = OutputFormat::netcdf;  // file format of the output
   bool operator==(const OutputSection&) const = default;
 };
 
@@ -92,7 +94,7 @@ struct RuntimeSection {
   std::string device = "cuda:0";  // canonical: "cpu" or "cuda:N"
   // Cache the edge embeddings on the device (faster, more memory): auto = when
   // the cache takes at most a quarter of the device's free memory.
-  std::string edge_cache = "auto";  // auto | on | off
+  EdgeCache edge_cache = EdgeCache::automatic;
   bool operator==(const RuntimeSection&) const = default;
 };
 
@@ -113,16 +115,8 @@ struct RunSpec {
 
 // ---- names of enumerated values, as written in YAML and on the command line ----
 const char* attention_mode_name(AttentionMode mode);  // "auto", "triblockdiag", ...
-const char* output_layout_name(OutputLayout layout);  // "predictions", "wb2"
-// The member dimension a layout uses when output.ensemble_dim is empty.
-const char* default_ensemble_dim(OutputLayout layout);  // "sample" / "number"
 
 std::optional<AttentionMode> parse_attention_mode(std::string_view text);
-std::optional<Precision> parse_precision_text(std::string_view text);
-std::optional<OutputLayout> parse_output_layout(std::string_view text);
-std::optional<std::string> parse_edge_cache(std::string_view text);  // auto | on | off
-// "cpu", "cuda" (= cuda:0) or "cuda:N" -> canonical "cpu" / "cuda:N".
-std::optional<std::string> canonical_device(std::string_view text);
 // ISO 8601 date-time, UTC: YYYY-MM-DD[(T| )HH[:MM[:SS]]][Z]. Calendar-checked.
 std::optional<std::chrono::sys_seconds> parse_init_time(std::string_view text);
 // "2019-03-29T12:00:00" (no zone suffix; always UTC).

@@ -278,7 +278,7 @@ class SpecParser {
            choice(p, n, m.attention, parse_attention_mode, "auto, triblockdiag, sparse or dense");
          }},
         {"precision", [&](const std::string& p, const YAML::Node& n) {
-           choice(p, n, m.precision, parse_precision_text, "fp32, tf32 or bf16");
+           choice(p, n, m.precision, find_precision, precision_choices());
          }},
     });
   }
@@ -437,6 +437,9 @@ class SpecParser {
         {"layout", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, o.layout, parse_output_layout, "predictions or wb2");
          }},
+        {"format", [&](const std::string& p, const YAML::Node& n) {
+           choice(p, n, o.format, parse_output_format, kOutputFormatChoices);
+         }},
         {"ensemble_dim", [&](const std::string& p, const YAML::Node& n) {
            // Syntax only: which names clash depends on the layout and the
            // variables, and the forecast writer checks that (check_output_options).
@@ -488,10 +491,10 @@ class SpecParser {
     RuntimeSection& r = draft_.spec.runtime;
     walk(node, path, {
         {"device", [&](const std::string& p, const YAML::Node& n) {
-           choice(p, n, r.device, canonical_device, "cpu or cuda:N (N = GPU index)");
+           choice(p, n, r.device, canonical_device, kDeviceChoices);
          }},
         {"edge_cache", [&](const std::string& p, const YAML::Node& n) {
-           choice(p, n, r.edge_cache, parse_edge_cache, "auto, on or off");
+           choice(p, n, r.edge_cache, find_edge_cache, kEdgeCacheChoices);
          }},
     });
   }

@@ -35,7 +35,7 @@ class OverrideApplier {
   }
   template <class T, class Parse>
   void choice(const std::optional<std::string>& value, T& dst, Parse parse, const char* key,
-              const char* flag, const char* expected) {
+              const char* flag, const std::string& expected) {
     if (!value) return;
     const auto parsed = parse(*value);
     if (!parsed) return problem(flag, expected, "'" + *value + "'");
@@ -68,15 +68,17 @@ class OverrideApplier {
       set("forecast.seed", "--seed");
     }
     choice(o.device, spec.runtime.device, canonical_device, "runtime.device", "--device",
-           "cpu or cuda:N (N = GPU index)");
-    choice(o.precision, spec.model.precision, parse_precision_text, "model.precision",
-           "--precision", "fp32, tf32 or bf16");
+           kDeviceChoices);
+    choice(o.precision, spec.model.precision, find_precision, "model.precision",
+           "--precision", precision_choices());
     choice(o.attention, spec.model.attention, parse_attention_mode, "model.attention",
            "--attention", "auto, triblockdiag, sparse or dense");
     choice(o.layout, spec.output.layout, parse_output_layout, "output.layout", "--layout",
            "predictions or wb2");
-    choice(o.edge_cache, spec.runtime.edge_cache, parse_edge_cache, "runtime.edge_cache",
-           "--edge-cache", "auto, on or off");
+    choice(o.edge_cache, spec.runtime.edge_cache, find_edge_cache, "runtime.edge_cache",
+           "--edge-cache", kEdgeCacheChoices);
+    choice(o.format, spec.output.format, parse_output_format, "output.format", "--format",
+           kOutputFormatChoices);
     if (o.variables) variables(*o.variables);
     if (o.compression) {
       if (*o.compression < 0 || *o.compression > 9) {
@@ -179,7 +181,7 @@ class OverrideApplier {
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !precision && !attention && !layout &&
-         !edge_cache && !variables && !compression;
+         !edge_cache && !format && !variables && !compression;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

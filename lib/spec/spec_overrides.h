@@ -32,6 +32,7 @@ struct SpecOverrides {
   std::optional<std::string> attention;    // --attention auto | triblockdiag | sparse | dense
   std::optional<std::string> layout;       // --layout predictions | wb2
   std::optional<std::string> edge_cache;   // --edge-cache auto | on | off
+  std::optional<std::string> format;       // --format netcdf
   std::optional<std::vector<std::string>> variables;  // --variables a,b,c
   std::optional<int64_t> compression;      // --compression 0..9
 

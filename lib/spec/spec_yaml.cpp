@@ -96,6 +96,7 @@ std::string to_yaml(const RunSpec& spec) {
   const OutputSection& o = spec.output;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "path" << YAML::Value << o.path;
+  out << YAML::Key << "format" << YAML::Value << output_format_name(o.format);
   out << YAML::Key << "layout" << YAML::Value << output_layout_name(o.layout);
   out << YAML::Key << "ensemble_dim" << YAML::Value << o.ensemble_dim;
   out << YAML::Key << "variables" << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -107,7 +108,7 @@ std::string to_yaml(const RunSpec& spec) {
 
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "device" << YAML::Value << spec.runtime.device;
-  out << YAML::Key << "edge_cache" << YAML::Value << spec.runtime.edge_cache;
+  out << YAML::Key << "edge_cache" << YAML::Value << edge_cache_name(spec.runtime.edge_cache);
   out << YAML::EndMap;
 
   out << YAML::EndMap;

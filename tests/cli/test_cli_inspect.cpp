@@ -15,8 +15,8 @@
 #include <sstream>
 #include <string>
 
-#include "io/checkpoint.h"
-#include "io/random_checkpoint.h"
+#include "model/checkpoint.h"
+#include "model/random_checkpoint.h"
 
 using namespace gencast;
 using gencast::testing::TempDir;

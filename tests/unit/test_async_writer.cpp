@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <random>
 
-#include "data/stacking.h"
-#include "model/model_config.h"
+#include "config/stacking.h"
+#include "config/model_config.h"
+#include "io/netcdf_forecast_writer.h"
 #include "runtime/async_writer.h"
 
 using namespace gencast;
@@ -49,7 +50,7 @@ TEST_CASE("async writer: every queued step is written before close renames the f
           "[output][async]") {
   Dir dir;
   const fs::path file = dir.path / "f.nc";
-  AsyncForecastWriter writer(spec_for(file), 1);
+  AsyncForecastWriter writer(std::make_unique<NetcdfForecastWriter>(spec_for(file)), 1);
   for (int m = 0; m < 2; ++m)
     for (int l = 0; l < 2; ++l) writer.write_step(m, l, fields(static_cast<float>(m * 10 + l)));
   CHECK(!fs::exists(file));
@@ -62,7 +63,7 @@ TEST_CASE("async writer: a failed write is re-thrown on the caller's thread, no 
   Dir dir;
   const fs::path file = dir.path / "f.nc";
   {
-    AsyncForecastWriter writer(spec_for(file), 1);
+    AsyncForecastWriter writer(std::make_unique<NetcdfForecastWriter>(spec_for(file)), 1);
     writer.write_step(0, 0, fields(1.f));
     writer.write_step(0, 0, fields(2.f));  // the same (member, lead) twice: the writer refuses
     bool thrown = false;
@@ -80,12 +81,19 @@ TEST_CASE("async writer: a failed write is re-thrown on the caller's thread, no 
 }
 
 TEST_CASE("async writer: the slow-writer hint appears after a long wait only", "[writer]") {
-  CHECK(gencast::slow_writer_hint(0.2, 1).empty());
-  CHECK(gencast::slow_writer_hint(1.0, 1).empty());
-  const std::string compressed = gencast::slow_writer_hint(8.31, 1);
+  Dir dir;
+  ForecastOutputSpec spec = spec_for(dir.path / "f.nc");
+  spec.compression = 1;
+  const std::string zlib_hint = NetcdfForecastWriter(spec).slow_write_hint();
+  spec.compression = 0;
+  const std::string no_hint = NetcdfForecastWriter(spec).slow_write_hint();
+  CHECK(no_hint.empty());
+  CHECK(gencast::slow_writer_hint(0.2, zlib_hint).empty());
+  CHECK(gencast::slow_writer_hint(1.0, zlib_hint).empty());
+  const std::string compressed = gencast::slow_writer_hint(8.31, zlib_hint);
   CHECK(compressed.find("8.3 s") != std::string::npos);
   CHECK(compressed.find("--compression 0") != std::string::npos);
-  const std::string plain = gencast::slow_writer_hint(3.0, 0);
+  const std::string plain = gencast::slow_writer_hint(3.0, no_hint);
   CHECK(plain.find("bottleneck") != std::string::npos);
   CHECK(plain.find("--compression") == std::string::npos);  // nothing left to switch off
 }

@@ -26,10 +26,10 @@
 #include <variant>
 
 #include "core/error.h"
-#include "data/variables.h"
-#include "io/checkpoint.h"
+#include "config/variables.h"
+#include "model/checkpoint.h"
 #include "io/npz.h"
-#include "io/random_checkpoint.h"
+#include "model/random_checkpoint.h"
 #include "model/attention_choice.h"
 #include "model/config_validation.h"
 #include "model/param_schema.h"

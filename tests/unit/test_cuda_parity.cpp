@@ -33,6 +33,7 @@
 #include "backend/backend.h"
 #include "backend/cpu_backend.h"
 #include "core/error.h"
+#include "devices/device_factory.h"
 #include "graph/attention_neighbourhood.h"
 #include "graph/icosahedral_mesh.h"
 #include "graph/mesh_order.h"
@@ -51,16 +52,9 @@ namespace {
     }                        \
   } while (0)
 
-DType storage_of(Precision p) { return p == Precision::bf16 ? DType::bf16 : DType::f32; }
+DType storage_of(Precision p) { return precision_info(p).activations; }
 
-double tolerance_of(Precision p) {
-  switch (p) {
-    case Precision::fp32: return 1e-4;
-    case Precision::tf32: return 1e-3;
-    case Precision::bf16: return 2e-2;
-  }
-  return 0;
-}
+double tolerance_of(Precision p) { return precision_info(p).gpu_tolerance; }
 
 // The budget of a case is set by its narrowest storage type.
 double tolerance_of(std::initializer_list<DType> types, Precision p = Precision::fp32) {

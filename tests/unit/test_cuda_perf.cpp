@@ -18,6 +18,7 @@
 #include "attention_tiles.h"
 #include "backend/backend.h"
 #include "cuda_timer.h"
+#include "devices/device_factory.h"
 #include "graph/attention_neighbourhood.h"
 #include "graph/icosahedral_mesh.h"
 #include "graph/mesh_order.h"

@@ -1,5 +1,6 @@
 // Helpers shared by the CUDA tests; see test_cuda_util.h.
 #include "test_cuda_util.h"
+#include "devices/device_factory.h"
 
 #include <catch2/catch.hpp>
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "devices/device_factory.h"
 
 namespace gencast::test {
 

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/stacking.h"
-#include "data/variables.h"
+#include "config/stacking.h"
+#include "config/variables.h"
 
 using namespace gencast;
 

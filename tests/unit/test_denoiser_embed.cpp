@@ -22,7 +22,8 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
-#include "io/checkpoint.h"
+#include "devices/device_factory.h"
+#include "model/checkpoint.h"
 #include "model/denoiser.h"
 #include "model/denoiser_weights.h"
 #include "model/param_schema.h"

@@ -79,7 +79,7 @@ TEST_CASE("the edge-embedding cache (exact folding of the conditioning) changes 
   for (const char* mode : {"on", "off"}) {
     VerifyOptions options;
     options.device = "cpu";
-    options.edge_cache = mode;
+    options.edge_cache = parse_edge_cache(mode);
     const VerifyReport report =
         run_verify(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny", options);
     INFO("edge cache " << mode);

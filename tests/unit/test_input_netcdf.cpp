@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "data/variables.h"
+#include "config/variables.h"
 #include "io/netcdf_input.h"
 #include "test_input_files.h"
 

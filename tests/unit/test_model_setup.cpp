@@ -4,18 +4,20 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "data/stacking.h"
-#include "model/model_config.h"
+#include "config/stacking.h"
+#include "config/model_config.h"
 #include "runtime/model_setup.h"
 
 using namespace gencast;
 
 TEST_CASE("edge cache: on/off as asked, auto only within a quarter of free memory", "[setup]") {
-  CHECK(edge_cache_enabled("on", 100, 10));
-  CHECK_FALSE(edge_cache_enabled("off", 1, 1000));
-  CHECK(edge_cache_enabled("auto", 250, 1000));
-  CHECK_FALSE(edge_cache_enabled("auto", 251, 1000));
-  CHECK_THROWS_AS(edge_cache_enabled("maybe", 1, 1000), InputError);
+  CHECK(edge_cache_enabled(EdgeCache::on, 100, 10));
+  CHECK_FALSE(edge_cache_enabled(EdgeCache::off, 1, 1000));
+  CHECK(edge_cache_enabled(EdgeCache::automatic, 250, 1000));
+  CHECK_FALSE(edge_cache_enabled(EdgeCache::automatic, 251, 1000));
+  CHECK(parse_edge_cache("auto") == EdgeCache::automatic);
+  CHECK(std::string(edge_cache_name(parse_edge_cache("off"))) == "off");
+  CHECK_THROWS_AS(parse_edge_cache("maybe"), InputError);
 }
 
 TEST_CASE("grid input rows: every conditioning and target channel has its own row", "[setup]") {

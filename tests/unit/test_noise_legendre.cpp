@@ -5,7 +5,7 @@
 #include <numbers>
 #include <vector>
 
-#include "sampler/legendre.h"
+#include "numerics/legendre.h"
 
 using namespace gencast;
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "sampler/noise_draw.h"
-#include "sampler/philox.h"
+#include "numerics/philox.h"
 
 using namespace gencast;
 

@@ -14,8 +14,9 @@
 
 #include "backend/cpu_backend.h"
 #include "core/error.h"
-#include "sampler/philox.h"
-#include "sampler/sphere_noise.h"
+#include "numerics/philox.h"
+#include "numerics/sphere_noise_synth.h"
+#include "sampler/backend_noise.h"
 
 using namespace gencast;
 

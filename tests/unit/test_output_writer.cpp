@@ -1,4 +1,4 @@
-// ForecastWriter: files read back with the netCDF C API (dims, coordinates,
+// NetcdfForecastWriter: files read back with the netCDF C API (dims, coordinates,
 // attributes, bit-exact values, compression), variable subsets, and the
 // atomicity contract (no final file unless close() succeeded).
 #include <netcdf.h>
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "io/forecast_writer.h"
+#include "io/netcdf_forecast_writer.h"
 
 using namespace gencast;
 using gencast::testing::TempDir;
@@ -104,7 +104,7 @@ Fields random_fields(const ForecastOutputSpec& spec, unsigned seed) {
 }
 
 // Writes every (member, lead) in a scrambled order: lead-major, members reversed.
-void write_all(ForecastWriter& writer, const ForecastOutputSpec& spec, const Fields& f) {
+void write_all(NetcdfForecastWriter& writer, const ForecastOutputSpec& spec, const Fields& f) {
   const int n_members = static_cast<int>(spec.member_ids.size());
   const int n_leads = static_cast<int>(spec.lead_hours.size());
   for (int l = n_leads - 1; l >= 0; --l) {
@@ -261,7 +261,7 @@ TEST_CASE("output: predictions layout round-trips with CF metadata", "[output]")
   const auto spec = small_spec(file);
   const auto fields = random_fields(spec, 1);
   {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     write_all(writer, spec, fields);
     writer.close();
   }
@@ -346,7 +346,7 @@ TEST_CASE("output: wb2 layout round-trips", "[output]") {
   spec.compression = 0;
   const auto fields = random_fields(spec, 2);
   {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     write_all(writer, spec, fields);
     writer.close();
   }
@@ -387,7 +387,7 @@ TEST_CASE("output: ensemble_dim renames the member dimension", "[output]") {
   spec.compression = 5;
   const auto fields = random_fields(spec, 3);
   {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     write_all(writer, spec, fields);
     writer.close();
   }
@@ -406,7 +406,7 @@ TEST_CASE("output: a variables subset writes only those variables", "[output]") 
   spec.variables = {"sea_surface_temperature", "2m_temperature"};
   const auto fields = random_fields(spec, 4);
   {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     CHECK(writer.variables() ==
           std::vector<std::string>{"2m_temperature", "sea_surface_temperature"});
     write_all(writer, spec, fields);
@@ -428,7 +428,7 @@ TEST_CASE("output: unknown variables and bad options are input errors", "[output
   auto spec = small_spec(dir.path() / "f.nc");
   spec.variables = {"2m_temperature", "2m_temprature"};
   try {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     FAIL("expected an InputError");
   } catch (const InputError& e) {
     const std::string msg = e.what();
@@ -440,7 +440,7 @@ TEST_CASE("output: unknown variables and bad options are input errors", "[output
   spec.compression = 10;
   spec.ensemble_dim = "lat";  // clashes with the predictions layout's latitude
   try {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     FAIL("expected an InputError");
   } catch (const InputError& e) {
     REQUIRE(e.problems().size() == 2);
@@ -454,7 +454,7 @@ TEST_CASE("output: close() with a missing step fails and leaves no file", "[outp
   TempDir dir;
   const auto spec = small_spec(dir.path() / "f.nc");
   const auto fields = random_fields(spec, 5);
-  ForecastWriter writer(spec);
+  NetcdfForecastWriter writer(spec);
   writer.write_step(0, 0, fields.data[0].data());
   writer.write_step(1, 0, fields.data[3].data());
   writer.write_step(0, 1, fields.data[1].data());
@@ -474,7 +474,7 @@ TEST_CASE("output: the final file exists only after close()", "[output]") {
   const auto spec = small_spec(dir.path() / "f.nc");
   const auto fields = random_fields(spec, 6);
   {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     write_all(writer, spec, fields);
     // Everything written but not closed: only the temporary name exists.
     const auto entries = dir.entries();
@@ -486,7 +486,7 @@ TEST_CASE("output: the final file exists only after close()", "[output]") {
 
   // A failing write (programming error) also unwinds without leaving a file.
   try {
-    ForecastWriter writer(spec);
+    NetcdfForecastWriter writer(spec);
     writer.write_step(0, 0, fields.data[0].data());
     writer.write_step(0, 0, fields.data[0].data());  // same step twice
     FAIL("expected an exception");
@@ -532,5 +532,5 @@ TEST_CASE("output: an unusable output folder is an input error before anything i
   }
 
   auto spec = small_spec(dir.path() / "missing" / "f.nc");
-  CHECK_THROWS_AS(ForecastWriter(spec), InputError);
+  CHECK_THROWS_AS(NetcdfForecastWriter(spec), InputError);
 }

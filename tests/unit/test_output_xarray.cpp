@@ -1,5 +1,5 @@
 // The forecast files open in xarray as the reference's notebooks expect:
-// writes forecasts with ForecastWriter on the fixtures' 4-degree grid (SST
+// writes forecasts with NetcdfForecastWriter on the fixtures' 4-degree grid (SST
 // NaN where source_tiny.nc has it) and runs tests/cli/check_forecast_xarray.py
 // on them with /usr/bin/python3. Also shows that the script fails on broken
 // files, so a pass means something. Skipped (GENCAST_SKIP) when python3 has
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "io/forecast_writer.h"
+#include "io/netcdf_forecast_writer.h"
 
 using namespace gencast;
 using gencast::testing::TempDir;
@@ -97,7 +97,7 @@ void write_forecast(const fs::path& file, OutputLayout layout, const SourceGrid&
   spec.member_ids = {0, 1};
   spec.channels = target_channels();
   spec.command_line = "test_output_xarray";
-  ForecastWriter writer(spec);
+  NetcdfForecastWriter writer(spec);
   const size_t n_grid = grid.lat.size() * grid.lon.size(), n_ch = spec.channels.size();
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(270.0f, 300.0f);

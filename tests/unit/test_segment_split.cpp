@@ -14,8 +14,9 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "io/checkpoint.h"
-#include "io/random_checkpoint.h"
+#include "devices/device_factory.h"
+#include "model/checkpoint.h"
+#include "model/random_checkpoint.h"
 #include "model/denoiser.h"
 #include "model/segment_split.h"
 #include "runtime/model_setup.h"

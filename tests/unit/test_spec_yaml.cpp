@@ -70,6 +70,6 @@ TEST_CASE("RunSpec equality ignores the source but nothing else", "[spec]") {
   a.source = "x.yaml";
   b.source = "y.yaml";
   CHECK(a == b);
-  b.runtime.edge_cache = "on";
+  b.runtime.edge_cache = EdgeCache::on;
   CHECK_FALSE(a == b);
 }

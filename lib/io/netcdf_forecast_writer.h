@@ -1,4 +1,4 @@
-// Writes an ensemble forecast to NetCDF-4, one (member, lead time) field set
+// The NetCDF-4 forecast sink (io/forecast_sink.h): writes an ensemble forecast, one (member, lead time) field set
 // at a time, in one of two layouts:
 //
 //  - OutputLayout::predictions (default): the reference's `predictions`
@@ -24,32 +24,10 @@
 #include <vector>
 
 #include "core/error.h"
-#include "data/stacking.h"  // ChannelSlot
-#include "spec/run_spec.h"  // OutputLayout, output_layout_name, default_ensemble_dim
+#include "io/forecast_sink.h"
 
 namespace gencast {
 
-struct ForecastOutputSpec {
-  std::string path;  // final file name
-  OutputLayout layout = OutputLayout::predictions;
-  std::string ensemble_dim;            // member dim name, "" = default_ensemble_dim
-  std::vector<std::string> variables;  // subset of the target variables, empty = all
-  int64_t compression = 1;             // zlib level 0-9, 0 = uncompressed
-  std::vector<float> lat;              // degrees north, ascending
-  std::vector<float> lon;              // degrees east
-  std::vector<int64_t> levels;         // hPa, in channel level-index order
-  int64_t init_time_s = 0;             // init time, unix seconds (UTC)
-  std::vector<int64_t> lead_hours;     // 12, 24, ... strictly increasing
-  std::vector<int64_t> member_ids;     // values of the member coordinate
-  // The columns of write_step's fields, e.g. target_channels(task): `level`
-  // indexes `levels` (-1 = surface variable); `time` is ignored.
-  std::vector<ChannelSlot> channels;
-  std::string model_description, model_license;  // from the checkpoint
-  std::string run_spec_yaml;                     // the resolved run spec
-  std::string command_line;                      // for the `history` attribute
-  std::string tool_version;                      // "" = this build's version
-  std::string spec_file = "run spec";            // where the options came from, for messages
-};
 
 // Problems with the output path: empty, a folder, parent folder missing or
 // not writable. Tries to create (and removes) a probe file in the folder, so
@@ -62,28 +40,30 @@ void check_output_path(const std::string& path, ProblemList& problems);
 void check_output_options(const ForecastOutputSpec& spec,
                           const std::vector<std::string>& target_variables, ProblemList& problems);
 
-class ForecastWriter {
+class NetcdfForecastWriter final : public ForecastSink {
  public:
   // Validates the spec (InputError for user options, std::invalid_argument
   // for an inconsistent grid/channel description), creates the temporary
   // file, defines dims, variables and attributes and writes the coordinates.
-  explicit ForecastWriter(ForecastOutputSpec spec);
+  explicit NetcdfForecastWriter(ForecastOutputSpec spec);
   // Removes the temporary file unless close() succeeded.
-  ~ForecastWriter();
-  ForecastWriter(const ForecastWriter&) = delete;
-  ForecastWriter& operator=(const ForecastWriter&) = delete;
+  ~NetcdfForecastWriter();
+  NetcdfForecastWriter(const NetcdfForecastWriter&) = delete;
+  NetcdfForecastWriter& operator=(const NetcdfForecastWriter&) = delete;
 
   // fields: [n_lat * n_lon, channels.size()] float32, grid-node-major
   // (node = ilat * n_lon + ilon), physical units. Indices are positions in
   // member_ids / lead_hours. Each (member, lead) may be written once.
-  void write_step(int member_index, int lead_index, const float* fields);
+  void write_step(int member_index, int lead_index, const float* fields) override;
 
   // Checks that every (member, lead) was written, flushes, closes and renames
   // the file to its final path. On any failure the temporary file is deleted
   // and RuntimeFailure is thrown.
-  void close();
+  void close() override;
 
-  const std::string& path() const { return spec_.path; }
+  const std::string& path() const override { return spec_.path; }
+  // zlib in netCDF-C runs on one thread: says so when compression is on.
+  std::string slow_write_hint() const override;
   const std::string& temp_path() const { return temp_path_; }
   // The variables written, in file order (channel order, filtered).
   const std::vector<std::string>& variables() const { return variable_names_; }

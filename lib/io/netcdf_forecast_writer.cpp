@@ -11,7 +11,7 @@
 //   which newer xarray versions use to decode timedeltas without a warning.
 // - The file is created with NOFILL: every chunk is written exactly once and
 //   close() refuses to publish a file with a missing (member, lead) step.
-#include "io/forecast_writer.h"
+#include "io/netcdf_forecast_writer.h"
 
 #include "core/text.h"
 
@@ -128,7 +128,7 @@ class AttributeWriter {
 // Checks that the grid, times, members and channels describe one consistent
 // forecast. These come from the program, not the user: std::invalid_argument.
 void validate_structure(const ForecastOutputSpec& spec) {
-  auto bad = [](const std::string& msg) { throw std::invalid_argument("ForecastWriter: " + msg); };
+  auto bad = [](const std::string& msg) { throw std::invalid_argument("NetcdfForecastWriter: " + msg); };
   if (spec.lat.empty() || spec.lon.empty()) bad("empty lat or lon");
   for (size_t i = 1; i < spec.lat.size(); ++i) {
     if (!(spec.lat[i] > spec.lat[i - 1])) bad("lat must be strictly ascending");
@@ -246,7 +246,7 @@ void check_output_options(const ForecastOutputSpec& spec,
   }
 }
 
-ForecastWriter::ForecastWriter(ForecastOutputSpec spec) : spec_(std::move(spec)) {
+NetcdfForecastWriter::NetcdfForecastWriter(ForecastOutputSpec spec) : spec_(std::move(spec)) {
   if (spec_.ensemble_dim.empty()) spec_.ensemble_dim = default_ensemble_dim(spec_.layout);
   std::vector<std::string> targets;
   for (const auto& ch : spec_.channels) {
@@ -276,11 +276,11 @@ ForecastWriter::ForecastWriter(ForecastOutputSpec spec) : spec_(std::move(spec))
   }
 }
 
-ForecastWriter::~ForecastWriter() {
+NetcdfForecastWriter::~NetcdfForecastWriter() {
   if (!closed_) discard();
 }
 
-void ForecastWriter::discard() noexcept {
+void NetcdfForecastWriter::discard() noexcept {
   if (ncid_ >= 0) {
     nc_close(ncid_);  // errors are moot: the file is about to be deleted
     ncid_ = -1;
@@ -291,7 +291,7 @@ void ForecastWriter::discard() noexcept {
   }
 }
 
-void ForecastWriter::define_file() {
+void NetcdfForecastWriter::define_file() {
   const std::string& file = temp_path_;
   int status = nc_create(file.c_str(), NC_NETCDF4 | NC_CLOBBER, &ncid_);
   if (status != NC_NOERR) {
@@ -363,7 +363,7 @@ void ForecastWriter::define_file() {
     for (const auto& [axis, id] : dim_ids) {
       if (axis == a) return id;
     }
-    throw std::logic_error("ForecastWriter: axis without a dimension");
+    throw std::logic_error("NetcdfForecastWriter: axis without a dimension");
   };
   auto def_var = [&](const std::string& name, nc_type type, std::vector<int> dims) {
     int id = 0;
@@ -497,19 +497,19 @@ void ForecastWriter::define_file() {
   nc_check(nc_put_var_float(ncid_, lon_var, spec_.lon.data()), "writing lon", file);
 }
 
-void ForecastWriter::write_step(int member_index, int lead_index, const float* fields) {
-  if (closed_ || ncid_ < 0) throw std::logic_error("ForecastWriter::write_step after close()");
+void NetcdfForecastWriter::write_step(int member_index, int lead_index, const float* fields) {
+  if (closed_ || ncid_ < 0) throw std::logic_error("NetcdfForecastWriter::write_step after close()");
   const auto n_members = static_cast<int>(spec_.member_ids.size());
   const auto n_leads = static_cast<int>(spec_.lead_hours.size());
   if (member_index < 0 || member_index >= n_members || lead_index < 0 || lead_index >= n_leads) {
-    throw std::out_of_range("ForecastWriter::write_step: member " + std::to_string(member_index) +
+    throw std::out_of_range("NetcdfForecastWriter::write_step: member " + std::to_string(member_index) +
                             " / lead " + std::to_string(lead_index) + " outside " +
                             std::to_string(n_members) + " x " + std::to_string(n_leads));
   }
-  if (fields == nullptr) throw std::invalid_argument("ForecastWriter::write_step: null fields");
+  if (fields == nullptr) throw std::invalid_argument("NetcdfForecastWriter::write_step: null fields");
   auto& done = written_[static_cast<size_t>(member_index) * n_leads + lead_index];
   if (done) {
-    throw std::logic_error("ForecastWriter::write_step: member " + std::to_string(member_index) +
+    throw std::logic_error("NetcdfForecastWriter::write_step: member " + std::to_string(member_index) +
                            " lead " + std::to_string(lead_index) + " written twice");
   }
 
@@ -568,7 +568,7 @@ void ForecastWriter::write_step(int member_index, int lead_index, const float* f
   done = 1;
 }
 
-void ForecastWriter::close() {
+void NetcdfForecastWriter::close() {
   if (closed_) return;
   const size_t n_leads = spec_.lead_hours.size();
   std::vector<std::string> missing;
@@ -601,6 +601,12 @@ void ForecastWriter::close() {
     throw RuntimeFailure("cannot rename " + temp_path_ + " to " + spec_.path + ": " + ec.message());
   }
   closed_ = true;
+}
+
+std::string NetcdfForecastWriter::slow_write_hint() const {
+  return spec_.compression > 0
+             ? "zlib compression runs on one thread: --compression 0 writes several times faster"
+             : "";
 }
 
 }  // namespace gencast

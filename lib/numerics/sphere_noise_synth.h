@@ -5,7 +5,7 @@
 // equiangular-with-poles lat/lon grid (lat ascending -90..90, lon 0..360):
 // associated Legendre functions over latitude, then an inverse real Fourier
 // transform over longitude. The coefficients come from a counter-based
-// generator (sampler/philox.h) keyed by NoiseKey, so the same key gives the
+// generator (numerics/philox.h) keyed by NoiseKey, so the same key gives the
 // same field on every backend and whatever the batching.
 //
 // The field for key k at latitude phi, longitude lambda is
@@ -24,8 +24,7 @@
 #include <memory>
 #include <span>
 
-#include "backend/backend.h"
-#include "sampler/noise_draw.h"
+#include "numerics/noise_key.h"
 
 namespace gencast {
 
@@ -48,11 +47,5 @@ class SphereNoiseSynth {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// A NoiseFn drawing member `member`'s fields for channels [0, channels) through
-// the backend: keys (seed, member, draw_id, c). backend and plan must outlive
-// the returned function. The function itself holds no mutable state.
-NoiseFn make_backend_noise(Backend& backend, const NoisePlan& plan, uint64_t seed,
-                           uint32_t member, int64_t channels);
 
 }  // namespace gencast

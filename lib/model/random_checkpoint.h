@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "model/model_config.h"
-#include "model/param_store.h"
+#include "config/model_config.h"
+#include "config/param_store.h"
 
 namespace gencast {
 

@@ -1,6 +1,6 @@
 // The make-demo data: random checkpoint, copied statistics, interpolated
 // ERA5-like input and run spec (see demo_data.h for the contract).
-#include "io/demo_data.h"
+#include "runtime/demo_data.h"
 
 #include <netcdf.h>
 #include <spdlog/spdlog.h>
@@ -19,8 +19,8 @@
 #include "core/error.h"
 #include "io/cf_metadata.h"
 #include "io/netcdf_util.h"
-#include "io/random_checkpoint.h"
-#include "model/model_config.h"
+#include "model/random_checkpoint.h"
+#include "config/model_config.h"
 #include "runtime/interrupt.h"
 #include "spec/run_spec.h"
 

@@ -1,7 +1,7 @@
-// Checkpoint reading: typed config keys with every problem collected, the
-// parameter tree checked against the schema from headers alone, then the
-// parameter data read once into float32.
-#include "io/checkpoint.h"
+// Checkpoint reading: typed config keys with every problem collected, array
+// headers, parameter data read once into float32, and the config written back
+// as keys. Knows the file format only; model/checkpoint.h validates.
+#include "io/checkpoint_reader.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,8 +12,6 @@
 #include <optional>
 #include <set>
 
-#include "model/config_validation.h"
-#include "model/param_schema.h"
 
 namespace gencast {
 namespace {
@@ -23,7 +21,7 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-std::string describe(const npy::Header& h) {
+std::string describe_local(const npy::Header& h) {
   std::string dtype = npy::dtype_name(h.dtype);
   if (h.dtype == npy::DType::unicode) dtype = "a unicode string";
   return dtype + " of shape " + shape_to_string(h.shape);
@@ -115,7 +113,7 @@ class ConfigReader {
       for (auto d : accepted) ok = ok || h->dtype == d;
     }
     if (!ok) {
-      problems_.add(r_.path(), key, expected, describe(*h));
+      problems_.add(r_.path(), key, expected, describe_local(*h));
       return std::nullopt;
     }
     return h;
@@ -157,12 +155,32 @@ class ConfigReader {
   std::set<std::string> used_;
 };
 
+}  // namespace
+
 bool is_float_dtype(npy::DType d) {
   return d == npy::DType::f32 || d == npy::DType::f64 || d == npy::DType::bf16 ||
          d == npy::DType::f16;
 }
 
-}  // namespace
+std::string describe_array(const npy::Header& h) { return describe_local(h); }
+
+std::vector<Problem> read_params(const NpzReader& reader,
+                                 const std::map<std::string, npy::Header>& headers,
+                                 ParamStore& params) {
+  std::vector<Problem> problems;
+  const std::string prefix = kParamKeyPrefix;
+  for (const auto& [name, header] : headers) {
+    ArrayF array = reader.read_f32(prefix + name);
+    int64_t bad = 0;
+    for (float v : array.data) bad += std::isfinite(v) ? 0 : 1;
+    if (bad)
+      problems.push_back({reader.path(), prefix + name, "finite values",
+                          std::to_string(bad) + " NaN/inf of " + std::to_string(array.numel()),
+                          {}});
+    params.set(name, std::move(array));
+  }
+  return problems;
+}
 
 ModelConfig read_model_config(const NpzReader& reader, std::vector<std::string>* unknown_keys) {
   ConfigReader c(reader);
@@ -242,109 +260,6 @@ std::map<std::string, npy::Header> read_param_headers(const NpzReader& reader) {
   }
   problems.throw_if_any();
   return out;
-}
-
-std::vector<Problem> param_tree_problems(const std::map<std::string, npy::Header>& found,
-                                         const ModelConfig& config, const std::string& file) {
-  const std::map<std::string, Shape> expected = expected_param_shapes(config);
-  std::vector<Problem> problems;
-  const std::string prefix = kParamKeyPrefix;
-  for (const auto& [name, shape] : expected) {
-    auto it = found.find(name);
-    if (it == found.end()) {
-      problems.push_back({file, prefix + name, "an array of shape " + shape_to_string(shape),
-                          "the parameter is missing", {}});
-      continue;
-    }
-    const npy::Header& h = it->second;
-    if (!is_float_dtype(h.dtype))
-      problems.push_back({file, prefix + name, "float32 (or float64/bfloat16/float16) values",
-                          describe(h), {}});
-    if (h.shape != shape) {
-      std::string hint;
-      if (name.find("encoder_nodes_") != std::string::npos && name.find("linear_0:w") != std::string::npos)
-        hint = "the embedder's input width comes from task_config (variables, pressure levels, "
-               "input_duration): " +
-               std::to_string(grid_node_input_size(config.task)) + " for this task";
-      problems.push_back({file, prefix + name, "shape " + shape_to_string(shape),
-                          "shape " + shape_to_string(h.shape), hint});
-    }
-  }
-  for (const auto& [name, h] : found) {
-    if (expected.count(name)) continue;
-    problems.push_back({file, prefix + name,
-                        "only parameters of the model the config describes",
-                        "an unexpected parameter (" + describe(h) + ")", {}});
-  }
-  return problems;
-}
-
-Checkpoint load_checkpoint(const std::string& path) {
-  NpzReader reader(path);
-  Checkpoint ckpt;
-  ckpt.path = path;
-  std::vector<std::string> unknown;
-  ckpt.config = read_model_config(reader, &unknown);
-  for (const auto& key : unknown)
-    spdlog::warn("{}: ignoring unknown checkpoint key '{}'", path, key);
-  validate_model_config(ckpt.config, path);
-
-  // Check names, shapes and dtypes from the headers before reading any data,
-  // so a wrong file fails fast and completely.
-  const auto headers = read_param_headers(reader);
-  std::vector<Problem> problems = param_tree_problems(headers, ckpt.config, path);
-  if (!problems.empty()) throw InputError(std::move(problems));
-
-  const std::string prefix = kParamKeyPrefix;
-  for (const auto& [name, header] : headers) {
-    ArrayF array = reader.read_f32(prefix + name);
-    int64_t bad = 0;
-    for (float v : array.data) bad += std::isfinite(v) ? 0 : 1;
-    if (bad)
-      problems.push_back({path, prefix + name, "finite values",
-                          std::to_string(bad) + " NaN/inf of " + std::to_string(array.numel()),
-                          {}});
-    ckpt.params.set(name, std::move(array));
-  }
-  if (!problems.empty()) throw InputError(std::move(problems));
-  spdlog::debug("{}: loaded {} parameter arrays, {} values", path, ckpt.params.count(),
-                ckpt.params.total_values());
-  return ckpt;
-}
-
-CheckpointSummary summarize_checkpoint(const std::string& path,
-                                       const std::string& requested_attention) {
-  NpzReader reader(path);
-  CheckpointSummary s;
-  s.path = path;
-  s.config = read_model_config(reader, &s.unknown_keys);
-  const auto headers = read_param_headers(reader);
-  for (const auto& [name, h] : headers) {
-    ++s.arrays;
-    s.values += h.numel();
-    s.bytes_stored += static_cast<int64_t>(h.data_bytes());
-    ++s.dtype_counts[npy::dtype_name(h.dtype)];
-  }
-  s.problems = model_config_problems(s.config, path);
-  // The schema is only meaningful for a valid config.
-  if (s.problems.empty()) {
-    s.schema_checked = true;
-    for (const auto& [name, shape] : expected_param_shapes(s.config)) {
-      ++s.expected_arrays;
-      s.expected_values += shape_numel(shape);
-    }
-    for (auto& p : param_tree_problems(headers, s.config, path)) s.problems.push_back(std::move(p));
-  }
-  // An invalid --attention is a usage error, reported even for a bad checkpoint.
-  try {
-    s.attention = resolve_attention(s.config.denoiser.sparse_transformer_config, requested_attention);
-  } catch (const InputError&) {
-    if (std::find(accepted_attention_requests().begin(), accepted_attention_requests().end(),
-                  requested_attention) == accepted_attention_requests().end())
-      throw;
-    // Otherwise the config's attention/mask type is unknown: already a problem above.
-  }
-  return s;
 }
 
 std::vector<ConfigEntry> config_entries(const ModelConfig& m) {

@@ -1,12 +1,12 @@
 // Presets, random initialisation and the checkpoint writer.
-#include "io/random_checkpoint.h"
+#include "model/random_checkpoint.h"
 
 #include <cmath>
 #include <numbers>
 #include <variant>
 
 #include "core/error.h"
-#include "io/checkpoint.h"
+#include "model/checkpoint.h"
 #include "io/npz.h"
 #include "model/param_schema.h"
 

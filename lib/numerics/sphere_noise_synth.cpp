@@ -13,7 +13,7 @@
 // channels, so a channel's value never depends on the other channels of the
 // call (batching-invariant, bit for bit), and OpenMP over row pairs never
 // changes the order of any sum (thread-count-invariant).
-#include "sampler/sphere_noise.h"
+#include "numerics/sphere_noise_synth.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "sampler/legendre.h"
-#include "sampler/philox.h"
+#include "numerics/legendre.h"
+#include "numerics/philox.h"
 
 namespace gencast {
 namespace {

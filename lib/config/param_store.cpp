@@ -1,5 +1,5 @@
 // ParamStore: lookups with messages that help find a misspelt module path.
-#include "model/param_store.h"
+#include "config/param_store.h"
 
 #include "core/error.h"
 

@@ -1,7 +1,8 @@
 // Channel layouts in reference order (see stacking.h).
-#include "data/stacking.h"
+#include "config/stacking.h"
 
-#include "data/variables.h"
+#include "config/variables.h"
+#include "core/parallel.h"
 
 namespace gencast {
 namespace {
@@ -78,17 +79,18 @@ void assemble_grid_features(const GridFeatureLayout& layout, int64_t n_grid,
   const int64_t channels = layout.channels();
   const int64_t n_cond = layout.n_conditioning;
   const int64_t n_tgt = layout.n_targets;
-#pragma omp parallel for schedule(static)
-  for (int64_t node = 0; node < n_grid; ++node) {
-    const float* cond_row = conditioning + node * n_cond;
-    const float* noisy_row = noisy_targets + node * n_tgt;
-    float* out_row = out + node * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      out_row[c] = layout.kind[c] == kChannelNoisyTarget
-                       ? noisy_scale * noisy_row[layout.target_index[c]]
-                       : cond_row[layout.cond_index[c]];
+  parallel_for(n_grid, [&](int64_t begin, int64_t end) {
+    for (int64_t node = begin; node < end; ++node) {
+      const float* cond_row = conditioning + node * n_cond;
+      const float* noisy_row = noisy_targets + node * n_tgt;
+      float* out_row = out + node * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        out_row[c] = layout.kind[c] == kChannelNoisyTarget
+                         ? noisy_scale * noisy_row[layout.target_index[c]]
+                         : cond_row[layout.cond_index[c]];
+      }
     }
-  }
+  });
 }
 
 }  // namespace gencast

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "model/model_config.h"
+#include "config/model_config.h"
 
 namespace gencast {
 

@@ -1,5 +1,5 @@
 // Normalised associated Legendre functions; see legendre.h for the method.
-#include "sampler/legendre.h"
+#include "numerics/legendre.h"
 
 #include <cmath>
 #include <limits>

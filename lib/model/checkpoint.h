@@ -1,13 +1,5 @@
-// Official GenCast checkpoints (.npz written by the reference checkpoint.dump).
-//
-// Layout: a flattened dataclass tree with ':' separators. "description" and
-// "license" strings; config leaves "task_config:<field>[:<i>]",
-// "denoiser_architecture_config:[sparse_transformer_config:]<field>",
-// "sampler_config:*", "noise_config:*", "noise_encoder_config:*" as 0-d
-// arrays (strings unicode, ints int64, floats float64 (inf allowed), bools
-// bool; tuples as keys ":0", ":1", ...; Optional fields that are None are
-// absent); parameters "params:<haiku module path>:<w|b>" as float32 (float64,
-// bfloat16 and float16 are accepted and converted).
+// Official GenCast checkpoints, loaded for running (io/checkpoint_reader.h
+// reads the file format).
 //
 // Invariants of a loaded Checkpoint: the config passed validate_model_config,
 // the parameter names and shapes equal expected_param_shapes(config) exactly,
@@ -19,36 +11,21 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
+#include "config/model_config.h"
+#include "config/param_store.h"
 #include "core/error.h"
-#include "io/npy.h"
-#include "io/npz.h"
+#include "io/checkpoint_reader.h"
 #include "model/attention_choice.h"
-#include "model/model_config.h"
-#include "model/param_store.h"
 
 namespace gencast {
-
-inline constexpr const char* kParamKeyPrefix = "params:";
 
 struct Checkpoint {
   ModelConfig config;
   ParamStore params;
   std::string path;
 };
-
-// Reads and type-checks the configs only (no parameter data). Every missing
-// required key and every wrongly typed key is reported in one InputError.
-// Keys that are neither configs nor parameters are ignored, as the reference
-// does, and listed in `unknown_keys` when given.
-ModelConfig read_model_config(const NpzReader& reader,
-                              std::vector<std::string>* unknown_keys = nullptr);
-
-// The .npy headers of every "params:" member, keyed by parameter name
-// (prefix removed). Reads headers only, never the data.
-std::map<std::string, npy::Header> read_param_headers(const NpzReader& reader);
 
 // Every missing, unexpected, wrongly shaped or non-float parameter, compared
 // with expected_param_shapes(config). `file` names the checkpoint in messages.
@@ -81,18 +58,5 @@ struct CheckpointSummary {
 // `requested_attention` is the --attention value (see resolve_attention).
 CheckpointSummary summarize_checkpoint(const std::string& path,
                                        const std::string& requested_attention);
-
-// A config leaf as stored in a checkpoint.
-using ConfigValue = std::variant<std::string, int64_t, double, bool>;
-struct ConfigEntry {
-  std::string key;  // e.g. "task_config:pressure_levels:3"
-  ConfigValue value;
-};
-// Every non-parameter key a checkpoint of `config` holds, in dataclass order
-// (description, license, task, denoiser, sampler, noise, noise encoder).
-std::vector<ConfigEntry> config_entries(const ModelConfig& config);
-// A value as text: strings verbatim, floats in shortest round-trip form
-// ("inf" for infinity), bools "true"/"false".
-std::string config_value_text(const ConfigValue& value);
 
 }  // namespace gencast

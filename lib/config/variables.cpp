@@ -1,5 +1,5 @@
 // Variable roles and task facts (see variables.h).
-#include "data/variables.h"
+#include "config/variables.h"
 
 #include <algorithm>
 #include <cctype>

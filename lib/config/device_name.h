@@ -1,0 +1,26 @@
+// Device names, parsed in one place: "cpu", "cuda" (= cuda:0) or "cuda:N".
+// The spec, the CLI and the backend factory (devices/) all use this parser.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gencast {
+
+struct DeviceName {
+  enum class Kind { cpu, cuda } kind = Kind::cpu;
+  int index = 0;  // GPU index for cuda; 0 for cpu
+  std::string text() const;  // canonical: "cpu" / "cuda:N"
+  bool operator==(const DeviceName&) const = default;
+};
+
+inline constexpr const char* kDeviceChoices = "cpu or cuda:N (N = GPU index)";
+
+std::optional<DeviceName> find_device_name(std::string_view text);
+// Throws InputError (field "device") naming the accepted forms.
+DeviceName parse_device_name(const std::string& text);
+// "cpu", "cuda" or "cuda:N" -> canonical "cpu" / "cuda:N"; nullopt otherwise.
+std::optional<std::string> canonical_device(std::string_view text);
+
+}  // namespace gencast

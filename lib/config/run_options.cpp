@@ -1,0 +1,57 @@
+#include "config/run_options.h"
+
+#include "core/error.h"
+
+namespace gencast {
+
+const char* edge_cache_name(EdgeCache mode) {
+  switch (mode) {
+    case EdgeCache::automatic: return "auto";
+    case EdgeCache::on: return "on";
+    case EdgeCache::off: return "off";
+  }
+  return "?";
+}
+
+std::optional<EdgeCache> find_edge_cache(std::string_view text) {
+  for (auto mode : {EdgeCache::automatic, EdgeCache::on, EdgeCache::off})
+    if (text == edge_cache_name(mode)) return mode;
+  return std::nullopt;
+}
+
+EdgeCache parse_edge_cache(const std::string& text) {
+  if (auto mode = find_edge_cache(text)) return *mode;
+  fail_input("", "edge_cache", kEdgeCacheChoices, "'" + text + "'");
+}
+
+const char* output_layout_name(OutputLayout layout) {
+  switch (layout) {
+    case OutputLayout::predictions: return "predictions";
+    case OutputLayout::wb2: return "wb2";
+  }
+  return "?";
+}
+
+const char* default_ensemble_dim(OutputLayout layout) {
+  return layout == OutputLayout::wb2 ? "number" : "sample";
+}
+
+std::optional<OutputLayout> parse_output_layout(std::string_view text) {
+  for (auto layout : {OutputLayout::predictions, OutputLayout::wb2})
+    if (text == output_layout_name(layout)) return layout;
+  return std::nullopt;
+}
+
+const char* output_format_name(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::netcdf: return "netcdf";
+  }
+  return "?";
+}
+
+std::optional<OutputFormat> parse_output_format(std::string_view text) {
+  if (text == "netcdf") return OutputFormat::netcdf;
+  return std::nullopt;
+}
+
+}  // namespace gencast

@@ -1,0 +1,41 @@
+// Small enumerated run options shared by the spec, the CLI and the runtime,
+// each with its one name table (YAML, flags and messages use the same words),
+// and the one constant for the denoiser's scratch chunk size.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gencast {
+
+// Keep the static edge embeddings on the device (faster, more memory).
+// automatic = on when the cache takes at most a quarter of the free memory.
+enum class EdgeCache { automatic, on, off };
+const char* edge_cache_name(EdgeCache mode);  // "auto", "on", "off"
+std::optional<EdgeCache> find_edge_cache(std::string_view text);
+EdgeCache parse_edge_cache(const std::string& text);  // InputError naming the choices
+inline constexpr const char* kEdgeCacheChoices = "auto, on or off";
+
+// Output file layouts (io/forecast_sink.h describes them).
+enum class OutputLayout { predictions, wb2 };
+const char* output_layout_name(OutputLayout layout);  // "predictions", "wb2"
+// The member dimension a layout uses when output.ensemble_dim is empty.
+const char* default_ensemble_dim(OutputLayout layout);  // "sample" / "number"
+std::optional<OutputLayout> parse_output_layout(std::string_view text);
+
+// Output file formats; the sink factory (runtime/output_sinks.h) maps each to
+// an io/ implementation.
+enum class OutputFormat { netcdf };
+const char* output_format_name(OutputFormat format);  // "netcdf"
+std::optional<OutputFormat> parse_output_format(std::string_view text);
+inline constexpr const char* kOutputFormatChoices = "netcdf";
+
+// Rows of the denoiser's per-edge / per-grid-node scratch tensors: edges and
+// grid nodes are processed in chunks of this many rows, so that per-edge
+// latents never exist for the whole edge set (2^17 rows x 512 latents is
+// 128 MB in bf16, large enough to fill an H100/H200).
+inline constexpr int64_t kDefaultChunkRows = int64_t{1} << 17;
+
+}  // namespace gencast

@@ -1,0 +1,22 @@
+// The sink factory: maps output.format to the io/ implementation. The one
+// place the runtime learns which file formats exist.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/run_options.h"
+#include "core/error.h"
+#include "io/forecast_sink.h"
+
+namespace gencast {
+
+// Every problem with the output options for `format` (path, variables, ...).
+void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
+                        const std::vector<std::string>& target_variables, ProblemList& problems);
+
+// A new sink writing `spec` in `format` (creates its temporary file).
+std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOutputSpec spec);
+
+}  // namespace gencast
