@@ -14,8 +14,8 @@
 #include "commands/commands.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "model/checkpoint.h"
 #include "model/attention_choice.h"
+#include "model/checkpoint.h"
 #include "model/param_schema.h"
 
 namespace gencast::app {

@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "core/error.h"
 #include "config/variables.h"
+#include "core/error.h"
 
 namespace gencast {
 namespace {

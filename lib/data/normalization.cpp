@@ -7,10 +7,10 @@
 #include <limits>
 #include <string>
 
+#include "config/variables.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "data/forcings.h"
-#include "config/variables.h"
 
 namespace gencast {
 namespace {

@@ -17,11 +17,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/array.h"
+#include "config/model_config.h"
 #include "config/stacking.h"
+#include "core/array.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
-#include "config/model_config.h"
 
 namespace gencast {
 

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/csr.h"
 #include "core/array.h"
+#include "core/csr.h"
 #include "graph/edge_set.h"
 #include "graph/icosahedral_mesh.h"
 

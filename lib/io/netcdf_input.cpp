@@ -8,8 +8,8 @@
 #include <limits>
 #include <optional>
 
-#include "core/text.h"
 #include "config/variables.h"
+#include "core/text.h"
 
 namespace gencast {
 namespace {

@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "config/model_config.h"
 #include "core/array.h"
 #include "core/error.h"
 #include "io/netcdf_util.h"
-#include "config/model_config.h"
 
 namespace gencast {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "config/model_config.h"
+#include "core/error.h"
 
 namespace gencast {
 

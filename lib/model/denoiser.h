@@ -21,13 +21,13 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "config/model_config.h"
+#include "config/param_store.h"
 #include "config/run_options.h"
 #include "graph/denoiser_graph.h"
 #include "model/attention_choice.h"
 #include "model/denoiser_weights.h"
-#include "config/model_config.h"
 #include "model/noise_encoder.h"
-#include "config/param_store.h"
 
 namespace gencast {
 

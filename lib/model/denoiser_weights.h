@@ -22,8 +22,8 @@
 
 #include "backend/backend.h"
 #include "config/model_config.h"
-#include "model/noise_encoder.h"
 #include "config/param_store.h"
+#include "model/noise_encoder.h"
 
 namespace gencast {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/array.h"
 #include "config/model_config.h"
 #include "config/param_store.h"
+#include "core/array.h"
 
 namespace gencast {
 

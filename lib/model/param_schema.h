@@ -15,8 +15,8 @@
 #include <map>
 #include <string>
 
-#include "core/array.h"
 #include "config/model_config.h"
+#include "core/array.h"
 
 namespace gencast {
 

@@ -6,8 +6,8 @@
 #include <variant>
 
 #include "core/error.h"
-#include "model/checkpoint.h"
 #include "io/npz.h"
+#include "model/checkpoint.h"
 #include "model/param_schema.h"
 
 namespace gencast {

@@ -1,4 +1,3 @@
-#include "devices/device_factory.h"
 #include "runtime/bench.h"
 
 #include <spdlog/spdlog.h>
@@ -12,17 +11,18 @@
 #include <random>
 #include <sstream>
 
+#include "config/stacking.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "config/stacking.h"
+#include "devices/device_factory.h"
 #include "model/checkpoint.h"
-#include "model/random_checkpoint.h"
 #include "model/param_schema.h"
+#include "model/random_checkpoint.h"
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
+#include "sampler/backend_noise.h"
 #include "sampler/dpm_solver.h"
 #include "sampler/schedule.h"
-#include "sampler/backend_noise.h"
 
 namespace gencast {
 namespace {

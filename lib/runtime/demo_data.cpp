@@ -16,11 +16,11 @@
 #include <system_error>
 #include <utility>
 
+#include "config/model_config.h"
 #include "core/error.h"
 #include "io/cf_metadata.h"
 #include "io/netcdf_util.h"
 #include "model/random_checkpoint.h"
-#include "config/model_config.h"
 #include "runtime/interrupt.h"
 #include "spec/run_spec.h"
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/array.h"
 #include "config/stacking.h"
+#include "core/array.h"
 
 namespace gencast {
 

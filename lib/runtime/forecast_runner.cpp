@@ -1,4 +1,3 @@
-#include "devices/device_factory.h"
 #include "runtime/forecast_runner.h"
 
 #include <spdlog/spdlog.h>
@@ -7,30 +6,32 @@
 #include <future>
 
 #include "backend/backend.h"
-#include "core/version.h"
-#include "data/normalization.h"
 #include "config/stacking.h"
 #include "config/variables.h"
-#include "model/checkpoint.h"
+#include "core/version.h"
+#include "data/normalization.h"
+#include "devices/device_factory.h"
 #include "io/netcdf_forecast_writer.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
+#include "model/checkpoint.h"
 #include "runtime/async_writer.h"
 #include "runtime/interrupt.h"
+#include "runtime/member_scheduler.h"
+#include "runtime/member_worker.h"
 #include "runtime/memory_plan.h"
-#include "runtime/output_sinks.h"
 #include "runtime/model_setup.h"
+#include "runtime/output_sinks.h"
 #include "runtime/progress.h"
+#include "sampler/backend_noise.h"
 #include "sampler/dpm_solver.h"
 #include "sampler/schedule.h"
-#include "sampler/backend_noise.h"
 #include "spec/spec_loader.h"
 #include "spec/spec_yaml.h"
 
 namespace gencast {
 namespace {
 
-constexpr int64_t kChunkRows = kDefaultChunkRows;
 
 std::string init_time_text(const RunSpec& spec) {
   return spec.input.init_time ? format_init_time(*spec.input.init_time) : std::string();
@@ -59,18 +60,6 @@ ForecastOutputSpec output_spec(const RunSpec& spec, const ModelConfig& config,
 }
 
 std::vector<std::string> target_names(const TaskConfig& task) { return task.target_variables; }
-
-// Refuses a run whose estimated device memory exceeds what the device has free.
-void check_memory(const Backend& backend, const MemoryEstimate& estimate, ProblemList& problems) {
-  const auto free_bytes = static_cast<double>(backend.free_memory_bytes());
-  if (free_bytes > 0 && static_cast<double>(estimate.total()) > free_bytes)
-    problems.add("", "runtime.device",
-                 "at most " + format_bytes(free_bytes) + " of memory (free on " +
-                     backend.device_name() + ")",
-                 "an estimated " + format_bytes(static_cast<double>(estimate.total())) +
-                     " for this run",
-                 "use --precision bf16, a coarser grid, or a device with more memory");
-}
 
 }  // namespace
 
@@ -140,7 +129,7 @@ RunCheck check_run(const RunSpec& spec) {
                                     precision_name(spec.model.precision));
     if (n_lat > 0) {
       const MemoryEstimate est =
-          estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kChunkRows);
+          estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kDefaultChunkRows);
       const auto free_bytes = static_cast<double>(backend->free_memory_bytes());
       const bool cache = edge_cache_enabled(spec.runtime.edge_cache, est.edge_cache,
                                             backend->free_memory_bytes());
@@ -150,7 +139,7 @@ RunCheck check_run(const RunSpec& spec) {
                                       " for the edge cache (" + edge_cache_name(spec.runtime.edge_cache) + ": " +
                                       (cache ? "on" : "off") + "); " + format_bytes(free_bytes) +
                                       " free");
-      check_memory(*backend, est, problems);
+      check_device_memory(*backend, est, problems);
     }
   });
   check.problems = problems.problems();
@@ -164,42 +153,30 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   const ModelConfig config = checkpoint.config;
   const TaskConfig& task = config.task;
   const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);
-  const SamplerSchedule schedule = make_schedule(sampler, spec.source);
   const NormalizationStats stats = read_stats(spec.model.stats_dir, task);
   const InputGrid grid = read_input_grid(spec.input.path);
   const auto n_lat = static_cast<int64_t>(grid.lat.size());
   const auto n_lon = static_cast<int64_t>(grid.lon.size());
-  // The device, the graph and the denoiser need only the grid: they are set
-  // up on a second thread while this one reads the input fields (seconds at
-  // 0.25°). All netCDF calls stay on this thread (the library is not
-  // thread-safe, and HDF5 reports per thread).
+  // The graph and one worker per device (backend, denoiser, noise plan) need
+  // only the grid: they are set up on a second thread while this one reads
+  // the input fields (seconds at 0.25°). All netCDF calls stay on this thread
+  // (the library is not thread-safe, and HDF5 reports per thread).
+  const std::vector<std::string> devices{spec.runtime.device};
   struct DeviceSetup {
-    std::unique_ptr<Backend> backend;  // declared first: destroyed last
-    std::unique_ptr<PreparedModel> model;
-    std::unique_ptr<Denoiser> denoiser;
-    std::unique_ptr<NoisePlan> noise_plan;
+    std::unique_ptr<PreparedModel> model;  // the graph, shared by every worker
+    std::vector<std::unique_ptr<MemberWorker>> workers;
   };
   auto pending_setup = std::async(std::launch::async, [&] {
     DeviceSetup d;
-    d.backend = make_backend(spec.runtime.device, spec.model.precision);
-    ProblemList problems;
-    check_memory(*d.backend,
-                 estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kChunkRows),
-                 problems);
-    problems.throw_if_any();
-    spdlog::info("device {} ({}), precision {}", d.backend->name(), d.backend->device_name(),
-                 precision_name(spec.model.precision));
     d.model = std::make_unique<PreparedModel>(prepare_model(
         std::move(checkpoint), attention_mode_name(spec.model.attention), grid.lat, grid.lon));
-    d.denoiser = d.model->make_denoiser(*d.backend, kChunkRows, spec.runtime.edge_cache);
-    d.noise_plan = d.backend->plan_noise(n_lat, n_lon);
+    for (const std::string& device : devices)
+      d.workers.push_back(std::make_unique<MemberWorker>(
+          device, spec.model.precision, *d.model, spec.runtime.edge_cache, n_lat, n_lon));
     return d;
   });
   const InputDataset initial = read_input_dataset(spec.input.path, task, init_time_text(spec));
   DeviceSetup setup = pending_setup.get();  // rethrows the setup's errors
-  Backend* const backend = setup.backend.get();
-  Denoiser* const denoiser = setup.denoiser.get();
-  const NoisePlan* const noise_plan = setup.noise_plan.get();
   const int64_t init_time_s = initial.times_s.back();
   spdlog::info("input {}: {} x {} grid, init {}", spec.input.path, initial.n_lat(),
                initial.n_lon(), format_iso_time(init_time_s));
@@ -211,80 +188,33 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     problems.throw_if_any();
   }
   AsyncForecastWriter writer(make_forecast_sink(spec.output.format, out_spec));
-  spdlog::info("{} members x {} steps, {} denoiser calls per step; writing {}",
-               spec.forecast.member_ids.size(), spec.forecast.steps,
-               denoiser_calls_per_step(schedule), spec.output.path);
 
-  const int64_t G = initial.n_grid();
-  const std::vector<ChannelSlot> channels = target_channels(task);
-  const auto C = static_cast<int64_t>(channels.size());
-  Tensor x = backend->empty({G, C}, DType::f32);
-  ArrayF normalized({G, C});
-  const DenoiseFn denoise = [&](float sigma, const Tensor& in, Tensor& out) {
-    throw_if_interrupted();
-    denoiser->denoise(sigma, in, out);
-  };
-  const auto inflation = static_cast<float>(sampler.noise_level_inflation_factor);
-  ForecastProgress progress(static_cast<int64_t>(spec.forecast.member_ids.size()),
-                            spec.forecast.steps);
-  ForecastResult result;
-  StepConditioning cond;  // reused across steps and members
-  InputDataset frames;     // reset per member, reusing its storage (no page faults)
-  using Clock = std::chrono::steady_clock;
-  for (size_t mi = 0; mi < spec.forecast.member_ids.size(); ++mi) {
-    const int64_t member = spec.forecast.member_ids[mi];
-    const NoiseFn noise = make_backend_noise(*backend, *noise_plan, spec.forecast.seed,
-                                             static_cast<uint32_t>(member), C);
-    assign_frames(frames, initial);
-    for (int64_t step = 0; step < spec.forecast.steps; ++step) {
-      // The host work between two sampler steps is on the critical path:
-      // each phase is timed (debug log) so that it can be watched on the target host.
-      const auto ts = Clock::now();
-      auto lap_start = ts;
-      auto lap_ms = [&lap_start] {
-        const auto now = Clock::now();
-        const double ms = std::chrono::duration<double, std::milli>(now - lap_start).count();
-        lap_start = now;
-        return ms;
-      };
-      const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
-      const int64_t target_time = frames.times_s.back() + kHoursPerStep * 3600;
-      prepare_step_into(cond, frames, init_index, target_time, stats, task);
-      const double prepare_ms = lap_ms();
-      denoiser->set_conditioning(cond.features);
-      const double conditioning_ms = lap_ms();
-      run_sampler_step(*backend, schedule, inflation, static_cast<int>(step), denoise, noise, x);
-      backend->synchronize();  // so that the download below times the transfer alone
-      const double sampler_ms = lap_ms();
-      backend->download(x, normalized.ptr());
-      const double download_ms = lap_ms();
-      ArrayF physical = writer.take_buffer({G, C});
-      // A diverged model shows up as non-finite values; fail loudly instead of
-      // writing them (SST is NaN over land by design and is not counted).
-      const int64_t bad = targets_to_physical(normalized.ptr(), cond, stats, task, physical.ptr());
-      if (bad > 0)
-        throw RuntimeFailure("step " + std::to_string(step + 1) + " produced " +
-                             std::to_string(bad) +
-                             " non-finite values outside the SST land mask (the model "
-                             "diverged); no output file was written");
-      const double physical_ms = lap_ms();
-      if (step + 1 < spec.forecast.steps)
-        advance_frames_in_place(frames, physical.ptr(), target_time, task);
-      const double advance_ms = lap_ms();
-      writer.write_step(static_cast<int>(mi), static_cast<int>(step), std::move(physical));
-      spdlog::debug(
-          "member {} step {}: prepare {:.0f} ms, set_conditioning {:.0f} ms, sampler {:.0f} ms, "
-          "download {:.0f} ms, to physical + check {:.0f} ms, advance {:.0f} ms, queue write "
-          "{:.0f} ms",
-          member, step + 1, prepare_ms, conditioning_ms, sampler_ms, download_ms, physical_ms,
-          advance_ms, lap_ms());
-      progress.step_done(static_cast<int64_t>(mi), member, step,
-                         std::chrono::duration<double>(Clock::now() - ts).count());
-      ++result.member_steps;
-      throw_if_interrupted();
-    }
-  }
+  EnsembleRun run;
+  run.config = &config;
+  run.stats = &stats;
+  run.initial = &initial;
+  run.schedule = make_schedule(sampler, spec.source);
+  run.noise_inflation = static_cast<float>(sampler.noise_level_inflation_factor);
+  run.seed = spec.forecast.seed;
+  run.steps = spec.forecast.steps;
+  run.member_ids = spec.forecast.member_ids;
+  const auto members = static_cast<int64_t>(run.member_ids.size());
+  spdlog::info("{} members x {} steps on {} worker(s), {} denoiser calls per step; writing {}",
+               members, run.steps, setup.workers.size(), denoiser_calls_per_step(run.schedule),
+               spec.output.path);
+
+  ForecastProgress progress(members, run.steps);
+  const auto ran = schedule_members(
+      static_cast<int>(setup.workers.size()), members,
+      [&](int w, int64_t member_index, const std::atomic<bool>& stop) {
+        setup.workers[static_cast<size_t>(w)]->run_member(run, member_index, writer, progress,
+                                                          stop);
+      });
+  for (size_t w = 0; w < ran.size() && setup.workers.size() > 1; ++w)
+    spdlog::info("{} ran {} member(s)", setup.workers[w]->label(), ran[w].size());
   writer.close();
+  ForecastResult result;
+  result.member_steps = members * run.steps;
   result.output_path = spec.output.path;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("wrote {} ({} member-steps in {})", result.output_path, result.member_steps,

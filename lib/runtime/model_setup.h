@@ -12,8 +12,8 @@
 #include "config/run_options.h"
 #include "config/stacking.h"
 #include "graph/denoiser_graph.h"
-#include "model/checkpoint.h"
 #include "model/attention_choice.h"
+#include "model/checkpoint.h"
 #include "model/denoiser.h"
 
 namespace gencast {

@@ -1,4 +1,3 @@
-#include "devices/device_factory.h"
 #include "runtime/verify.h"
 
 #include <netcdf.h>
@@ -11,11 +10,12 @@
 
 #include "core/error.h"
 #include "data/normalization.h"
-#include "model/checkpoint.h"
+#include "devices/device_factory.h"
 #include "io/netcdf_input.h"
 #include "io/netcdf_util.h"
 #include "io/npz.h"
 #include "io/stats.h"
+#include "model/checkpoint.h"
 #include "runtime/fixture_reader.h"
 #include "runtime/model_setup.h"
 #include "sampler/dpm_solver.h"

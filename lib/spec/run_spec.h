@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "config/device_name.h"
+#include "config/model_config.h"  // SamplerConfig
 #include "config/precision.h"
 #include "config/run_options.h"
-#include "config/model_config.h"  // SamplerConfig
 
 namespace gencast {
 

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <random>
 
-#include "config/stacking.h"
 #include "config/model_config.h"
+#include "config/stacking.h"
 #include "io/netcdf_forecast_writer.h"
 #include "runtime/async_writer.h"
 

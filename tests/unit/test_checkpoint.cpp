@@ -25,14 +25,14 @@
 #include <string>
 #include <variant>
 
-#include "core/error.h"
 #include "config/variables.h"
-#include "model/checkpoint.h"
+#include "core/error.h"
 #include "io/npz.h"
-#include "model/random_checkpoint.h"
 #include "model/attention_choice.h"
+#include "model/checkpoint.h"
 #include "model/config_validation.h"
 #include "model/param_schema.h"
+#include "model/random_checkpoint.h"
 
 using namespace gencast;
 using gencast::testing::TempDir;

@@ -16,10 +16,10 @@
 #include <memory>
 
 #include "backend/backend.h"
-#include "core/parallel.h"
-#include "data/normalization.h"
 #include "config/stacking.h"
 #include "config/variables.h"
+#include "core/parallel.h"
+#include "data/normalization.h"
 #include "devices/device_factory.h"
 #include "io/netcdf_input.h"
 #include "io/netcdf_util.h"

@@ -6,9 +6,9 @@
 
 #include <set>
 
-#include "core/error.h"
 #include "config/stacking.h"
 #include "config/variables.h"
+#include "core/error.h"
 
 using namespace gencast;
 

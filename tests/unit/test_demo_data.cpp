@@ -17,11 +17,11 @@
 
 #include "cli/cli_runner.h"
 #include "core/error.h"
-#include "model/checkpoint.h"
-#include "runtime/demo_data.h"
 #include "io/netcdf_input.h"
 #include "io/netcdf_util.h"
+#include "model/checkpoint.h"
 #include "model/random_checkpoint.h"
+#include "runtime/demo_data.h"
 #include "runtime/forecast_runner.h"
 #include "spec/spec_loader.h"
 #include "unit/test_input_files.h"

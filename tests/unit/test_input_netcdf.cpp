@@ -8,8 +8,8 @@
 #include <fstream>
 #include <numeric>
 
-#include "core/error.h"
 #include "config/variables.h"
+#include "core/error.h"
 #include "io/netcdf_input.h"
 #include "test_input_files.h"
 

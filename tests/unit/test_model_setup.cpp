@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "core/error.h"
-#include "config/stacking.h"
 #include "config/model_config.h"
+#include "config/stacking.h"
+#include "core/error.h"
 #include "runtime/model_setup.h"
 
 using namespace gencast;

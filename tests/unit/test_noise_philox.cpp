@@ -6,8 +6,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "sampler/noise_draw.h"
 #include "numerics/philox.h"
+#include "sampler/noise_draw.h"
 
 using namespace gencast;
 

@@ -1,0 +1,85 @@
+// One device's share of an ensemble forecast. A MemberWorker owns everything
+// a member's rollout touches on its device — the backend, the denoiser (its
+// weights and scratch), the noise plan, the sampler state and the host
+// buffers of one step — so that several workers (one per GPU, or two on one
+// device) run members side by side without sharing mutable state. The
+// scheduler (runtime/member_scheduler.h) hands members to workers; finished
+// steps go to the shared, thread-safe AsyncForecastWriter.
+//
+// Invariant (the ensemble contract): member k's values depend only on the
+// run (spec, checkpoint, stats, input) and k — never on which worker ran it,
+// in which order, or how many workers there were. A worker's state is reset
+// at the start of every member, and noise is keyed by (seed, k).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "config/model_config.h"
+#include "config/run_options.h"
+#include "data/normalization.h"
+#include "io/netcdf_input.h"
+#include "io/stats.h"
+#include "model/denoiser.h"
+#include "runtime/async_writer.h"
+#include "runtime/memory_plan.h"
+#include "runtime/model_setup.h"
+#include "runtime/progress.h"
+#include "sampler/schedule.h"
+
+namespace gencast {
+
+// What every worker of a run reads and never writes.
+struct EnsembleRun {
+  const ModelConfig* config = nullptr;
+  const NormalizationStats* stats = nullptr;
+  const InputDataset* initial = nullptr;  // the two input frames of the init time
+  SamplerSchedule schedule;
+  float noise_inflation = 1.f;
+  uint64_t seed = 0;
+  int64_t steps = 0;
+  std::vector<int64_t> member_ids;  // member_index -> member id
+};
+
+// Refuses (adds a problem) when `estimate` exceeds the backend's free memory.
+void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
+                         ProblemList& problems);
+
+class MemberWorker {
+ public:
+  // Makes the backend for `device` and the denoiser of `model` on it.
+  // Throws InputError when the device does not exist or cannot hold the run
+  // (estimated from the memory plan before any allocation).
+  MemberWorker(const std::string& device, Precision precision, const PreparedModel& model,
+               EdgeCache edge_cache, int64_t n_lat, int64_t n_lon);
+  ~MemberWorker();
+  MemberWorker(const MemberWorker&) = delete;
+  MemberWorker& operator=(const MemberWorker&) = delete;
+
+  const Backend& backend() const { return *backend_; }
+  // "cuda:0 (NVIDIA H200)", for messages.
+  std::string label() const;
+
+  // Rolls member `member_index` of `run` forward over every step, handing
+  // each step's physical fields to `writer`. Checks for interrupts between
+  // denoiser calls. RuntimeFailure when the model produces non-finite values.
+  // Returns early (nothing more written) once `stop` turns true.
+  void run_member(const EnsembleRun& run, int64_t member_index, AsyncForecastWriter& writer,
+                  ForecastProgress& progress, const std::atomic<bool>& stop);
+
+ private:
+  std::unique_ptr<Backend> backend_;  // declared first: destroyed last
+  std::unique_ptr<Denoiser> denoiser_;
+  std::unique_ptr<NoisePlan> noise_plan_;
+  // Per-step scratch, reused across steps and members (no page faults).
+  Tensor x_;
+  ArrayF normalized_;
+  StepConditioning cond_;
+  InputDataset frames_;
+};
+
+}  // namespace gencast
