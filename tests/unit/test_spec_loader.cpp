@@ -126,6 +126,13 @@ TEST_CASE("wrong value types are errors naming key, position, expected and found
     check_problem(problems, "forecast.steps " + position_of(text, "thirty"), "integer",
                   "'thirty'", file);
   }
+  SECTION("an unknown output format names the formats there are") {
+    const std::string text = minimal_spec() + "  format: zarr\n";  // inside output:
+    const auto problems = load_problems(dir, text);
+    REQUIRE(problems.size() == 1);
+    check_problem(problems, "output.format " + position_of(text, "zarr"), "netcdf", "'zarr'",
+                  file);
+  }
   SECTION("a quoted number is a string, not an integer") {
     const std::string text = minimal_spec() + "forecast:\n  members: \"8\"\n";
     const auto problems = load_problems(dir, text);
@@ -402,6 +409,27 @@ TEST_CASE("init_time accepts ISO 8601 forms and normalises them", "[spec]") {
     CHECK_FALSE(parse_init_time(bad).has_value());
   }
   CHECK(format_init_time(noon + minutes{30} + seconds{5}) == "2019-03-29T12:30:05");
+}
+
+TEST_CASE("the precision table drives parsing, names and tolerances", "[spec]") {
+  CHECK(precision_choices() == "fp32, tf32 or bf16");
+  for (const PrecisionInfo& info : precision_table()) {
+    INFO(info.name);
+    CHECK(find_precision(info.name) == info.id);
+    CHECK(std::string(precision_name(info.id)) == info.name);
+    CHECK(info.gpu_tolerance > 0);
+    CHECK(info.gpu_only == (info.id != Precision::fp32));
+  }
+  CHECK(precision_info(Precision::bf16).activations == DType::bf16);
+  CHECK(precision_bytes(Precision::tf32) == 4);
+  CHECK_FALSE(find_precision("fp8").has_value());
+  CHECK_THROWS_AS(parse_precision("fp8"), InputError);
+}
+
+TEST_CASE("device names parse once, for the spec and the backend factory", "[spec]") {
+  CHECK(parse_device_name("cuda:2") == DeviceName{DeviceName::Kind::cuda, 2});
+  CHECK(parse_device_name("cpu").text() == "cpu");
+  CHECK_THROWS_AS(parse_device_name("tpu:0"), InputError);
 }
 
 TEST_CASE("device names are canonical", "[spec]") {

@@ -54,6 +54,8 @@ TEST_CASE("overrides win over the file", "[spec]") {
   o.precision = "bf16";
   o.attention = "dense";
   o.layout = "wb2";
+  o.format = "netcdf";
+  o.edge_cache = "off";
   o.variables = std::vector<std::string>{"2m_temperature", "geopotential"};
   o.compression = 0;
   CHECK_FALSE(o.empty());
@@ -76,6 +78,8 @@ TEST_CASE("overrides win over the file", "[spec]") {
   CHECK(spec.output.ensemble_dim == "number");  // the wb2 default, resolved after overrides
   CHECK(spec.output.variables == std::vector<std::string>{"2m_temperature", "geopotential"});
   CHECK(spec.output.compression == 0);
+  CHECK(spec.output.format == OutputFormat::netcdf);
+  CHECK(spec.runtime.edge_cache == EdgeCache::off);
 }
 
 TEST_CASE("override --member-ids wins over --members and the file", "[spec]") {
@@ -124,11 +128,14 @@ TEST_CASE("bad override values are reported with their flags, all at once", "[sp
   o.precision = "fp8";
   o.attention = "splash";
   o.layout = "zarr";
+  o.format = "zarr";
+  o.edge_cache = "sometimes";
   o.init_time = "tomorrow";
   o.variables = std::vector<std::string>{"a", "a"};
   const auto problems = problems_of([&] { resolve_with(kFile, o, "/d", "/c"); });
   for (const char* flag : {"--steps", "--members", "--compression", "--device", "--precision",
-                           "--attention", "--layout", "--init-time", "--variables"}) {
+                           "--attention", "--layout", "--format", "--edge-cache",
+                           "--init-time", "--variables"}) {
     INFO(flag);
     const Problem* p = find_problem(problems, flag);
     REQUIRE(p != nullptr);
@@ -136,7 +143,7 @@ TEST_CASE("bad override values are reported with their flags, all at once", "[sp
     CHECK_FALSE(p->expected.empty());
     CHECK_FALSE(p->found.empty());
   }
-  CHECK(problems.size() == 9);
+  CHECK(problems.size() == 11);
 }
 
 TEST_CASE("override --steps with --lead-time, bad --lead-time and bad --member-ids are errors", "[spec]") {
