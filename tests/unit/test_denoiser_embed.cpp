@@ -60,7 +60,7 @@ const PreparedModel& tiny_model() {
   return model;
 }
 
-std::unique_ptr<Denoiser> make(Backend& b, int64_t chunk_rows = int64_t{1} << 17) {
+std::unique_ptr<Denoiser> make(Backend& b, int64_t chunk_rows = kDefaultChunkRows) {
   const PreparedModel& model = tiny_model();
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
@@ -169,7 +169,7 @@ TEST_CASE("grid embedding: the chunk size does not change the output", "[denoise
   const auto n_cond = static_cast<int64_t>(grid_input_rows(model.layout).conditioning_rows.size());
   const ArrayF f = random_normal({G, n_cond}, 41);
   // 1001-row chunks: odd, and 4140 = 4 x 1001 + 136 leaves a short last chunk.
-  auto whole = make(b, int64_t{1} << 17);
+  auto whole = make(b, kDefaultChunkRows);
   auto chunked = make(b, 1001);
   whole->set_conditioning(f);
   chunked->set_conditioning(f);

@@ -175,7 +175,7 @@ TEST_CASE("segment split: the tiny denoiser's output is unchanged when the split
   };
 
   // Small chunks so that split and unsplit chunks mix within one edge set.
-  for (int64_t chunk_rows : {int64_t{1} << 17, int64_t{1000}}) {
+  for (int64_t chunk_rows : {kDefaultChunkRows, int64_t{1000}}) {
     int64_t g2m = 0, m2g = 0;
     const auto plain = run(0, chunk_rows, &g2m, &m2g);
     REQUIRE(g2m == 0);
