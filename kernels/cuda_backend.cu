@@ -462,6 +462,15 @@ void CudaBackend::sphere_noise(const NoisePlan& plan_base, std::span<const Noise
 
 namespace gencast {
 
+int cuda_device_count_impl() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: none usable
+    return 0;
+  }
+  return count;
+}
+
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);

@@ -103,4 +103,6 @@ namespace gencast {
 // InputError when the device does not exist or no CUDA device/driver is
 // present, RuntimeFailure for other CUDA errors.
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision);
+// CUDA devices usable by this process (0 without a driver or device).
+int cuda_device_count_impl();
 }  // namespace gencast

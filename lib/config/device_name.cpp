@@ -32,4 +32,17 @@ std::optional<std::string> canonical_device(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> canonical_device_list(
+    const std::vector<std::string>& names) {
+  if (names.empty()) return std::nullopt;
+  if (names.size() == 1 && names[0] == kAllDevices) return names;
+  std::vector<std::string> out;
+  for (const auto& name : names) {
+    auto d = canonical_device(name);
+    if (!d) return std::nullopt;
+    out.push_back(*d);
+  }
+  return out;
+}
+
 }  // namespace gencast

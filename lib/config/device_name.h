@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gencast {
 
@@ -22,5 +23,16 @@ std::optional<DeviceName> find_device_name(std::string_view text);
 DeviceName parse_device_name(const std::string& text);
 // "cpu", "cuda" or "cuda:N" -> canonical "cpu" / "cuda:N"; nullopt otherwise.
 std::optional<std::string> canonical_device(std::string_view text);
+
+// The workers of a run: one per listed device, in order. A device may be
+// listed twice (two workers on one GPU, or "cpu,cpu"). "all" alone stands for
+// every GPU of the machine, expanded when the run starts (devices/).
+inline constexpr const char* kAllDevices = "all";
+inline constexpr const char* kDeviceListChoices =
+    "a list of cpu / cuda:N (a device may repeat), or all";
+// Canonical names, or {"all"}; nullopt for an empty list, an unknown name, or
+// "all" together with other names.
+std::optional<std::vector<std::string>> canonical_device_list(
+    const std::vector<std::string>& names);
 
 }  // namespace gencast

@@ -8,9 +8,30 @@ namespace gencast {
 #if GENCAST_WITH_CUDA
 // Defined in kernels/cuda_backend.cu (the gencast_cuda target).
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision);
+int cuda_device_count_impl();
 #endif
 
 bool cuda_backend_built() { return GENCAST_WITH_CUDA; }
+
+int cuda_device_count() {
+#if GENCAST_WITH_CUDA
+  return cuda_device_count_impl();
+#else
+  return 0;
+#endif
+}
+
+std::vector<std::string> expand_devices(const std::vector<std::string>& devices) {
+  if (devices.size() != 1 || devices[0] != kAllDevices) return devices;
+  const int n = cuda_device_count();
+  if (n == 0)
+    fail_input("", "runtime.devices", "at least one usable CUDA GPU for 'all'",
+               cuda_backend_built() ? "none (no driver or no device)" : "a build without CUDA",
+               "name the devices instead, e.g. --devices cpu");
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back("cuda:" + std::to_string(i));
+  return out;
+}
 
 std::unique_ptr<Backend> make_backend(const DeviceName& device, Precision precision) {
   if (device.kind == DeviceName::Kind::cpu) {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "config/device_name.h"
@@ -20,5 +21,12 @@ std::unique_ptr<Backend> make_backend(const DeviceName& device, Precision precis
 
 // Whether this build has the CUDA backend.
 bool cuda_backend_built();
+// CUDA devices usable by this process (0 in a CPU-only build).
+int cuda_device_count();
+
+// The workers' devices of a run (RuntimeSection::worker_devices): {"all"}
+// becomes cuda:0 .. cuda:N-1; InputError (field "runtime.devices") when "all"
+// finds no GPU. Other lists are returned as they are.
+std::vector<std::string> expand_devices(const std::vector<std::string>& devices);
 
 }  // namespace gencast

@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
 #include "backend/backend.h"
 #include "config/stacking.h"
 #include "config/variables.h"
+#include "core/text.h"
 #include "core/version.h"
 #include "data/normalization.h"
 #include "devices/device_factory.h"
@@ -122,23 +124,45 @@ RunCheck check_run(const RunSpec& spec) {
   plan.emplace_back("output", spec.output.path + " (" + output_layout_name(spec.output.layout) +
                                   " layout, zlib " + std::to_string(spec.output.compression) + ")");
 
-  // Device: exists, and the run fits in its free memory.
+  // Devices: each exists, and its workers fit in its free memory.
   problems.collect([&] {
-    std::unique_ptr<Backend> backend = make_backend(spec.runtime.device, spec.model.precision);
-    plan.emplace_back("device", backend->name() + " (" + backend->device_name() + "), " +
-                                    precision_name(spec.model.precision));
-    if (n_lat > 0) {
-      const MemoryEstimate est =
+    const std::vector<std::string> devices = expand_devices(spec.runtime.worker_devices());
+    std::vector<std::pair<std::string, int>> workers_per_device;  // in first-listed order
+    for (const auto& d : devices) {
+      auto it = std::find_if(workers_per_device.begin(), workers_per_device.end(),
+                             [&](const auto& w) { return w.first == d; });
+      if (it == workers_per_device.end()) workers_per_device.emplace_back(d, 1);
+      else ++it->second;
+    }
+    if (devices.size() > 1)
+      plan.emplace_back("workers", std::to_string(devices.size()) + " (" + join(devices, ", ") +
+                                       "); each takes the next member when it finishes one");
+    for (const auto& [device, workers] : workers_per_device) {
+      std::unique_ptr<Backend> backend = make_backend(device, spec.model.precision);
+      plan.emplace_back("device", backend->name() + " (" + backend->device_name() + "), " +
+                                      precision_name(spec.model.precision) +
+                                      (workers > 1 ? ", " + std::to_string(workers) + " workers"
+                                                   : std::string()));
+      if (n_lat <= 0) continue;
+      MemoryEstimate est =
           estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kDefaultChunkRows);
       const auto free_bytes = static_cast<double>(backend->free_memory_bytes());
       const bool cache = edge_cache_enabled(spec.runtime.edge_cache, est.edge_cache,
                                             backend->free_memory_bytes());
-      plan.emplace_back("memory", "about " + format_bytes(static_cast<double>(est.total())) +
+      plan.emplace_back("memory", backend->name() + ": about " +
+                                      format_bytes(static_cast<double>(est.total() * workers)) +
                                       " needed, plus " +
-                                      format_bytes(static_cast<double>(est.edge_cache)) +
-                                      " for the edge cache (" + edge_cache_name(spec.runtime.edge_cache) + ": " +
+                                      format_bytes(static_cast<double>(est.edge_cache * workers)) +
+                                      " for the edge cache (" +
+                                      edge_cache_name(spec.runtime.edge_cache) + ": " +
                                       (cache ? "on" : "off") + "); " + format_bytes(free_bytes) +
                                       " free");
+      // Workers sharing a device each hold a full model and scratch.
+      est.weights *= workers;
+      est.graph *= workers;
+      est.activations *= workers;
+      est.sampler *= workers;
+      est.workspace *= workers;
       check_device_memory(*backend, est, problems);
     }
   });
@@ -161,7 +185,7 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   // only the grid: they are set up on a second thread while this one reads
   // the input fields (seconds at 0.25°). All netCDF calls stay on this thread
   // (the library is not thread-safe, and HDF5 reports per thread).
-  const std::vector<std::string> devices{spec.runtime.device};
+  const std::vector<std::string> devices = expand_devices(spec.runtime.worker_devices());
   struct DeviceSetup {
     std::unique_ptr<PreparedModel> model;  // the graph, shared by every worker
     std::vector<std::unique_ptr<MemberWorker>> workers;

@@ -41,6 +41,10 @@ bool SamplerSection::any() const {
          min_noise_level || rho;
 }
 
+std::vector<std::string> RuntimeSection::worker_devices() const {
+  return devices.empty() ? std::vector<std::string>{device} : devices;
+}
+
 bool RunSpec::operator==(const RunSpec& other) const {
   return model == other.model && input == other.input && forecast == other.forecast &&
          sampler == other.sampler && output == other.output && runtime == other.runtime;

@@ -92,6 +92,12 @@ struct OutputSection {
 
 struct RuntimeSection {
   std::string device = "cuda:0";  // canonical: "cpu" or "cuda:N"
+  // One worker per entry (canonical names, or {"all"} = every GPU); empty =
+  // one worker on `device`. Members are handed to workers as they free up;
+  // member k's values never depend on which worker ran it.
+  std::vector<std::string> devices;
+  // The devices the run's workers use: `devices`, or {device} when empty.
+  std::vector<std::string> worker_devices() const;
   // Cache the edge embeddings on the device (faster, more memory): auto = when
   // the cache takes at most a quarter of the device's free memory.
   EdgeCache edge_cache = EdgeCache::automatic;

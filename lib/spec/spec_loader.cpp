@@ -496,7 +496,39 @@ class SpecParser {
         {"edge_cache", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, r.edge_cache, find_edge_cache, kEdgeCacheChoices);
          }},
+        {"devices", [&](const std::string& p, const YAML::Node& n) { devices(p, n); }},
     });
+  }
+
+  // A YAML list ([cuda:0, cuda:1]) or one string ("all", "cuda:0,cuda:1").
+  void devices(const std::string& path, const YAML::Node& node) {
+    if (node.IsNull()) return;
+    std::vector<std::string> names;
+    if (node.IsScalar()) {
+      names = split_list(node.Scalar());
+    } else if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (!node[i].IsScalar()) return invalid(path, node, kDeviceListChoices);
+        names.push_back(node[i].Scalar());
+      }
+    } else {
+      return invalid(path, node, kDeviceListChoices);
+    }
+    const auto list = canonical_device_list(names);
+    if (!list) return invalid(path, node, kDeviceListChoices);
+    draft_.spec.runtime.devices = *list;
+    given(path, node);
+  }
+
+  static std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+      const size_t comma = std::min(text.find(',', start), text.size());
+      out.push_back(text.substr(start, comma - start));
+      start = comma + 1;
+    }
+    return out;
   }
 
   const SpecText& text_;
@@ -603,10 +635,13 @@ RunSpec finalize_spec(SpecDraft draft) {
     problems.add(spec.source, r.key, std::string(r.what), "no value",
                  std::string("set ") + r.key + " in the spec file or pass " + r.flag);
   }
-  if (spec.runtime.device == "cpu" && spec.model.precision != Precision::fp32 &&
+  const auto devices = spec.runtime.worker_devices();
+  const bool any_cpu = std::find(devices.begin(), devices.end(), "cpu") != devices.end();
+  if (any_cpu && precision_info(spec.model.precision).gpu_only &&
       !draft.invalid_keys.count("model.precision")) {
     const SpecOrigin p = draft.origin("model.precision");
-    const SpecOrigin d = draft.origin("runtime.device");
+    const SpecOrigin d =
+        draft.origin(spec.runtime.devices.empty() ? "runtime.device" : "runtime.devices");
     problems.add(p.file, p.field, "fp32 on the cpu device (tf32 and bf16 are GPU precisions)",
                  precision_name(spec.model.precision),
                  "use precision fp32, or a GPU device (device cpu set by " + d.file + ": " +

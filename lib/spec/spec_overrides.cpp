@@ -69,6 +69,18 @@ class OverrideApplier {
     }
     choice(o.device, spec.runtime.device, canonical_device, "runtime.device", "--device",
            kDeviceChoices);
+    if (o.device && !o.devices) spec.runtime.devices.clear();  // --device alone: one worker
+    if (o.devices) {
+      const auto list = canonical_device_list(*o.devices);
+      if (!list) {
+        std::string given;
+        for (const auto& d : *o.devices) given += (given.empty() ? "" : ",") + d;
+        problem("--devices", kDeviceListChoices, "'" + given + "'");
+      } else {
+        spec.runtime.devices = *list;
+        set("runtime.devices", "--devices");
+      }
+    }
     choice(o.precision, spec.model.precision, find_precision, "model.precision",
            "--precision", precision_choices());
     choice(o.attention, spec.model.attention, parse_attention_mode, "model.attention",
@@ -180,7 +192,7 @@ class OverrideApplier {
 
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
-         !members && !member_ids && !seed && !device && !precision && !attention && !layout &&
+         !members && !member_ids && !seed && !device && !devices && !precision && !attention && !layout &&
          !edge_cache && !format && !variables && !compression;
 }
 

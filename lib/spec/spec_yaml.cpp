@@ -108,6 +108,11 @@ std::string to_yaml(const RunSpec& spec) {
 
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "device" << YAML::Value << spec.runtime.device;
+  if (!spec.runtime.devices.empty()) {
+    out << YAML::Key << "devices" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& d : spec.runtime.devices) out << d;
+    out << YAML::EndSeq;
+  }
   out << YAML::Key << "edge_cache" << YAML::Value << edge_cache_name(spec.runtime.edge_cache);
   out << YAML::EndMap;
 

@@ -197,6 +197,38 @@ TEST_CASE("member k is bit-identical whatever the ensemble size or subset",
   CHECK(!std::equal(c.begin(), c.end(), b.begin()));
 }
 
+TEST_CASE("several workers (cpu,cpu,cpu) give the one-worker run's values bit for bit",
+          "[cli][forecast][ensemble]") {
+  TempDir dir;
+  const std::string one = dir.file("one.nc"), three = dir.file("three.nc");
+  REQUIRE(run_gencast("forecast --steps 2 --members 5 --seed 11 " +
+                      fixture_flags(fixture("source_tiny.nc"), one))
+              .exit_code == 0);
+  const CliResult r = run_gencast("forecast --steps 2 --members 5 --seed 11 " +
+                                  fixture_flags(fixture("source_tiny.nc"), three) +
+                                  " --devices cpu,cpu,cpu");
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("3 worker(s)") != std::string::npos);
+  size_t m_one = 0, m_three = 0;
+  const std::vector<float> a = read_t2m(one, m_one), b = read_t2m(three, m_three);
+  REQUIRE(m_one == 5);
+  REQUIRE(m_three == 5);
+  CHECK(a == b);
+
+  const CliResult plan = run_gencast("check-config " +
+                                     fixture_flags(fixture("source_tiny.nc"), dir.file("x.nc")) +
+                                     " --devices cpu,cpu");
+  INFO(plan.all());
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("2 workers") != std::string::npos);
+  const CliResult bad = run_gencast("check-config " +
+                                    fixture_flags(fixture("source_tiny.nc"), dir.file("x.nc")) +
+                                    " --devices cpu,tpu");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--devices") != std::string::npos);
+}
+
 TEST_CASE("forecast with --log-format json prints one JSON object per progress line", "[cli][forecast]") {
   TempDir dir;
   const CliResult r = run_gencast("forecast --log-format json --steps 2 --members 1 " +
