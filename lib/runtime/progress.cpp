@@ -32,8 +32,15 @@ double ForecastProgress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+int64_t ForecastProgress::done() const {
+  std::lock_guard lock(mutex_);
+  return done_;
+}
+
 void ForecastProgress::step_done(int64_t member_index, int64_t member_id, int64_t step,
                                  double step_seconds) {
+  // Held while writing too: lines leave in the order their counts were taken.
+  std::lock_guard lock(mutex_);
   ++done_;
   const int64_t total = members_ * steps_;
   const double elapsed = elapsed_seconds();
