@@ -3,6 +3,7 @@
 // only (no parameter data is read). The summary comes from lib
 // (summarize_checkpoint); this file only renders it as text or one JSON
 // object. Exit 0 when everything checks out, 2 when the checkpoint has problems.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "commands/commands.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "model/attention_choice.h"
 #include "model/checkpoint.h"
@@ -38,16 +40,18 @@ std::string grouped(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
-std::string quoted(const std::string& s) { return "\"" + json_escape(s) + "\""; }
-
-std::string json_value(const ConfigValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return quoted(*s);
-  if (std::holds_alternative<double>(v)) {
-    const std::string text = config_value_text(v);
-    // JSON has no inf/nan: those become strings.
-    return (text == "inf" || text == "-inf" || text == "nan") ? quoted(text) : text;
+void write_value(JsonWriter& out, const ConfigValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    out.value(*s);
+  } else if (const auto* i = std::get_if<int64_t>(&v)) {
+    out.value(*i);
+  } else if (const auto* b = std::get_if<bool>(&v)) {
+    out.value(*b);
+  } else if (const double d = std::get<double>(v); std::isfinite(d)) {
+    out.value(d);
+  } else {
+    out.value(config_value_text(v));  // JSON has no inf/nan: "inf", "-inf", "nan" as strings
   }
-  return config_value_text(v);
 }
 
 // Config entries as a tree keyed by the ':'-separated parts; a node whose
@@ -67,16 +71,23 @@ struct ConfigNode {
       if (children[i].first != std::to_string(i)) return false;
     return !children.empty();
   }
-  std::string json() const {
-    if (value) return json_value(*value);
-    const bool tuple = is_tuple();
-    std::string out = tuple ? "[" : "{";
-    for (size_t i = 0; i < children.size(); ++i) {
-      if (i) out += ", ";
-      if (!tuple) out += quoted(children[i].first) + ": ";
-      out += children[i].second.json();
+  void write(JsonWriter& out) const {
+    if (value) {
+      write_value(out, *value);
+      return;
     }
-    return out + (tuple ? "]" : "}");
+    if (is_tuple()) {
+      out.begin_array();
+      for (const auto& c : children) c.second.write(out);
+      out.end_array();
+      return;
+    }
+    out.begin_object();
+    for (const auto& [name, node] : children) {
+      out.key(name);
+      node.write(out);
+    }
+    out.end_object();
   }
 };
 
@@ -166,45 +177,47 @@ void print_text(const CheckpointSummary& s, const std::string& requested) {
 
 void print_json(const CheckpointSummary& s, const std::string& requested) {
   const auto& st = s.config.denoiser.sparse_transformer_config;
-  std::string out = "{";
-  out += "\"file\": " + quoted(s.path);
-  out += ", \"description\": " + quoted(s.config.description);
-  out += ", \"license\": " + quoted(s.config.license);
-  out += ", \"config\": " + config_tree(s.config).json();
-  out += ", \"unknown_keys\": [";
-  for (size_t i = 0; i < s.unknown_keys.size(); ++i) out += (i ? ", " : "") + quoted(s.unknown_keys[i]);
-  out += "]";
-  out += ", \"parameters\": {\"arrays\": " + std::to_string(s.arrays) +
-         ", \"values\": " + std::to_string(s.values) +
-         ", \"bytes_stored\": " + std::to_string(s.bytes_stored) +
-         ", \"bytes_float32\": " + std::to_string(s.values * 4) + ", \"dtypes\": {";
-  bool first = true;
-  for (const auto& [dtype, count] : s.dtype_counts) {
-    out += (first ? "" : ", ") + quoted(dtype) + ": " + std::to_string(count);
-    first = false;
-  }
-  out += "}, \"schema_checked\": " + std::string(s.schema_checked ? "true" : "false");
-  out += ", \"matches_schema\": " + std::string(s.schema_checked && s.ok() ? "true" : "false");
-  out += ", \"expected_arrays\": " + std::to_string(s.expected_arrays);
-  out += ", \"expected_values\": " + std::to_string(s.expected_values) + "}";
-  out += ", \"attention\": {\"attention_type\": " + quoted(st.attention_type) +
-         ", \"mask_type\": " + quoted(st.mask_type) +
-         ", \"attention_k_hop\": " + std::to_string(st.attention_k_hop) +
-         ", \"requested\": " + quoted(requested);
+  JsonWriter out;
+  out.begin_object()
+      .key("file").value(s.path)
+      .key("description").value(s.config.description)
+      .key("license").value(s.config.license)
+      .key("config");
+  config_tree(s.config).write(out);
+  out.key("unknown_keys").begin_array();
+  for (const auto& k : s.unknown_keys) out.value(k);
+  out.end_array();
+  out.key("parameters").begin_object()
+      .key("arrays").value(s.arrays)
+      .key("values").value(s.values)
+      .key("bytes_stored").value(s.bytes_stored)
+      .key("bytes_float32").value(s.values * 4)
+      .key("dtypes").begin_object();
+  for (const auto& [dtype, count] : s.dtype_counts) out.key(dtype).value(count);
+  out.end_object()
+      .key("schema_checked").value(s.schema_checked)
+      .key("matches_schema").value(s.schema_checked && s.ok())
+      .key("expected_arrays").value(s.expected_arrays)
+      .key("expected_values").value(s.expected_values)
+      .end_object();
+  out.key("attention").begin_object()
+      .key("attention_type").value(st.attention_type)
+      .key("mask_type").value(st.mask_type)
+      .key("attention_k_hop").value(st.attention_k_hop)
+      .key("requested").value(requested);
   if (s.attention) {
-    out += ", \"patched\": " + std::string(s.attention->patched ? "true" : "false");
-    out += ", \"patch_line\": " + quoted(s.attention->patch_line);
-    out += ", \"status\": " + quoted(attention_status_line(st, *s.attention));
-    out += ", \"resolved\": " + quoted(attention_kind_name(s.attention->kind));
-    out += ", \"description\": " + quoted(s.attention->description);
+    out.key("patched").value(s.attention->patched)
+        .key("patch_line").value(s.attention->patch_line)
+        .key("status").value(attention_status_line(st, *s.attention))
+        .key("resolved").value(attention_kind_name(s.attention->kind))
+        .key("description").value(s.attention->description);
   } else {
-    out += ", \"resolved\": null";
+    out.key("resolved").null();
   }
-  out += "}, \"problems\": [";
-  for (size_t i = 0; i < s.problems.size(); ++i)
-    out += (i ? ", " : "") + quoted(s.problems[i].to_string());
-  out += "], \"ok\": " + std::string(s.ok() ? "true" : "false") + "}";
-  std::printf("%s\n", out.c_str());
+  out.end_object().key("problems").begin_array();
+  for (const auto& p : s.problems) out.value(p.to_string());
+  out.end_array().key("ok").value(s.ok()).end_object();
+  std::printf("%s\n", out.str().c_str());
 }
 
 }  // namespace

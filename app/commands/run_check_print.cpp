@@ -2,26 +2,27 @@
 
 #include <cstdio>
 
-#include "core/log.h"
+#include "core/json.h"
 
 namespace gencast::app {
 
 int print_run_check(const RunCheck& check, const std::string& resolved_yaml, bool json) {
   if (json) {
-    std::printf("{\"ok\":%s,\"plan\":{", check.ok() ? "true" : "false");
-    for (size_t i = 0; i < check.plan.size(); ++i)
-      std::printf("%s\"%s\":\"%s\"", i ? "," : "", json_escape(check.plan[i].first).c_str(),
-                  json_escape(check.plan[i].second).c_str());
-    std::printf("},\"problems\":[");
-    for (size_t i = 0; i < check.problems.size(); ++i) {
-      const Problem& p = check.problems[i];
-      std::printf("%s{\"file\":\"%s\",\"field\":\"%s\",\"expected\":\"%s\",\"found\":\"%s\","
-                  "\"hint\":\"%s\"}",
-                  i ? "," : "", json_escape(p.file).c_str(), json_escape(p.field).c_str(),
-                  json_escape(p.expected).c_str(), json_escape(p.found).c_str(),
-                  json_escape(p.hint).c_str());
+    JsonWriter out;
+    out.begin_object().key("ok").value(check.ok()).key("plan").begin_object();
+    for (const auto& [key, value] : check.plan) out.key(key).value(value);
+    out.end_object().key("problems").begin_array();
+    for (const Problem& p : check.problems) {
+      out.begin_object()
+          .key("file").value(p.file)
+          .key("field").value(p.field)
+          .key("expected").value(p.expected)
+          .key("found").value(p.found)
+          .key("hint").value(p.hint)
+          .end_object();
     }
-    std::printf("],\"resolved_spec\":\"%s\"}\n", json_escape(resolved_yaml).c_str());
+    out.end_array().key("resolved_spec").value(resolved_yaml).end_object();
+    std::printf("%s\n", out.str().c_str());
   } else {
     std::printf("What will run:\n");
     for (const auto& [key, value] : check.plan) std::printf("  %-11s %s\n", key.c_str(), value.c_str());

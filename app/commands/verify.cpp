@@ -3,12 +3,11 @@
 // relative L2 error, its tolerance and pass/fail. Exit 0 only if all pass.
 #include <spdlog/spdlog.h>
 
-#include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "commands/commands.h"
-#include "core/log.h"
+#include "core/json.h"
 #include "runtime/verify.h"
 
 namespace gencast::app {
@@ -24,17 +23,24 @@ struct VerifyArgs {
 };
 
 void print_json(const VerifyReport& report) {
-  std::printf("{\"device\":\"%s\",\"device_name\":\"%s\",\"precision\":\"%s\",\"pass\":%s,\"rows\":[",
-              json_escape(report.device).c_str(), json_escape(report.device_name).c_str(),
-              report.precision.c_str(), report.all_pass() ? "true" : "false");
-  for (size_t i = 0; i < report.rows.size(); ++i) {
-    const VerifyRow& r = report.rows[i];
-    std::printf("%s{\"case\":\"%s\",\"quantity\":\"%s\",\"rel_l2\":%s,\"tolerance\":%g,\"pass\":%s}",
-                i ? "," : "", json_escape(r.case_name).c_str(), json_escape(r.quantity).c_str(),
-                std::isfinite(r.error) ? std::to_string(r.error).c_str() : "null", r.tolerance,
-                r.pass ? "true" : "false");
+  JsonWriter out;
+  out.begin_object()
+      .key("device").value(report.device)
+      .key("device_name").value(report.device_name)
+      .key("precision").value(report.precision)
+      .key("pass").value(report.all_pass())
+      .key("rows").begin_array();
+  for (const VerifyRow& r : report.rows) {
+    out.begin_object()
+        .key("case").value(r.case_name)
+        .key("quantity").value(r.quantity)
+        .key("rel_l2").value(r.error)  // null when not finite
+        .key("tolerance").value(r.tolerance)
+        .key("pass").value(r.pass)
+        .end_object();
   }
-  std::printf("]}\n");
+  out.end_array().end_object();
+  std::printf("%s\n", out.str().c_str());
 }
 
 }  // namespace

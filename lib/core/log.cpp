@@ -4,53 +4,47 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "core/error.h"
+#include "core/json.h"
 
 namespace gencast {
 namespace {
 
 LogFormat g_format = LogFormat::text;
 
-// Writes the log message JSON-escaped so that every line is valid JSON.
-class JsonMessageFlag : public spdlog::custom_flag_formatter {
+// --log-format json: each record as one line
+// {"time":"2024-05-01T12:00:00.123+02:00","level":"info","message":"..."},
+// built by JsonWriter so that any message text keeps the line valid JSON.
+class JsonLineFormatter : public spdlog::formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    std::string escaped = json_escape(std::string(msg.payload.data(), msg.payload.size()));
-    dest.append(escaped.data(), escaped.data() + escaped.size());
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    spdlog::memory_buf_t stamp;
+    time_.format(msg, stamp);
+    const auto& level = spdlog::level::to_string_view(msg.level);  // as %l writes it
+    JsonWriter json;
+    json.begin_object()
+        .key("time").value(std::string_view(stamp.data(), stamp.size()))
+        .key("level").value(std::string_view(level.data(), level.size()))
+        .key("message").value(std::string_view(msg.payload.data(), msg.payload.size()))
+        .end_object();
+    const std::string& line = json.str();
+    dest.append(line.data(), line.data() + line.size());
+    dest.push_back('\n');
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonMessageFlag>();
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonLineFormatter>();
   }
+
+ private:
+  // Local time with milliseconds and UTC offset; no end of line.
+  spdlog::pattern_formatter time_{"%Y-%m-%dT%H:%M:%S.%e%z", spdlog::pattern_time_type::local, ""};
 };
 
 }  // namespace
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 void init_logging(const std::string& level, LogFormat format) {
   auto parsed = spdlog::level::from_str(level);
@@ -61,14 +55,11 @@ void init_logging(const std::string& level, LogFormat format) {
   }
   auto logger = std::make_shared<spdlog::logger>(
       "gencast", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (format == LogFormat::json) {
-    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%*"})");
+    logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else {
-    formatter->set_pattern("[%H:%M:%S] %^%l%$: %v");
+    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>("[%H:%M:%S] %^%l%$: %v"));
   }
-  logger->set_formatter(std::move(formatter));
   logger->set_level(parsed);
   spdlog::set_default_logger(logger);
   g_format = format;

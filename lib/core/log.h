@@ -13,7 +13,4 @@ enum class LogFormat { text, json };
 void init_logging(const std::string& level, LogFormat format);
 LogFormat log_format();
 
-// Escapes a string for embedding in a JSON document.
-std::string json_escape(const std::string& s);
-
 }  // namespace gencast

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -13,6 +14,7 @@
 
 #include "config/stacking.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "devices/device_factory.h"
 #include "model/checkpoint.h"
@@ -197,26 +199,35 @@ BenchResult run_bench(const BenchOptions& options) {
 }
 
 std::string bench_json(const BenchResult& r) {
-  char buf[2048];
-  std::snprintf(
-      buf, sizeof buf,
-      "{\"model\":\"%s\",\"grid\":\"%s\",\"device\":\"%s\",\"device_name\":\"%s\","
-      "\"precision\":\"%s\",\"attention\":\"%s\",\"edge_cache\":%s,\"parameters\":%lld,\"grid_nodes\":%lld,"
-      "\"mesh_nodes\":%lld,\"grid2mesh_edges\":%lld,\"mesh2grid_edges\":%lld,"
-      "\"attention_pairs\":%lld,\"graph_seconds\":%.3f,\"first_call_seconds\":%.3f,"
-      "\"call_seconds_median\":%.6f,\"call_seconds_min\":%.6f,\"step_seconds\":%.4f,"
-      "\"calls_per_step\":%d,\"flops_per_call\":%.6e,\"tflops\":%.2f,"
-      "\"peak_device_bytes\":%.0f,\"peak_host_rss_bytes\":%.0f}",
-      json_escape(r.model).c_str(), r.grid.c_str(), r.device.c_str(),
-      json_escape(r.device_name).c_str(), r.precision.c_str(), r.attention.c_str(),
-      r.edge_cache ? "true" : "false",
-      static_cast<long long>(r.parameters), static_cast<long long>(r.n_grid),
-      static_cast<long long>(r.n_mesh), static_cast<long long>(r.grid2mesh_edges),
-      static_cast<long long>(r.mesh2grid_edges), static_cast<long long>(r.attention_pairs),
-      r.graph.total, r.first_call_seconds, r.call_seconds_median, r.call_seconds_min,
-      r.step_seconds, r.calls_per_step, r.flops_per_call, r.tflops, r.peak_device_bytes,
-      r.peak_host_rss_bytes);
-  return buf;
+  // Byte counts are whole numbers held in doubles; written as integers, as before.
+  const auto bytes = [](double b) { return static_cast<int64_t>(std::llround(b)); };
+  JsonWriter json;
+  json.begin_object()
+      .key("model").value(r.model)
+      .key("grid").value(r.grid)
+      .key("device").value(r.device)
+      .key("device_name").value(r.device_name)
+      .key("precision").value(r.precision)
+      .key("attention").value(r.attention)
+      .key("edge_cache").value(r.edge_cache)
+      .key("parameters").value(r.parameters)
+      .key("grid_nodes").value(r.n_grid)
+      .key("mesh_nodes").value(r.n_mesh)
+      .key("grid2mesh_edges").value(r.grid2mesh_edges)
+      .key("mesh2grid_edges").value(r.mesh2grid_edges)
+      .key("attention_pairs").value(r.attention_pairs)
+      .key("graph_seconds").value(r.graph.total)
+      .key("first_call_seconds").value(r.first_call_seconds)
+      .key("call_seconds_median").value(r.call_seconds_median)
+      .key("call_seconds_min").value(r.call_seconds_min)
+      .key("step_seconds").value(r.step_seconds)
+      .key("calls_per_step").value(r.calls_per_step)
+      .key("flops_per_call").value(r.flops_per_call)
+      .key("tflops").value(r.tflops)
+      .key("peak_device_bytes").value(bytes(r.peak_device_bytes))
+      .key("peak_host_rss_bytes").value(bytes(r.peak_host_rss_bytes))
+      .end_object();
+  return json.str();
 }
 
 std::string bench_table(const BenchResult& r) {

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "core/json.h"
 #include "core/log.h"
 
 namespace gencast {
@@ -31,22 +32,37 @@ double ForecastProgress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+int64_t ForecastProgress::done() const {
+  std::lock_guard lock(mutex_);
+  return done_;
+}
+
 void ForecastProgress::step_done(int64_t member_index, int64_t member_id, int64_t step,
                                  double step_seconds) {
+  // Held while writing too: lines leave in the order their counts were taken.
+  std::lock_guard lock(mutex_);
   ++done_;
   const int64_t total = members_ * steps_;
   const double elapsed = elapsed_seconds();
   const double eta = elapsed / static_cast<double>(done_) * static_cast<double>(total - done_);
   if (log_format() == LogFormat::json) {
-    std::fprintf(stderr,
-                 "{\"event\":\"step\",\"member\":%lld,\"member_index\":%lld,\"members\":%lld,"
-                 "\"step\":%lld,\"steps\":%lld,\"lead_hours\":%lld,\"step_seconds\":%.3f,"
-                 "\"elapsed_seconds\":%.3f,\"eta_seconds\":%.3f,\"done\":%lld,\"total\":%lld}\n",
-                 static_cast<long long>(member_id), static_cast<long long>(member_index),
-                 static_cast<long long>(members_), static_cast<long long>(step + 1),
-                 static_cast<long long>(steps_), static_cast<long long>((step + 1) * 12),
-                 step_seconds, elapsed, eta, static_cast<long long>(done_),
-                 static_cast<long long>(total));
+    JsonWriter json;
+    json.begin_object()
+        .key("event").value("step")
+        .key("member").value(member_id)
+        .key("member_index").value(member_index)
+        .key("members").value(members_)
+        .key("step").value(step + 1)
+        .key("steps").value(steps_)
+        .key("lead_hours").value((step + 1) * 12)
+        .key("step_seconds").value(step_seconds)
+        .key("elapsed_seconds").value(elapsed)
+        .key("eta_seconds").value(eta)
+        .key("done").value(done_)
+        .key("total").value(total)
+        .end_object();
+    const std::string line = json.str() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
   } else {
     spdlog::info("member {} ({}/{}) step {}/{} (+{}h): {:.2f} s, elapsed {}, ETA {}", member_id,

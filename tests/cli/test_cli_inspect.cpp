@@ -205,12 +205,12 @@ TEST_CASE("inspect --json prints one valid JSON object", "[checkpoint]") {
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(JsonCheck(r.out).document());
-  CHECK(contains(r.out, R"("churn_max_noise_level": "inf")"));
-  CHECK(contains(r.out, R"("pressure_levels": [50, 100, 150,)"));
-  CHECK(contains(r.out, R"("matches_schema": true)"));
-  CHECK(contains(r.out, R"("resolved": "triblockdiag")"));
-  CHECK(contains(r.out, R"("patched": false)"));
-  CHECK(contains(r.out, R"("ok": true)"));
+  CHECK(contains(r.out, R"("churn_max_noise_level":"inf")"));
+  CHECK(contains(r.out, R"("pressure_levels":[50,100,150,)"));
+  CHECK(contains(r.out, R"("matches_schema":true)"));
+  CHECK(contains(r.out, R"("resolved":"triblockdiag")"));
+  CHECK(contains(r.out, R"("patched":false)"));
+  CHECK(contains(r.out, R"("ok":true)"));
 }
 
 TEST_CASE("inspect shows the GPU patch of a splash-attention checkpoint", "[checkpoint]") {
@@ -228,7 +228,7 @@ TEST_CASE("inspect shows the GPU patch of a splash-attention checkpoint", "[chec
   const RunResult j = run_inspect(dir, "'" + path + "' --json");
   REQUIRE(j.exit_code == 0);
   CHECK(JsonCheck(j.out).document());
-  CHECK(contains(j.out, R"("patched": true)"));
+  CHECK(contains(j.out, R"("patched":true)"));
 }
 
 TEST_CASE("inspect exits 2 on bad input, naming file and field", "[checkpoint]") {
@@ -260,6 +260,6 @@ TEST_CASE("inspect exits 2 on bad input, naming file and field", "[checkpoint]")
     const RunResult j = run_inspect(dir, "'" + path + "' --json");
     CHECK(j.exit_code == 2);
     CHECK(JsonCheck(j.out).document());
-    CHECK(contains(j.out, R"("ok": false)"));
+    CHECK(contains(j.out, R"("ok":false)"));
   }
 }
