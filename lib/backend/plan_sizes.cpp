@@ -18,7 +18,8 @@ int64_t estimate_attention_plan_bytes(int64_t nodes, int64_t nnz, int64_t heads)
   const int64_t blocks = (nodes + block - 1) / block;
   const int64_t slots = blocks * block * 4;
   const int64_t tile_lists = (blocks + 1) * 4 + blocks * blocks * 2 * 4;
-  const int64_t masks = (8 * nnz / (block * block) + 1) * mask_bytes;
+  constexpr int64_t kFill = 10;  // one pair in kFill of a visited mask's bits (see the header)
+  const int64_t masks = (kFill * nnz / (block * block) + 1) * mask_bytes;
   const int64_t error_words = blocks * heads * 2 * 4;
   return slots + tile_lists + masks + error_words;
 }

@@ -9,8 +9,10 @@
 //  * run_sampler_step allocates exactly sampler_step_bytes();
 //  * the graph sizes that estimate_denoiser_sizes guesses from the grid are
 //    within the stated factors of the built graph's, and so is the memory
-//    they imply.
-// A hidden case ("[.][memory_0p25]") prints the same comparison at 0.25°.
+//    they imply;
+//  * in CUDA builds (host code, no GPU needed) the attention plan estimate
+//    bounds the real tile layouts; with a GPU, the backend's own counts.
+// Hidden cases ("[.][memory_0p25]") print the same comparisons at 0.25°.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -28,6 +30,10 @@
 #include "runtime/model_setup.h"
 #include "sampler/dpm_solver.h"
 #include "test_cuda_util.h"
+
+#if GENCAST_WITH_CUDA
+#include "attention_tiles.h"
+#endif
 
 using namespace gencast;
 
@@ -246,6 +252,49 @@ TEST_CASE("memory plan: on the GPU the denoiser and noise plan take what is desc
   CHECK(used >= sizes.bytes());
   CHECK(used <= sizes.bytes() + NoisePlanSizes::kTensors * kGranule);
 }
+
+#if GENCAST_WITH_CUDA
+namespace {
+
+// Bytes of the tensors CudaBackend::plan_attention uploads for a layout.
+int64_t tile_plan_bytes(const cuda::AttentionTileLayout& t, int64_t heads) {
+  return 4 * static_cast<int64_t>(t.slots.size() + t.tile_offsets.size() + t.tile_key_block.size() +
+                                  t.tile_mask.size()) +
+         8 * static_cast<int64_t>(t.masks.size()) + 4 * t.q_blocks * heads * 2;
+}
+
+void check_attention_estimate(int mesh_size, int k_hop, int64_t heads, bool print_only) {
+  GraphBuildOptions o;
+  o.mesh_size = mesh_size;
+  o.attention_k_hop = k_hop;
+  std::vector<float> lat, lon;  // the grid does not change the mesh's neighbourhoods
+  for (int i = 0; i < 46; ++i) lat.push_back(static_cast<float>(-90 + 4 * i));
+  for (int i = 0; i < 90; ++i) lon.push_back(static_cast<float>(4 * i));
+  const DenoiserGraph graph = build_denoiser_graph(lat, lon, o);
+  const int64_t estimate =
+      estimate_attention_plan_bytes(graph.n_mesh, graph.attention.nnz(), heads);
+  for (const AttentionTiles mode :
+       {AttentionTiles::sparse, AttentionTiles::banded, AttentionTiles::dense}) {
+    const int64_t bytes = tile_plan_bytes(cuda::build_attention_tiles(graph.attention, mode), heads);
+    std::printf("attention plan, mesh %d, %d hops, %s tiles: %lld bytes, estimated %lld\n",
+                mesh_size, k_hop, cuda::attention_tiles_name(mode), static_cast<long long>(bytes),
+                static_cast<long long>(estimate));
+    if (!print_only) CHECK(bytes <= estimate);
+  }
+}
+
+}  // namespace
+
+// Host code, no GPU needed: the estimate bounds the real tile layouts.
+TEST_CASE("memory plan: the attention plan estimate bounds the CUDA tile layouts", "[memory]") {
+  check_attention_estimate(3, 4, 4, false);    // the tiny model
+  check_attention_estimate(5, 16, 4, false);  // the 1° models' mesh
+}
+
+TEST_CASE("memory plan: attention plan at mesh 6", "[.][memory_0p25]") {
+  check_attention_estimate(6, 16, 4, true);
+}
+#endif  // GENCAST_WITH_CUDA
 
 // Run by hand: the same comparison with the official 0.25° model on its
 // grid (builds the 0.25° graph: tens of seconds).
