@@ -237,9 +237,12 @@ CudaNoisePlan::CudaNoisePlan(Backend& backend, int64_t n_lat, int64_t n_lon)
                "n_lat " + std::to_string(n_lat) + ", n_lon " + std::to_string(n_lon),
                "GenCast grids are 181 x 360 (1 degree) and 721 x 1440 (0.25 degree)");
   auto& cb = dynamic_cast<CudaBackend&>(backend);
-  L_ = n_lon / 2;
-  half_rows_ = (n_lat + 1) / 2;
-  tri_ = L_ * (L_ + 1) / 2;
+  // Every tensor below is sized by noise_plan_sizes, which the memory plan
+  // also reads (backend/plan_sizes.h).
+  const NoisePlanSizes sizes = noise_plan_sizes(n_lat, n_lon);
+  L_ = sizes.degrees;
+  half_rows_ = sizes.half_rows;
+  tri_ = sizes.pairs;
   const HostTables h = make_host_tables(n_lat, L_);
 
   // Doubles live in i32 tensors of twice the length: Tensor has no f64 type,
@@ -257,10 +260,16 @@ CudaNoisePlan::CudaNoisePlan(Backend& backend, int64_t n_lat, int64_t n_lon)
   log_bound_ = upload_doubles(h.log_bound);
   row_x_ = upload_doubles(h.row_x);
   row_s_ = upload_doubles(h.row_s);
-  z_cos_ = backend.empty({tri_ * kNoiseChunk}, DType::f32);
-  z_sin_ = backend.empty({tri_ * kNoiseChunk}, DType::f32);
-  spectra_ = backend.empty({int64_t{kNoiseChunk} * n_lat * (L_ + 1) * 2}, DType::f32);
-  fields_ = backend.empty({int64_t{kNoiseChunk} * n_lat * n_lon}, DType::f32);
+  z_cos_ = backend.empty({sizes.coefficients}, DType::f32);
+  z_sin_ = backend.empty({sizes.coefficients}, DType::f32);
+  spectra_ = backend.empty({sizes.spectra}, DType::f32);
+  fields_ = backend.empty({sizes.fields}, DType::f32);
+  const size_t doubles = h.rec_a.size() + h.rec_b.size() + h.scale.size() + h.log_diag.size() +
+                         h.log_bound.size() + h.row_x.size() + h.row_s.size();
+  if (static_cast<int64_t>(doubles) != sizes.doubles())
+    throw std::logic_error("cuda noise plan: " + std::to_string(doubles) +
+                           " table entries, backend/plan_sizes.cpp describes " +
+                           std::to_string(sizes.doubles()));
   // The host vectors go out of scope on return: wait for the copies.
   CUDA_CHECK(cudaStreamSynchronize(cb.stream()));
 }

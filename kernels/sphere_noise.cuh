@@ -32,10 +32,11 @@
 #include <span>
 
 #include "backend/backend.h"
+#include "backend/plan_sizes.h"
 
 namespace gencast::cuda {
 
-inline constexpr int kNoiseChunk = 32;  // channels per pass = lanes of a warp
+inline constexpr int kNoiseChunk = kNoisePlanChannels;  // channels per pass = lanes of a warp
 
 class CudaNoisePlan final : public NoisePlan {
  public:

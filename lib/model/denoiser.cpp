@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -43,12 +46,6 @@ AttentionTiles attention_tiles(AttentionKind kind) {
   }
 }
 
-Tensor as_column(Backend& backend, const std::vector<int32_t>& v) {
-  Tensor t = backend.empty({static_cast<int64_t>(v.size()), 1}, DType::i32);
-  backend.upload_i32(v.data(), t);
-  return t;
-}
-
 }  // namespace
 
 std::vector<Denoiser::EdgeChunk> Denoiser::plan_chunks(const std::vector<int32_t>& offsets,
@@ -69,23 +66,105 @@ std::vector<Denoiser::EdgeChunk> Denoiser::plan_chunks(const std::vector<int32_t
 }
 
 std::unique_ptr<Denoiser::EdgeSetSplit> Denoiser::plan_split(const std::vector<int32_t>& offsets,
-                                                             const std::vector<EdgeChunk>& chunks) {
-  const int64_t K = options_.segment_split_edges;
+                                                             const std::vector<EdgeChunk>& chunks,
+                                                             int64_t split_edges) {
+  const int64_t K = split_edges;
   if (K <= 0) return nullptr;
-  const SegmentSplit plan = plan_segment_split(offsets, K);
   auto split = std::make_unique<EdgeSetSplit>();
+  split->host = plan_segment_split(offsets, K);
   for (const EdgeChunk& c : chunks) {
     // Only chunks holding a heavy receiver pay for the second level.
     const bool heavy = max_degree(offsets, c.recv_begin, c.recv_end) > K;
-    split->chunks.push_back({heavy, plan.receiver_pieces[static_cast<size_t>(c.recv_begin)],
-                             plan.receiver_pieces[static_cast<size_t>(c.recv_end)]});
-    if (heavy) ++split->split_chunks;
+    const ChunkPieces p{heavy, split->host.receiver_pieces[static_cast<size_t>(c.recv_begin)],
+                        split->host.receiver_pieces[static_cast<size_t>(c.recv_end)]};
+    split->chunks.push_back(p);
+    if (!heavy) continue;
+    ++split->split_chunks;
+    split->most_pieces = std::max(split->most_pieces, p.piece_end - p.piece_begin);
   }
   if (split->split_chunks == 0) return nullptr;
-  split->pieces = plan.pieces();
-  split->piece_offsets = as_column(backend_, plan.piece_offsets);
-  split->receiver_pieces = as_column(backend_, plan.receiver_pieces);
+  split->pieces = split->host.pieces();
   return split;
+}
+
+DenoiserSizes Denoiser::plan_layout(const DenoiserGraph& graph, const GridInputRows& rows,
+                                    const DenoiserOptions& options, Plan& plan) {
+  const std::vector<int32_t>& g2m = graph.grid2mesh.receiver_offsets;
+  const std::vector<int32_t>& m2g = graph.mesh2grid.receiver_offsets;
+  plan.g2m_chunks = plan_chunks(g2m, options.chunk_rows);
+  plan.m2g_chunks = plan_chunks(m2g, options.chunk_rows);
+  plan.g2m_split = plan_split(g2m, plan.g2m_chunks, options.segment_split_edges);
+  plan.m2g_split = plan_split(m2g, plan.m2g_chunks, options.segment_split_edges);
+
+  DenoiserSizes s;
+  s.n_grid = graph.n_grid;
+  s.n_mesh = graph.n_mesh;
+  s.n_conditioning = static_cast<int64_t>(rows.conditioning_rows.size());
+  s.n_targets = static_cast<int64_t>(rows.target_rows.size());
+  s.grid2mesh_edges = graph.grid2mesh.size();
+  s.mesh2grid_edges = graph.mesh2grid.size();
+  s.attention_nnz = graph.attention.nnz();
+  // The chunk scratch holds any chunk's edges or receivers, and grid nodes
+  // chunk_rows at a time (the grid embedder, the encoder's grid update).
+  s.scratch_rows = std::min(options.chunk_rows, s.n_grid);
+  for (const auto* chunks : {&plan.g2m_chunks, &plan.m2g_chunks})
+    for (const EdgeChunk& c : *chunks)
+      s.scratch_rows = std::max({s.scratch_rows, c.edge_end - c.edge_begin, c.recv_end - c.recv_begin});
+  for (const auto& [split, pieces] : {std::pair{plan.g2m_split.get(), &s.grid2mesh_pieces},
+                                      std::pair{plan.m2g_split.get(), &s.mesh2grid_pieces}}) {
+    if (!split) continue;
+    *pieces = split->pieces;
+    s.partial_rows = std::max(s.partial_rows, split->most_pieces);
+  }
+  return s;
+}
+
+DenoiserSizes denoiser_sizes(const DenoiserGraph& graph, const GridInputRows& rows,
+                             const DenoiserOptions& options) {
+  Denoiser::Plan plan;
+  return Denoiser::plan_layout(graph, rows, options, plan);
+}
+
+Tensor Denoiser::allocate(int64_t DenoiserMemory::*part, Shape shape, DType dtype) {
+  allocated_.*part += shape_numel(shape) * static_cast<int64_t>(dtype_size(dtype));
+  ++allocated_.tensors;
+  return backend_.empty(std::move(shape), dtype);
+}
+
+Tensor Denoiser::upload_array(int64_t DenoiserMemory::*part, const ArrayF& a, DType dtype) {
+  Tensor t = allocate(part, a.shape, dtype);
+  backend_.upload(a.ptr(), t);
+  return t;
+}
+
+Tensor Denoiser::upload_column(int64_t DenoiserMemory::*part, const std::vector<int32_t>& v) {
+  Tensor t = allocate(part, {static_cast<int64_t>(v.size()), 1}, DType::i32);
+  backend_.upload_i32(v.data(), t);
+  return t;
+}
+
+void Denoiser::upload_split(EdgeSetSplit& split) {
+  split.piece_offsets = upload_column(&DenoiserMemory::graph, split.host.piece_offsets);
+  split.receiver_pieces = upload_column(&DenoiserMemory::graph, split.host.receiver_pieces);
+  split.host = {};  // the device has them now
+}
+
+void Denoiser::check_allocations() const {
+  const DenoiserMemory want = denoiser_memory(config_, sizes_, options_, backend_.compute_dtype());
+  const DenoiserMemory& got = allocated_;
+  std::string diff;
+  for (const auto& [name, part] : {std::pair{"weights", &DenoiserMemory::weights},
+                                   std::pair{"graph", &DenoiserMemory::graph},
+                                   std::pair{"activations", &DenoiserMemory::activations},
+                                   std::pair{"edge cache", &DenoiserMemory::edge_cache},
+                                   std::pair{"tensors", &DenoiserMemory::tensors}})
+    if (got.*part != want.*part)
+      diff += std::string(diff.empty() ? "" : ", ") + name + " " + std::to_string(got.*part) +
+              " (described: " + std::to_string(want.*part) + ")";
+  if (!diff.empty())
+    throw std::logic_error("denoiser: allocated " + diff +
+                           "; model/denoiser_memory.cpp must describe every allocation of the "
+                           "Denoiser constructor");
 }
 
 Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore& params,
@@ -96,17 +175,24 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
       noise_encoder_(config.noise_encoder, params),
       weights_(upload_denoiser_weights(backend, config, params, rows)),
       buf_(std::make_unique<Buffers>()) {
-  n_grid_ = graph.n_grid;
-  n_mesh_ = graph.n_mesh;
-  n_targets_ = static_cast<int64_t>(rows.target_rows.size());
-  n_cond_ = static_cast<int64_t>(rows.conditioning_rows.size());
+  Plan plan;
+  sizes_ = plan_layout(graph, rows, options_, plan);
+  allocated_.weights = weights_.device_bytes;
+  allocated_.tensors = weights_.device_tensors;
+  n_grid_ = sizes_.n_grid;
+  n_mesh_ = sizes_.n_mesh;
+  n_targets_ = sizes_.n_targets;
+  n_cond_ = sizes_.n_conditioning;
   latent_ = config.denoiser.latent_size;
   const auto& tc = config.denoiser.sparse_transformer_config;
   const int64_t L = latent_;
+  const DType compute = backend_.compute_dtype();
+  constexpr auto activations = &DenoiserMemory::activations;
+  constexpr auto graph_part = &DenoiserMemory::graph;
   Backend& b = backend_;
   Buffers& B = *buf_;
 
-  B.static_in = b.empty_compute({n_grid_, weights_.grid_embed.first_parts[0].rows()});
+  B.static_in = allocate(activations, {n_grid_, weights_.grid_embed.first_parts[0].rows()}, compute);
   {
     // The page-locked staging rows of set_conditioning, allocated and touched
     // here (a forecast builds the denoiser while it reads the input, so the
@@ -118,46 +204,40 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
       std::fill(host + begin * width, host + end * width, 0.f);
     });
   }
-  B.grid_lat = b.empty_compute({n_grid_, L});
-  B.grid_proj = b.empty_compute({n_grid_, L});
-  B.mesh_struct = b.from_host(graph.mesh_node_features, b.compute_dtype());
+  B.grid_lat = allocate(activations, {n_grid_, L}, compute);
+  B.grid_proj = allocate(activations, {n_grid_, L}, compute);
+  B.mesh_struct = upload_array(graph_part, graph.mesh_node_features, compute);
   for (Tensor* t : {&B.mesh_lat, &B.mesh_proj, &B.mesh_agg, &B.mesh_h, &B.mesh_final, &B.attn})
-    *t = b.empty_compute({n_mesh_, L});
-  B.qkv = b.empty_compute({n_mesh_, 3 * L});
-  B.ffw = b.empty_compute({n_mesh_, tc.ffw_hidden});
+    *t = allocate(activations, {n_mesh_, L}, compute);
+  B.qkv = allocate(activations, {n_mesh_, 3 * L}, compute);
+  B.ffw = allocate(activations, {n_mesh_, tc.ffw_hidden}, compute);
 
-  B.g2m_features = b.from_host(graph.grid2mesh.features, b.compute_dtype());
-  B.g2m_senders = as_column(b, graph.grid2mesh.senders);
-  B.g2m_receivers = as_column(b, graph.grid2mesh.receivers);
-  B.g2m_offsets = as_column(b, graph.grid2mesh.receiver_offsets);
-  B.m2g_features = b.from_host(graph.mesh2grid.features, b.compute_dtype());
-  B.m2g_senders = as_column(b, graph.mesh2grid.senders);
-  B.m2g_receivers = as_column(b, graph.mesh2grid.receivers);
-  B.m2g_offsets = as_column(b, graph.mesh2grid.receiver_offsets);
+  B.g2m_features = upload_array(graph_part, graph.grid2mesh.features, compute);
+  B.g2m_senders = upload_column(graph_part, graph.grid2mesh.senders);
+  B.g2m_receivers = upload_column(graph_part, graph.grid2mesh.receivers);
+  B.g2m_offsets = upload_column(graph_part, graph.grid2mesh.receiver_offsets);
+  B.m2g_features = upload_array(graph_part, graph.mesh2grid.features, compute);
+  B.m2g_senders = upload_column(graph_part, graph.mesh2grid.senders);
+  B.m2g_receivers = upload_column(graph_part, graph.mesh2grid.receivers);
+  B.m2g_offsets = upload_column(graph_part, graph.mesh2grid.receiver_offsets);
 
-  g2m_chunks_ = plan_chunks(graph.grid2mesh.receiver_offsets, options_.chunk_rows);
-  m2g_chunks_ = plan_chunks(graph.mesh2grid.receiver_offsets, options_.chunk_rows);
-  int64_t chunk = std::min(options_.chunk_rows, n_grid_);
-  for (const auto* plan : {&g2m_chunks_, &m2g_chunks_})
-    for (const EdgeChunk& c : *plan)
-      chunk = std::max({chunk, c.edge_end - c.edge_begin, c.recv_end - c.recv_begin});
-  B.chunk_a = b.empty_compute({chunk, L});
-  B.chunk_b = b.empty_compute({chunk, L});
-  B.chunk_c = b.empty_compute({chunk, L});
-  B.chunk_out = b.empty_compute({chunk, n_targets_});
-  g2m_split_ = plan_split(graph.grid2mesh.receiver_offsets, g2m_chunks_);
-  m2g_split_ = plan_split(graph.mesh2grid.receiver_offsets, m2g_chunks_);
-  int64_t most_pieces = 0;
-  for (const auto* split : {g2m_split_.get(), m2g_split_.get()})
-    if (split)
-      for (const ChunkPieces& p : split->chunks)
-        if (p.split) most_pieces = std::max(most_pieces, p.piece_end - p.piece_begin);
+  g2m_chunks_ = std::move(plan.g2m_chunks);
+  m2g_chunks_ = std::move(plan.m2g_chunks);
+  const int64_t chunk = sizes_.scratch_rows;
+  B.chunk_a = allocate(activations, {chunk, L}, compute);
+  B.chunk_b = allocate(activations, {chunk, L}, compute);
+  B.chunk_c = allocate(activations, {chunk, L}, compute);
+  B.chunk_out = allocate(activations, {chunk, n_targets_}, compute);
+  g2m_split_ = std::move(plan.g2m_split);
+  m2g_split_ = std::move(plan.m2g_split);
+  for (EdgeSetSplit* split : {g2m_split_.get(), m2g_split_.get()})
+    if (split) upload_split(*split);
   // float32 so that the partial sums are not rounded to the compute type.
-  B.partial = b.empty({most_pieces, L}, DType::f32);
+  B.partial = allocate(activations, {sizes_.partial_rows, L}, DType::f32);
 
   int64_t total = 0;
   for (const auto& layer : weights_.conditioning) total += layer.w.dim(1);
-  B.cond = b.empty({total, 1}, DType::f32);
+  B.cond = allocate(activations, {total, 1}, DType::f32);
   cond_host_.assign(static_cast<size_t>(total), 0.f);
   int64_t offset = 0;
   for (const auto& layer : weights_.conditioning) {
@@ -165,7 +245,7 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
     cond_offsets_.push_back(static_cast<size_t>(offset));
     offset += layer.w.dim(1);
   }
-  B.zero_cond = b.empty({2 * L, 1}, DType::f32);
+  B.zero_cond = allocate(activations, {2 * L, 1}, DType::f32);
   b.fill(B.zero_cond, 0.f);
   if (options_.cache_edge_embeddings) {
     build_edge_cache(weights_.g2m_edge_embed, "grid2mesh_gnn/~_networks_builder/processor_edges_0_grid2mesh",
@@ -173,8 +253,9 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
     build_edge_cache(weights_.m2g_edge_embed, "mesh2grid_gnn/~_networks_builder/processor_edges_0_mesh2grid",
                      B.m2g_features, params, m2g_cache_);
   }
+  check_allocations();
 
-  attention_nnz_ = graph.attention.nnz();
+  attention_nnz_ = sizes_.attention_nnz;
   attention_ = b.plan_attention(graph.attention, static_cast<int>(tc.num_heads),
                                 static_cast<int>(tc.d_model / tc.num_heads),
                                 attention_tiles(options_.attention));
@@ -185,8 +266,8 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
                 n_grid_, n_mesh_, g2m_chunks_.size(), m2g_chunks_.size(), chunk);
   spdlog::debug("denoiser: two-level segment sums in {}+{} chunks ({}+{} pieces, {} rows of "
                 "partial sums)",
-                g2m_split_chunks(), m2g_split_chunks(), g2m_split_ ? g2m_split_->pieces : 0,
-                m2g_split_ ? m2g_split_->pieces : 0, most_pieces);
+                g2m_split_chunks(), m2g_split_chunks(), sizes_.grid2mesh_pieces,
+                sizes_.mesh2grid_pieces, sizes_.partial_rows);
 }
 
 Denoiser::~Denoiser() = default;
@@ -272,7 +353,7 @@ void Denoiser::build_edge_cache(const SplitMlp& embed, const std::string& update
   Buffers& B = *buf_;
   const int64_t L = latent_, E = features.rows();
   cache = std::make_unique<EdgeEmbeddingCache>();
-  cache->e0 = backend_.empty_compute({E, L});
+  cache->e0 = allocate(&DenoiserMemory::edge_cache, {E, L}, backend_.compute_dtype());
   const int64_t C = B.chunk_a.rows();
   for (int64_t e0 = 0; e0 < E; e0 += C) {
     const int64_t n = std::min(C, E - e0);
@@ -285,8 +366,8 @@ void Denoiser::build_edge_cache(const SplitMlp& embed, const std::string& update
   cache->b0 = params.get(update_name + "_mlp/~/linear_0:b").data;
   cache->w_host.resize(static_cast<size_t>(L * L));
   cache->b_host.resize(static_cast<size_t>(L));
-  cache->w_folded = backend_.empty_compute({L, L});
-  cache->b_folded = backend_.empty({L}, DType::f32);
+  cache->w_folded = allocate(&DenoiserMemory::edge_cache, {L, L}, backend_.compute_dtype());
+  cache->b_folded = allocate(&DenoiserMemory::edge_cache, {L}, DType::f32);
   cache->site = embed.conditioning_site;
 }
 

@@ -26,29 +26,13 @@
 #include "config/run_options.h"
 #include "graph/denoiser_graph.h"
 #include "model/attention_choice.h"
+#include "model/denoiser_memory.h"
+#include "model/denoiser_options.h"
 #include "model/denoiser_weights.h"
 #include "model/noise_encoder.h"
+#include "model/segment_split.h"
 
 namespace gencast {
-
-struct DenoiserOptions {
-  int64_t chunk_rows = kDefaultChunkRows;  // rows of per-edge / per-grid-node scratch tensors
-  AttentionKind attention = AttentionKind::sparse;
-  // Keep the edge embeddings' normalized latents (before conditioning) for the
-  // whole run. They depend only on the static edge features, so each call then
-  // skips the edge embedder MLPs: the conditioning is folded into the first
-  // layer of the edge update instead (exact algebra, see denoiser.cpp). Costs
-  // (grid2mesh + mesh2grid edges) x latent x element size of device memory.
-  bool cache_edge_embeddings = false;
-  // Receivers with more edges than this are summed in two levels: edges into
-  // pieces of at most this many edges (float32 partial sums), then pieces into
-  // receivers (model/segment_split.h), in the chunks that hold such receivers.
-  // 64 ~ sqrt(3,753), the heaviest grid2mesh receiver at 0.25°, so that
-  // neither level's longest serial sum exceeds ~64 rows (64 edges, then <= 59
-  // pieces); receivers of <= 64 edges (the average is ~40) gain nothing from
-  // splitting. 0 = never split.
-  int64_t segment_split_edges = 64;
-};
 
 // Host copies of intermediate activations, for verification against the
 // reference's recorded intermediates. Filled only when requested.
@@ -59,6 +43,14 @@ struct DenoiserTrace {
   ArrayF mesh_latent_after_transformer;
   ArrayF grid_output;  // raw F [G, targets]
 };
+
+class Denoiser;
+
+// The exact sizes a Denoiser for this graph, channel layout and options
+// allocates by (see model/denoiser_memory.h): the constructor's own plan of
+// edge chunks and two-level sums, without a backend.
+DenoiserSizes denoiser_sizes(const DenoiserGraph& graph, const GridInputRows& rows,
+                             const DenoiserOptions& options);
 
 class Denoiser {
  public:
@@ -91,6 +83,12 @@ class Denoiser {
   // Next denoise() call copies its intermediates into `trace` (then stops).
   void trace_next_call(DenoiserTrace* trace) { trace_ = trace; }
 
+  // The sizes it was built with, and what it allocated on the backend by
+  // part (equal to denoiser_memory(config, sizes(), options, compute dtype):
+  // the constructor checks it).
+  const DenoiserSizes& sizes() const { return sizes_; }
+  const DenoiserMemory& allocated() const { return allocated_; }
+
   // FLOPs of one denoise() call (2 per multiply-add; GEMMs and attention).
   double flops_per_call() const { return flops_per_call_; }
   bool caches_edge_embeddings() const { return g2m_cache_ != nullptr; }
@@ -117,8 +115,20 @@ class Denoiser {
     Tensor piece_offsets;             // [P + 1, 1] i32: edge offsets of the pieces
     Tensor receiver_pieces;           // [R + 1, 1] i32: piece offsets of the receivers
     std::vector<ChunkPieces> chunks;  // parallel to the edge set's EdgeChunks
-    int64_t pieces = 0, split_chunks = 0;
+    int64_t pieces = 0, split_chunks = 0, most_pieces = 0;  // most: of one split chunk
+    SegmentSplit host;                // the tables above, until they are uploaded
   };
+  // The host side of the layout: both edge sets' chunks and two-level sums.
+  struct Plan {
+    std::vector<EdgeChunk> g2m_chunks, m2g_chunks;
+    std::unique_ptr<EdgeSetSplit> g2m_split, m2g_split;  // null: one-level sums
+  };
+  // Plans the layout and returns the sizes it fixes (denoiser_sizes and the
+  // constructor, so that both see the same plan).
+  static DenoiserSizes plan_layout(const DenoiserGraph& graph, const GridInputRows& rows,
+                                   const DenoiserOptions& options, Plan& plan);
+  friend DenoiserSizes denoiser_sizes(const DenoiserGraph&, const GridInputRows&,
+                                      const DenoiserOptions&);
   // Cached normalized edge embeddings E0 and the per-call first layer of the
   // edge update with the embedder's conditioning folded in:
   //   (E0 * (1 + s) + o) @ P0 + b0 = E0 @ (diag(1 + s) P0) + (o @ P0 + b0).
@@ -166,10 +176,20 @@ class Denoiser {
   // LayerNorm + conditioning), summed per receiver into agg [receivers of c, L].
   // `index` is c's position in its edge set's chunk list.
   void edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index, Tensor& agg);
-  // Plans the two-level sums of an edge set; null when no chunk has a
-  // receiver above options_.segment_split_edges.
-  std::unique_ptr<EdgeSetSplit> plan_split(const std::vector<int32_t>& offsets,
-                                           const std::vector<EdgeChunk>& chunks);
+  // Plans the two-level sums of an edge set (host side only); null when no
+  // chunk has a receiver above `split_edges` (or it is 0).
+  static std::unique_ptr<EdgeSetSplit> plan_split(const std::vector<int32_t>& offsets,
+                                                  const std::vector<EdgeChunk>& chunks,
+                                                  int64_t split_edges);
+  // Every device allocation of the constructor goes through these, counted
+  // into allocated_ by part, so that the total can be checked against
+  // denoiser_memory().
+  Tensor allocate(int64_t DenoiserMemory::*part, Shape shape, DType dtype);
+  Tensor upload_array(int64_t DenoiserMemory::*part, const ArrayF& a, DType dtype);
+  Tensor upload_column(int64_t DenoiserMemory::*part, const std::vector<int32_t>& v);
+  void upload_split(EdgeSetSplit& split);
+  // Throws std::logic_error when allocated_ differs from the description.
+  void check_allocations() const;
   // h = swish([static | c_in * x | 0] @ W_first + b) for grid nodes [g0, g0 + n)
   // (x: their noisy targets): the grid embedder's first layer as one GEMM.
   void grid_embed_first_layer(int64_t g0, const Tensor& x, float c_in, Tensor& h);
@@ -180,6 +200,8 @@ class Denoiser {
   Backend& backend_;
   ModelConfig config_;
   DenoiserOptions options_;
+  DenoiserSizes sizes_;
+  DenoiserMemory allocated_;
   int64_t n_grid_ = 0, n_mesh_ = 0, n_targets_ = 0, n_cond_ = 0, latent_ = 0;
   NoiseLevelEncoder noise_encoder_;
   DenoiserWeights weights_;

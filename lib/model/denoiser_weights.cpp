@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <numeric>
 
 #include "core/error.h"
+#include "model/param_schema.h"
 
 namespace gencast {
 namespace {
@@ -22,10 +25,11 @@ std::vector<int> row_range(int64_t begin, int64_t end) {
 // A row index that selects a row of zeros (padding).
 constexpr int kZeroRow = -1;
 
-// Selected rows of a [K, N] weight, in the given order (kZeroRow: zeros).
-ArrayF take_rows(const ArrayF& w, const std::vector<int>& rows, const std::string& name) {
+// Selected rows of a [K, N] weight, in the given order (kZeroRow: zeros),
+// into the zeroed [rows.size(), N] `out`.
+void take_rows(const ArrayF& w, const std::vector<int>& rows, const std::string& name,
+               ArrayF& out) {
   const int64_t K = w.dim(0), N = w.dim(1);
-  ArrayF out({static_cast<int64_t>(rows.size()), N}, 0.f);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] == kZeroRow) continue;
     if (rows[i] < 0 || rows[i] >= K)
@@ -33,29 +37,76 @@ ArrayF take_rows(const ArrayF& w, const std::vector<int>& rows, const std::strin
                            name + " " + shape_to_string(w.shape));
     std::copy_n(w.ptr() + rows[i] * N, N, out.ptr() + static_cast<int64_t>(i) * N);
   }
-  return out;
 }
 
+// Runs the upload recipe below in one of two modes, so that what the
+// denoiser allocates for its weights is described by the same code that
+// allocates them (denoiser_weight_layout, the memory plan):
+//  * uploading: shapes and values from the checkpoint's ParamStore, tensors
+//    on the backend;
+//  * counting: shapes from expected_param_shapes, no values read, nothing
+//    allocated (tensors stay undefined, conditioning layers are zeros).
+// Both add every tensor to the weights' device_bytes/device_tensors.
 class WeightUploader {
  public:
   WeightUploader(Backend& backend, const ParamStore& params, DenoiserWeights& weights)
-      : backend_(backend), params_(params), weights_(weights) {}
+      : backend_(&backend), compute_(backend.compute_dtype()), params_(&params), weights_(weights) {}
+  WeightUploader(DType compute, const std::map<std::string, Shape>& shapes, DenoiserWeights& weights)
+      : compute_(compute), shapes_(&shapes), weights_(weights) {}
 
-  Tensor weight(const ArrayF& w) { return backend_.from_host(w, backend_.compute_dtype()); }
-  Tensor bias(const ArrayF& b) { return backend_.from_host(b, DType::f32); }
+  bool uploading() const { return backend_ != nullptr; }
+  DType compute() const { return compute_; }
+
+  Shape shape(const std::string& name) const {
+    if (params_) return params_->get(name).shape;
+    const auto it = shapes_->find(name);
+    if (it == shapes_->end()) throw RuntimeFailure("denoiser weights: no parameter " + name);
+    return it->second;
+  }
+  // Values of a parameter; only while uploading.
+  const ArrayF& values(const std::string& name) const { return params_->get(name); }
+
+  // A tensor of `shape` whose values `fill` writes into a zeroed host array
+  // (called only while uploading).
+  Tensor put(Shape shape, DType dtype, const std::function<void(ArrayF&)>& fill) {
+    count(shape, dtype);
+    if (!uploading()) return {};
+    ArrayF host(std::move(shape), 0.f);
+    fill(host);
+    return backend_->from_host(host, dtype);
+  }
+  // A parameter as stored.
+  Tensor put(const std::string& name, DType dtype) {
+    count(shape(name), dtype);
+    return uploading() ? backend_->from_host(values(name), dtype) : Tensor{};
+  }
+  Tensor weight(const std::string& name) { return put(name, compute_); }
+  Tensor bias(const std::string& name) { return put(name, DType::f32); }
+  // Rows of a [K, N] weight in the given order (kZeroRow: zeros).
+  Tensor weight_rows(const std::string& name, const std::vector<int>& rows) {
+    const int64_t N = shape(name).at(1);
+    return put({static_cast<int64_t>(rows.size()), N}, compute_,
+               [&](ArrayF& out) { take_rows(values(name), rows, name, out); });
+  }
 
   LinearWeights linear(const std::string& name, bool with_bias = true) {
     LinearWeights l;
-    l.w = weight(params_.get(name + ":w"));
-    if (with_bias) l.b = bias(params_.get(name + ":b"));
+    l.w = weight(name + ":w");
+    if (with_bias) l.b = bias(name + ":b");
     return l;
   }
 
+  // Conditioning layers stay on the host (evaluated per call): no device memory.
   int conditioning(const std::string& module) {
     NormConditioningLayer layer;
     layer.name = module;
-    layer.w = params_.get(module + "/linear:w");
-    layer.b = params_.get(module + "/linear:b");
+    if (uploading()) {
+      layer.w = values(module + "/linear:w");
+      layer.b = values(module + "/linear:b");
+    } else {
+      layer.w = ArrayF(shape(module + "/linear:w"));
+      layer.b = ArrayF(shape(module + "/linear:b"));
+    }
     weights_.conditioning.push_back(std::move(layer));
     return static_cast<int>(weights_.conditioning.size()) - 1;
   }
@@ -65,19 +116,30 @@ class WeightUploader {
                const std::vector<std::vector<int>>& parts, bool layer_norm) {
     SplitMlp m;
     const std::string base = prefix + name + "_mlp/~/linear_";
-    const ArrayF& w0 = params_.get(base + "0:w");
-    for (const auto& rows : parts) m.first_parts.push_back(weight(take_rows(w0, rows, base + "0:w")));
-    m.first_bias = bias(params_.get(base + "0:b"));
+    for (const auto& rows : parts) m.first_parts.push_back(weight_rows(base + "0:w", rows));
+    m.first_bias = bias(base + "0:b");
     for (int64_t i = 1; i <= hidden_layers; ++i) m.rest.push_back(linear(base + std::to_string(i)));
     if (layer_norm) m.conditioning_site = conditioning(prefix + name + "_norm_conditioning");
     return m;
   }
 
  private:
-  Backend& backend_;
-  const ParamStore& params_;
+  void count(const Shape& shape, DType dtype) {
+    weights_.device_bytes += shape_numel(shape) * static_cast<int64_t>(dtype_size(dtype));
+    ++weights_.device_tensors;
+    weights_.largest_tensor = std::max(weights_.largest_tensor, shape_numel(shape));
+  }
+
+  Backend* backend_ = nullptr;
+  DType compute_;
+  const ParamStore* params_ = nullptr;
+  const std::map<std::string, Shape>* shapes_ = nullptr;
   DenoiserWeights& weights_;
 };
+
+// The recipe: every tensor of the denoiser's weights, in either mode.
+void build_denoiser_weights(WeightUploader& up, const ModelConfig& config,
+                            const GridInputRows& rows, DenoiserWeights& w);
 
 }  // namespace
 
@@ -91,9 +153,30 @@ DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& con
                                         const ParamStore& params, const GridInputRows& rows) {
   DenoiserWeights w;
   WeightUploader up(backend, params, w);
+  build_denoiser_weights(up, config, rows, w);
+  return w;
+}
+
+DenoiserWeights denoiser_weight_layout(const ModelConfig& config, int64_t n_conditioning,
+                                       int64_t n_targets, DType compute) {
+  // Only the number of rows matters when nothing is uploaded.
+  GridInputRows rows;
+  rows.conditioning_rows.assign(static_cast<size_t>(n_conditioning), 0);
+  rows.target_rows.assign(static_cast<size_t>(n_targets), 0);
+  const std::map<std::string, Shape> shapes = expected_param_shapes(config);
+  DenoiserWeights w;
+  WeightUploader up(compute, shapes, w);
+  build_denoiser_weights(up, config, rows, w);
+  return w;
+}
+
+namespace {
+
+void build_denoiser_weights(WeightUploader& up, const ModelConfig& config,
+                            const GridInputRows& rows, DenoiserWeights& w) {
   const int64_t L = config.denoiser.latent_size;
   const int64_t H = config.denoiser.hidden_layers;
-  const int64_t grid_in = params.get(kEncoder + "encoder_nodes_grid_nodes_mlp/~/linear_0:w").dim(0);
+  const int64_t grid_in = up.shape(kEncoder + "encoder_nodes_grid_nodes_mlp/~/linear_0:w").at(0);
   const int64_t structural = 3;  // cos(lat), cos(lon), sin(lon) appended by the reference
 
   // Encoder. The grid embedder's stacked first layer: static rows, zeros,
@@ -109,7 +192,7 @@ DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& con
   w.grid_embed = up.mlp(kEncoder, "encoder_nodes_grid_nodes", H, {stacked}, true);
   w.mesh_embed = up.mlp(kEncoder, "encoder_nodes_mesh_nodes", H,
                         {row_range(grid_in - structural, grid_in)}, true);
-  const int64_t edge_in = params.get(kEncoder + "encoder_edges_grid2mesh_mlp/~/linear_0:w").dim(0);
+  const int64_t edge_in = up.shape(kEncoder + "encoder_edges_grid2mesh_mlp/~/linear_0:w").at(0);
   w.g2m_edge_embed = up.mlp(kEncoder, "encoder_edges_grid2mesh", H, {row_range(0, edge_in)}, true);
   w.g2m_edge_update = up.mlp(kEncoder, "processor_edges_0_grid2mesh", H,
                              {row_range(0, L), row_range(L, 2 * L), row_range(2 * L, 3 * L)}, true);
@@ -124,17 +207,18 @@ DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& con
     std::snprintf(block, sizeof block, "block_%02d", static_cast<int>(i));
     const std::string p = kTransformer + block + "/";
     TransformerBlockWeights b;
-    const ArrayF& wq = params.get(p + "mha_proj_q:w");
-    const ArrayF& wk = params.get(p + "mha_proj_k:w");
-    const ArrayF& wv = params.get(p + "mha_proj_v:w");
-    const int64_t d = wq.dim(0), hd = wq.dim(1);
-    ArrayF qkv({d, 3 * hd});
-    for (int64_t r = 0; r < d; ++r) {
-      std::copy_n(wq.ptr() + r * hd, hd, qkv.ptr() + r * 3 * hd);
-      std::copy_n(wk.ptr() + r * hd, hd, qkv.ptr() + r * 3 * hd + hd);
-      std::copy_n(wv.ptr() + r * hd, hd, qkv.ptr() + r * 3 * hd + 2 * hd);
-    }
-    b.w_qkv = up.weight(qkv);
+    const Shape q = up.shape(p + "mha_proj_q:w");
+    const int64_t d = q.at(0), hd = q.at(1);
+    b.w_qkv = up.put({d, 3 * hd}, up.compute(), [&](ArrayF& qkv) {
+      const ArrayF& wq = up.values(p + "mha_proj_q:w");
+      const ArrayF& wk = up.values(p + "mha_proj_k:w");
+      const ArrayF& wv = up.values(p + "mha_proj_v:w");
+      for (int64_t r = 0; r < d; ++r) {
+        std::copy_n(wq.ptr() + r * hd, hd, qkv.ptr() + r * 3 * hd);
+        std::copy_n(wk.ptr() + r * hd, hd, qkv.ptr() + r * 3 * hd + hd);
+        std::copy_n(wv.ptr() + r * hd, hd, qkv.ptr() + r * 3 * hd + 2 * hd);
+      }
+    });
     b.attn_out = up.linear(p + "mha_final");
     b.ffw_up = up.linear(p + "ffw_up");
     b.ffw_down = up.linear(p + "ffw_down");
@@ -147,14 +231,15 @@ DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& con
   w.final_site = up.conditioning(kTransformer + "transformer_final_norm_conditioning");
 
   // Decoder.
-  const int64_t m2g_edge_in = params.get(kDecoder + "encoder_edges_mesh2grid_mlp/~/linear_0:w").dim(0);
+  const int64_t m2g_edge_in = up.shape(kDecoder + "encoder_edges_mesh2grid_mlp/~/linear_0:w").at(0);
   w.m2g_edge_embed = up.mlp(kDecoder, "encoder_edges_mesh2grid", H, {row_range(0, m2g_edge_in)}, true);
   w.m2g_edge_update = up.mlp(kDecoder, "processor_edges_0_mesh2grid", H,
                              {row_range(0, L), row_range(L, 2 * L), row_range(2 * L, 3 * L)}, true);
   w.m2g_grid_update = up.mlp(kDecoder, "processor_nodes_0_grid_nodes", H,
                              {row_range(0, L), row_range(L, 2 * L)}, true);
   w.output_mlp = up.mlp(kDecoder, "decoder_nodes_grid_nodes", H, {row_range(0, L)}, false);
-  return w;
 }
+
+}  // namespace
 
 }  // namespace gencast

@@ -69,6 +69,9 @@ struct DenoiserWeights {
   SplitMlp output_mlp;       // parts: [grid latent], no LayerNorm
   // Every LayerNorm's conditioning layer, evaluated on the host per call.
   std::vector<NormConditioningLayer> conditioning;
+  // What the tensors above take on the device: bytes (numel x element size),
+  // allocations, and the elements of the largest one.
+  int64_t device_bytes = 0, device_tensors = 0, largest_tensor = 0;
 };
 
 // How the 264 stacked grid channels of the reference map onto our inputs:
@@ -90,5 +93,13 @@ int64_t grid_embed_input_width(int64_t static_features, int64_t targets);
 
 DenoiserWeights upload_denoiser_weights(Backend& backend, const ModelConfig& config,
                                         const ParamStore& params, const GridInputRows& rows);
+
+// The same recipe without a backend or parameter values, for sizing: tensors
+// stay undefined, conditioning layers are zeros of their shapes (sizes from
+// expected_param_shapes), and device_bytes/device_tensors are exactly what
+// upload_denoiser_weights allocates for `n_conditioning` conditioning
+// features and `n_targets` targets on a backend computing in `compute`.
+DenoiserWeights denoiser_weight_layout(const ModelConfig& config, int64_t n_conditioning,
+                                       int64_t n_targets, DType compute);
 
 }  // namespace gencast

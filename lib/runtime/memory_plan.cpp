@@ -1,56 +1,115 @@
 #include "runtime/memory_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <numbers>
 
-#include "model/denoiser_weights.h"
-#include "model/param_schema.h"
+#include "backend/plan_sizes.h"
+#include "config/stacking.h"
+#include "sampler/dpm_solver.h"
 
 namespace gencast {
+namespace {
+
+// The longest mesh edge chord of an icosahedron refined s times, times 2^s:
+// 1.317..1.323 for the reference's meshes 3..6 (tests/data/gencast_tiny/
+// graph_facts.json), rounded up.
+constexpr double kMaxChordTimesRefinement = 1.33;
+// grid2mesh edges per grid node. A grid node connects to the mesh nodes
+// within radius_fraction (0.6) of the longest mesh edge, about as many
+// wherever it lies, so the count scales with the grid and hardly with the
+// mesh: 1.558..1.578 on the reference's 1° and 0.25° grids with meshes 4..6
+// (graph_facts.json), rounded up.
+constexpr double kGrid2MeshPerGridNode = 1.6;
+// The two-level sums' chunks hold the heaviest receivers; their receivers
+// are counted as if of at least half the average degree.
+constexpr int64_t kSplitChunkDegreeDivisor = 2;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+DenoiserSizes estimate_denoiser_sizes(const ModelConfig& config, int64_t n_lat, int64_t n_lon,
+                                      const DenoiserOptions& options) {
+  const GridFeatureLayout layout = grid_feature_layout(config.task);
+  DenoiserSizes s;
+  const int64_t G = n_lat * n_lon;
+  int64_t refinement = 1;  // 2^mesh_size
+  for (int64_t i = 0; i < config.denoiser.mesh_size; ++i) refinement *= 2;
+  const int64_t M = 10 * refinement * refinement + 2;  // vertices of the refined icosahedron
+  s.n_grid = G;
+  s.n_mesh = M;
+  s.n_conditioning = layout.n_conditioning;
+  s.n_targets = layout.n_targets;
+  s.mesh2grid_edges = 3 * G;  // the containing triangle's vertices
+  s.grid2mesh_edges = static_cast<int64_t>(std::ceil(kGrid2MeshPerGridNode * static_cast<double>(G)));
+  // A k-hop disc of the (mostly hexagonal) mesh holds 3k^2 + 3k + 1 nodes
+  // (fewer around the 12 pentagons): 38,142 pairs estimated as 39,162 for
+  // mesh 3 with 4 hops, 33.28 M as 33.46 M for mesh 6 with 16.
+  const int64_t k = config.denoiser.sparse_transformer_config.attention_k_hop;
+  s.attention_nnz = M * std::min(M, 3 * k * k + 3 * k + 1);
+
+  // The heaviest grid2mesh receiver is a mesh node by a pole, which reaches
+  // the n_lon grid nodes of every row within the radius: estimated 5,530 for
+  // 3,753 at 0.25° and 616 for 451 at 1° with mesh 6.
+  const double radius_deg = config.denoiser.radius_query_fraction_edge_length *
+                            kMaxChordTimesRefinement / static_cast<double>(refinement) * 180.0 /
+                            std::numbers::pi;
+  const double row_deg = 180.0 / static_cast<double>(std::max<int64_t>(n_lat - 1, 1));
+  const int64_t heaviest = std::min(
+      s.grid2mesh_edges,
+      static_cast<int64_t>(std::ceil(static_cast<double>(n_lon) * (radius_deg / row_deg + 1))));
+  // Chunks hold at most chunk_rows edges and receivers, or one heavier
+  // receiver (Denoiser::plan_chunks); grid nodes go chunk_rows at a time.
+  const int64_t C = options.chunk_rows;
+  s.scratch_rows = std::max({std::min(C, G), std::min(C, s.mesh2grid_edges),
+                             std::min(C, s.grid2mesh_edges), heaviest, int64_t{3}});
+
+  // Two-level sums where a chunk holds a receiver above K edges: a receiver
+  // of d edges owns ceil(d / K) pieces (model/segment_split.h).
+  const int64_t K = options.segment_split_edges;
+  if (K > 0 && heaviest > K) {
+    s.grid2mesh_pieces = M + ceil_div(s.grid2mesh_edges, K);
+    const int64_t receivers =
+        std::min(M, kSplitChunkDegreeDivisor * s.scratch_rows * M / s.grid2mesh_edges + 1);
+    s.partial_rows = std::min(s.grid2mesh_pieces, ceil_div(s.scratch_rows, K) + receivers);
+  }
+  if (K > 0 && 3 > K) {
+    s.mesh2grid_pieces = G * ceil_div(3, K);
+    s.partial_rows = std::max(s.partial_rows, (s.scratch_rows / 3 + 1) * ceil_div(3, K));
+  }
+  return s;
+}
 
 MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat, int64_t n_lon,
                                         Precision precision, int64_t chunk_rows) {
-  const int64_t elem = precision == Precision::bf16 ? 2 : 4;
-  const int64_t G = n_lat * n_lon;
-  const int64_t s = config.denoiser.mesh_size;
-  int64_t M = 10;
-  for (int64_t i = 0; i < s; ++i) M *= 4;
-  M += 2;  // vertices of an icosahedron refined s times
-  const auto& tc = config.denoiser.sparse_transformer_config;
-  const int64_t k = tc.attention_k_hop;
-  // A k-hop disc on the (mostly hexagonal) mesh holds about 3k^2 + 3k + 1 nodes.
-  const int64_t nnz = M * std::min<int64_t>(M, 3 * k * k + 3 * k + 1);
-  // Every grid point has one containing triangle (3 edges) and, with the
-  // reference's radius of 0.6 edge lengths, about 1.6 radius edges.
-  const int64_t e_g2m = G * 8 / 5, e_m2g = 3 * G;
-  const int64_t L = config.denoiser.latent_size, F = tc.ffw_hidden;
-  const int64_t T = node_output_size(config.task);
-  const int64_t cond_in = grid_node_input_size(config.task) - T;  // conditioning + structural
-  const int64_t C = std::max(std::min(chunk_rows, std::max(G, e_m2g)), int64_t{1});
-  // The grid embedder's input rows [static | noisy targets], each block
-  // zero-padded; set_conditioning uploads at most C of them at a time, and a
-  // bf16 upload converts from a transient float32 copy.
-  const int64_t embed_in = grid_embed_input_width(cond_in, T);
-  const int64_t staging = std::min(C, G) * embed_in * 4;
+  const DType compute = precision_info(precision).activations;
+  DenoiserOptions options;
+  options.chunk_rows = chunk_rows;
+  options.cache_edge_embeddings = true;  // for its size; the runtime decides (not in total())
+  const DenoiserSizes sizes = estimate_denoiser_sizes(config, n_lat, n_lon, options);
+  const DenoiserMemory denoiser = denoiser_memory(config, sizes, options, compute);
 
   MemoryEstimate e;
-  int64_t params = 0;
-  for (const auto& [name, shape] : expected_param_shapes(config)) params += shape_numel(shape);
-  e.weights = params * elem;
-  e.graph = (e_g2m + e_m2g) * (4 * elem + 8) + (G + M + 2) * 4 + M * 3 * elem +
-            nnz / 8 + nnz / 4096 * 64;  // bit masks and tile lists of the attention plan
-  // Grid latents and grid projections, [G, L] each, and the grid embedder's
-  // input rows [G, embed_in].
-  e.activations = 2 * G * L * elem + G * embed_in * elem + staging +
-                  (6 * M * L + 3 * M * L + M * F) * elem +
-                  3 * C * L * elem + C * T * elem +
-                  (e_g2m / 64 + M) * L * 4;  // float32 partial sums of the two-level segment sums
-  // x, two denoised fields, scratch, noise, host staging; the noise plan's
-  // coefficient tables, spectra and FFT output for 32 channels at a time.
-  const int64_t l_max = n_lat;  // degrees of the noise synthesis (n_lat - 1), rounded up
-  e.sampler = 6 * G * T * 4 + 32 * (l_max * (l_max + 1) + 2 * n_lat * (l_max + 1) + G) * 4;
-  e.workspace = 64ll << 20;
-  e.edge_cache = (e_g2m + e_m2g) * L * elem;
+  e.weights = denoiser.weights;
+  e.graph = denoiser.graph +
+            estimate_attention_plan_bytes(sizes.n_mesh, sizes.attention_nnz,
+                                          config.denoiser.sparse_transformer_config.num_heads);
+  // A bf16 upload converts from a float32 copy on the device while it runs.
+  e.activations =
+      denoiser.activations + (compute == DType::bf16 ? denoiser.largest_upload * 4 : 0);
+  // The forecast's float32 state x [G, targets], the sampler's temporaries
+  // and the noise plan's tables.
+  const Shape state{sizes.n_grid, sizes.n_targets};
+  e.sampler = shape_numel(state) * 4 + sampler_step_bytes(state, DType::f32) +
+              noise_plan_sizes(n_lat, n_lon).bytes();
+  // cuBLASLt's 32 MiB workspace, cuFFT's plans, and the CUDA allocator's
+  // rounding of every tensor up to 512 bytes.
+  constexpr int64_t kGranule = 512, kOtherTensors = 16;
+  e.workspace = (int64_t{64} << 20) +
+                (denoiser.tensors + NoisePlanSizes::kTensors + kOtherTensors) * kGranule;
+  e.edge_cache = denoiser.edge_cache;
   return e;
 }
 

@@ -1,6 +1,13 @@
 // Up-front estimate of the device memory one forecast needs, so that
 // check-config and forecast can refuse a run that cannot fit with a clear
 // message instead of dying in cudaMalloc halfway through.
+//
+// Nothing here re-derives an allocation by hand: the denoiser's come from
+// denoiser_memory() (model/denoiser_memory.h), the sampler's from
+// sampler_step_bytes(), the GPU plans' from backend/plan_sizes.h. What is
+// estimated is only what the grid alone cannot give exactly before the graph
+// is built: edge counts, attention pairs, heaviest receivers
+// (estimate_denoiser_sizes), and the GPU attention plan's tile structure.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "config/model_config.h"
+#include "model/denoiser_memory.h"
 
 namespace gencast {
 
@@ -22,9 +30,19 @@ struct MemoryEstimate {
 };
 
 // n_lat x n_lon grid, the model's sizes, the precision's element size, and
-// the chunk rows the denoiser will use.
+// the chunk rows the denoiser will use. Sized for the GPU backend (its plans'
+// tables included), which the CPU backend's needs do not exceed.
 MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat, int64_t n_lon,
                                         Precision precision, int64_t chunk_rows);
+
+// The denoiser's sizes on an n_lat x n_lon equiangular grid, estimated
+// without building the graph (denoiser_sizes gives them exactly from one).
+// Exact: node counts, channels, mesh2grid edges (3 per grid node). Estimated
+// (see memory_plan.cpp for the figures they are calibrated on): grid2mesh
+// edges, attention pairs, the scratch rows when a receiver outgrows
+// chunk_rows, and the two-level sums' pieces.
+DenoiserSizes estimate_denoiser_sizes(const ModelConfig& config, int64_t n_lat, int64_t n_lon,
+                                      const DenoiserOptions& options);
 
 // "12.3 GB"
 std::string format_bytes(double bytes);

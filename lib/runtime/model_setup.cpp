@@ -44,8 +44,10 @@ GraphBuildOptions graph_options(const ModelConfig& config, const std::string& so
 }
 
 int64_t PreparedModel::edge_cache_bytes(const Backend& backend) const {
-  return (graph.grid2mesh.size() + graph.mesh2grid.size()) * checkpoint.config.denoiser.latent_size *
-         static_cast<int64_t>(dtype_size(backend.compute_dtype()));
+  DenoiserOptions options;
+  options.cache_edge_embeddings = true;
+  const DenoiserSizes sizes = denoiser_sizes(graph, grid_input_rows(layout), options);
+  return denoiser_memory(checkpoint.config, sizes, options, backend.compute_dtype()).edge_cache;
 }
 
 std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,

@@ -32,6 +32,7 @@ void run_sampler_step(Backend& backend, const SamplerSchedule& schedule, float i
   // then x_mid. They take x's dtype, not the backend's compute dtype: the
   // state runs from ~80 down to O(1) and the reference keeps it in float32,
   // so it must not be rounded to bf16 between iterations.
+  // sampler_step_bytes counts these two.
   Tensor d = backend.empty(x.shape(), x.dtype());
   Tensor work = backend.empty(x.shape(), x.dtype());
 
@@ -69,6 +70,11 @@ void run_sampler_step(Backend& backend, const SamplerSchedule& schedule, float i
     }
     if (observer) observer->on_sampler_iteration(i, n, sigma_next, x);
   }
+}
+
+int64_t sampler_step_bytes(const Shape& x_shape, DType dtype) {
+  constexpr int64_t kTemporaries = 2;  // d and work
+  return kTemporaries * shape_numel(x_shape) * static_cast<int64_t>(dtype_size(dtype));
 }
 
 }  // namespace gencast

@@ -54,4 +54,8 @@ void run_sampler_step(Backend& backend, const SamplerSchedule& schedule, float i
                       int rollout_step, const DenoiseFn& denoise, const NoiseFn& noise, Tensor& x,
                       StepObserver* observer = nullptr);
 
+// Device bytes run_sampler_step allocates for a state of `x_shape` and
+// `dtype` (its temporaries; x itself is the caller's), for the memory plan.
+int64_t sampler_step_bytes(const Shape& x_shape, DType dtype);
+
 }  // namespace gencast

@@ -1,0 +1,32 @@
+// How a Denoiser is laid out and run (model/denoiser.h), in a header of its
+// own so that the memory description (model/denoiser_memory.h) can take them
+// without the Denoiser class.
+#pragma once
+
+#include <cstdint>
+
+#include "config/run_options.h"
+#include "model/attention_choice.h"
+
+namespace gencast {
+
+struct DenoiserOptions {
+  int64_t chunk_rows = kDefaultChunkRows;  // rows of per-edge / per-grid-node scratch tensors
+  AttentionKind attention = AttentionKind::sparse;
+  // Keep the edge embeddings' normalized latents (before conditioning) for the
+  // whole run. They depend only on the static edge features, so each call then
+  // skips the edge embedder MLPs: the conditioning is folded into the first
+  // layer of the edge update instead (exact algebra, see denoiser.cpp). Costs
+  // (grid2mesh + mesh2grid edges) x latent x element size of device memory.
+  bool cache_edge_embeddings = false;
+  // Receivers with more edges than this are summed in two levels: edges into
+  // pieces of at most this many edges (float32 partial sums), then pieces into
+  // receivers (model/segment_split.h), in the chunks that hold such receivers.
+  // 64 ~ sqrt(3,753), the heaviest grid2mesh receiver at 0.25°, so that
+  // neither level's longest serial sum exceeds ~64 rows (64 edges, then <= 59
+  // pieces); receivers of <= 64 edges (the average is ~40) gain nothing from
+  // splitting. 0 = never split.
+  int64_t segment_split_edges = 64;
+};
+
+}  // namespace gencast
