@@ -123,6 +123,41 @@ size_t CpuBackend::free_memory_bytes() const {
   return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : 0;
 }
 
+namespace {
+
+// acc[n] = sum over k = 0, 1, ... of xr[k] * w[k][n], accumulated in k order.
+// acc is the caller's scratch, never an input. Saying so (__restrict) lets
+// GCC unroll-and-jam the k loop (two k per pass over acc, each addition still
+// in k order); without it the loop is versioned for aliasing instead and ran
+// 1.6-1.9x slower (the OpenMP-outlined loop got the fast form by itself).
+void row_times_matrix(const float* __restrict xr, const float* __restrict wp, int64_t K,
+                      int64_t N, float* __restrict acc) {
+  std::fill(acc, acc + N, 0.f);
+  for (int64_t k = 0; k < K; ++k) {
+    const float xv = xr[k];
+    const float* wk = wp + k * N;
+    for (int64_t n = 0; n < N; ++n) acc[n] += xv * wk[n];
+  }
+}
+
+// Rows [r0, r1) of linear().
+void linear_rows(int64_t r0, int64_t r1, const float* xp, const float* wp, const float* bp,
+                 float* yp, int64_t K, int64_t N, Activation act, float alpha, float beta) {
+  std::vector<float> acc(static_cast<size_t>(N));
+  for (int64_t r = r0; r < r1; ++r) {
+    row_times_matrix(xp + r * K, wp, K, N, acc.data());
+    float* yr = yp + r * N;
+    for (int64_t n = 0; n < N; ++n) {
+      float v = alpha * acc[n];
+      if (bp) v += bp[n];
+      if (beta != 0.f) v += beta * yr[n];
+      yr[n] = activation_value(act, v);
+    }
+  }
+}
+
+}  // namespace
+
 void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                         Activation act, float alpha, float beta) {
   require_f32(x, "linear");
@@ -140,25 +175,7 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, Te
   float* yp = y.as<float>();
   parallel_for(
       R,
-      [&](int64_t r0, int64_t r1) {
-        std::vector<float> acc(static_cast<size_t>(N));
-        for (int64_t r = r0; r < r1; ++r) {
-          std::fill(acc.begin(), acc.end(), 0.f);
-          const float* xr = xp + r * K;
-          for (int64_t k = 0; k < K; ++k) {
-            const float xv = xr[k];
-            const float* wk = wp + k * N;
-            for (int64_t n = 0; n < N; ++n) acc[n] += xv * wk[n];
-          }
-          float* yr = yp + r * N;
-          for (int64_t n = 0; n < N; ++n) {
-            float v = alpha * acc[n];
-            if (bp) v += bp[n];
-            if (beta != 0.f) v += beta * yr[n];
-            yr[n] = activation_value(act, v);
-          }
-        }
-      },
+      [&](int64_t r0, int64_t r1) { linear_rows(r0, r1, xp, wp, bp, yp, K, N, act, alpha, beta); },
       parallel_min_rows(K * N + elementwise_work(N, act)));
 }
 
