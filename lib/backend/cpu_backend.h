@@ -1,4 +1,4 @@
-// The CPU float32 reference backend: plain loops, OpenMP over rows, no
+// The CPU float32 reference backend: plain loops, parallel_for over rows, no
 // tricks. It is the reference every CUDA kernel is tested against and the
 // fallback when no GPU is present -- correctness over speed.
 #pragma once

@@ -1,6 +1,31 @@
-// Row-range parallel loops on plain std::threads, for the host-side passes
-// over the grid nodes that sit between two GPU sampler steps of a forecast
-// (normalization, un-normalization, frame shift: ~1 M rows at 0.25 deg).
+// Row-range parallel loops on plain std::threads: THE one way this program
+// runs a host loop on several cores.
+//
+// The rule: every parallel host loop goes through parallel_for or
+// parallel_count. No OpenMP (it is not linked), no raw std::thread loops
+// elsewhere (a thread that does other work, like the async writer, is not a
+// loop). Why: one mechanism gives one set of guarantees to reason about --
+// which rows a thread computes, that results never depend on the worker
+// count, how errors surface, that nothing spins between calls -- and one knob
+// (ScopedParallelWorkers) for tests to split any loop. OpenMP next to it gave
+// two thread pools competing for the same cores, a team that spun after every
+// region (35-64 % of the CPU demo forecast's cycles were libgomp waiting;
+// beside one other busy process on a 2-core host its demo took 4.3-4.8 s,
+// this one's 1.2 s), an exception in a loop body that ended the program, and
+// reduction clauses whose combination order depends on the team.
+//
+// How to write a loop: the body gets a contiguous [begin, end) and runs the
+// serial loop over it, so every row sees exactly the serial operations.
+// Scratch is allocated once per range inside the body. A reduction is an
+// integer count (parallel_count), or each row stores its partial and one
+// serial pass combines them in row order. There is no dynamic schedule: when
+// rows cost very different amounts, visit them in an order that spreads the
+// cost (numerics/sphere_noise_synth.cpp). min_rows comes from
+// parallel_min_rows(the row's work), so that small calls stay serial.
+//
+// Used for the host-side passes over the grid nodes between two GPU sampler
+// steps (normalization, frame shift: ~1 M rows at 0.25 deg), the CPU
+// backend's ops, noise synthesis and graph building.
 //
 // Invariants:
 //  - [0, rows) is cut into contiguous ranges by (rows, worker count,
@@ -13,10 +38,15 @@
 //  - Every range finishes before the call returns, also when one throws;
 //    then the exception of the lowest-numbered failing range is rethrown.
 //  - Threads are started per call and joined before it returns: no pool
-//    outlives a call, so nothing spins between steps and nothing competes
-//    with OpenMP regions elsewhere in the program.
+//    outlives a call, so nothing spins between calls. (A demo forecast on
+//    the CPU backend starts ~1500 threads, ~2 % of its time. A pool of
+//    sleeping threads was tried and ran it no faster: waking a sleeping
+//    thread cost as much as starting one, 20-40 us on a 2-core VM. What
+//    OpenMP's spinning team still buys on an idle host, ~0.1 s of that
+//    0.65 s demo, it pays back many times over on a shared one.)
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
@@ -48,6 +78,26 @@ class ScopedParallelWorkers {
  private:
   int previous_;
 };
+
+// Work worth a thread of its own, in elementary inner-loop operations (a
+// multiply-add, a float read and written; a transcendental function counts
+// as ~20): 2^18 of them take ~0.05 ms (vectorised multiply-adds) to ~0.5 ms
+// (scalar passes), a few times to ten times what starting and joining a
+// thread costs (30-40 us measured on a loaded 2-core VM). The CPU demo
+// forecast ran equally fast with 2^14 to 2^20 here; 2^18 keeps the thread
+// count modest on 16-core hosts.
+inline constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+
+// What one exp, sin, acos or similar counts as in that unit.
+inline constexpr int64_t kTranscendentalWork = 20;
+
+// min_rows for a loop whose rows cost about `work_per_row` operations each:
+// every range then carries at least kMinParallelWork, and a call with less
+// than twice that stays serial.
+constexpr int64_t parallel_min_rows(int64_t work_per_row) {
+  const int64_t w = std::max<int64_t>(work_per_row, 1);
+  return std::max<int64_t>((kMinParallelWork + w - 1) / w, 1);
+}
 
 using RowRangeFn = std::function<void(int64_t begin, int64_t end)>;
 

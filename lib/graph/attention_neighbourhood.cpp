@@ -8,10 +8,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/parallel.h"
+
 namespace gencast {
 namespace {
 
-// Per-thread BFS state; `stamp` avoids clearing the visited array per source.
+// Per-range BFS state; `stamp` avoids clearing the visited array per source.
 class HopSearch {
  public:
   explicit HopSearch(int64_t n) : seen_(static_cast<size_t>(n), 0) {}
@@ -45,6 +47,16 @@ class HopSearch {
   uint32_t stamp_ = 0;
 };
 
+// Rows per thread for a search from every node: the k-hop ball of a
+// triangulated sphere holds ~3k(k+1)+1 nodes (fewer on a small mesh), each
+// scanning its neighbours.
+int64_t search_min_rows(const Adjacency& adj, int k) {
+  const int64_t n = adj.nodes();
+  const int64_t ball = std::min<int64_t>(n, 3 * int64_t{k} * (k + 1) + 1);
+  const int64_t degree = static_cast<int64_t>(adj.neighbours.size()) / std::max<int64_t>(n, 1);
+  return parallel_min_rows(ball * std::max<int64_t>(degree, 1));
+}
+
 }  // namespace
 
 Csr k_hop_neighbourhood(const Adjacency& adj, int k) {
@@ -52,30 +64,35 @@ Csr k_hop_neighbourhood(const Adjacency& adj, int k) {
   const int64_t n = adj.nodes();
   Csr csr;
   csr.offsets.assign(static_cast<size_t>(n) + 1, 0);
-#pragma omp parallel
-  {
-    HopSearch search(n);
-    std::vector<int32_t> found;
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < n; ++i) {
-      search.run(adj, static_cast<int32_t>(i), k, found);
-      csr.offsets[i + 1] = static_cast<int64_t>(found.size());
-    }
-  }
+  // Every node's ball costs about the same on the near-uniform mesh, so
+  // contiguous ranges balance.
+  const int64_t min_rows = search_min_rows(adj, k);
+  parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1) {
+        HopSearch search(n);
+        std::vector<int32_t> found;
+        for (int64_t i = i0; i < i1; ++i) {
+          search.run(adj, static_cast<int32_t>(i), k, found);
+          csr.offsets[i + 1] = static_cast<int64_t>(found.size());
+        }
+      },
+      min_rows);
   for (int64_t i = 0; i < n; ++i) csr.offsets[i + 1] += csr.offsets[i];
   csr.indices.resize(static_cast<size_t>(csr.offsets[n]));
-#pragma omp parallel
-  {
-    HopSearch search(n);
-    std::vector<int32_t> found;
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < n; ++i) {
-      search.run(adj, static_cast<int32_t>(i), k, found);
-      std::sort(found.begin(), found.end());
-      std::copy(found.begin(), found.end(),
-                csr.indices.begin() + static_cast<std::ptrdiff_t>(csr.offsets[i]));
-    }
-  }
+  parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1) {
+        HopSearch search(n);
+        std::vector<int32_t> found;
+        for (int64_t i = i0; i < i1; ++i) {
+          search.run(adj, static_cast<int32_t>(i), k, found);
+          std::sort(found.begin(), found.end());
+          std::copy(found.begin(), found.end(),
+                    csr.indices.begin() + static_cast<std::ptrdiff_t>(csr.offsets[i]));
+        }
+      },
+      min_rows);
   return csr;
 }
 

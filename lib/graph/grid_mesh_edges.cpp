@@ -7,6 +7,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "core/parallel.h"
 #include "graph/numpy_float32.h"
 #include "graph/triangle_locator.h"
 
@@ -20,6 +21,14 @@ constexpr double kDegToRad = kPi / 180.0;
 // from the exact lat/lon directions by < 1e-6 rad; 1e-5 rad covers that with
 // room to spare, and the exact distance test decides membership.
 constexpr double kWindowSlack = 1e-5;
+
+// Rough costs per row of the loops below, for parallel_min_rows: a unit
+// vector from lat/lon (four trig calls); one mesh vertex's window search (a
+// few trig calls per scanned grid row, tens of distance tests); locating one
+// grid point (a descent through the face hierarchy).
+constexpr int64_t kUnitVectorWork = 4 * kTranscendentalWork;
+constexpr int64_t kWindowSearchWork = 2000;
+constexpr int64_t kLocateWork = 1000;
 
 // Grid axes sorted for window searches; `index` maps back to the axis index.
 struct SortedAxis {
@@ -68,12 +77,18 @@ std::vector<std::array<float, 3>> grid_positions(const std::vector<float>& lat,
                                                  const std::vector<float>& lon) {
   std::vector<std::array<float, 3>> pos(lat.size() * lon.size());
   const auto n_lat = static_cast<int64_t>(lat.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n_lat; ++i) {
-    for (size_t j = 0; j < lon.size(); ++j) {
-      pos[static_cast<size_t>(i) * lon.size() + j] = numpy_f32::lat_lon_to_unit(lat[i], lon[j]);
-    }
-  }
+  const auto n_lon = static_cast<int64_t>(lon.size());
+  parallel_for(
+      n_lat,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          for (size_t j = 0; j < lon.size(); ++j) {
+            pos[static_cast<size_t>(i) * lon.size() + j] =
+                numpy_f32::lat_lon_to_unit(lat[i], lon[j]);
+          }
+        }
+      },
+      parallel_min_rows(n_lon * kUnitVectorWork));
   return pos;
 }
 
@@ -94,8 +109,8 @@ EdgeSet grid2mesh_radius_edges(const std::vector<float>& lat, const std::vector<
 
   const auto n_mesh = static_cast<int64_t>(mesh_vertices.size());
   std::vector<std::vector<int32_t>> senders_of(static_cast<size_t>(n_mesh));
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t m = 0; m < n_mesh; ++m) {
+  // The senders of mesh vertex m, sorted.
+  auto search = [&](int64_t m) {
     const auto& v = mesh_vertices[m];
     const double vx = v[0], vy = v[1], vz = v[2];
     const double norm = std::sqrt(vx * vx + vy * vy + vz * vz);
@@ -151,7 +166,15 @@ EdgeSet grid2mesh_radius_edges(const std::vector<float>& lat, const std::vector<
       }
     }
     std::sort(out.begin(), out.end());
-  }
+  };
+  // Vertices differ in cost (whole grid rows near the poles) but the mesh
+  // order mixes latitudes, so contiguous ranges balance well enough.
+  parallel_for(
+      n_mesh,
+      [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) search(m);
+      },
+      parallel_min_rows(kWindowSearchWork));
 
   EdgeSet edges;
   edges.receiver_offsets.assign(static_cast<size_t>(n_mesh) + 1, 0);
@@ -162,14 +185,18 @@ EdgeSet grid2mesh_radius_edges(const std::vector<float>& lat, const std::vector<
   const size_t total = static_cast<size_t>(edges.receiver_offsets.back());
   edges.senders.resize(total);
   edges.receivers.resize(total);
-#pragma omp parallel for schedule(static)
-  for (int64_t m = 0; m < n_mesh; ++m) {
-    const size_t at = static_cast<size_t>(edges.receiver_offsets[m]);
-    std::copy(senders_of[m].begin(), senders_of[m].end(),
-              edges.senders.begin() + static_cast<std::ptrdiff_t>(at));
-    std::fill_n(edges.receivers.begin() + static_cast<std::ptrdiff_t>(at), senders_of[m].size(),
-                static_cast<int32_t>(m));
-  }
+  parallel_for(
+      n_mesh,
+      [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) {
+          const size_t at = static_cast<size_t>(edges.receiver_offsets[m]);
+          std::copy(senders_of[m].begin(), senders_of[m].end(),
+                    edges.senders.begin() + static_cast<std::ptrdiff_t>(at));
+          std::fill_n(edges.receivers.begin() + static_cast<std::ptrdiff_t>(at),
+                      senders_of[m].size(), static_cast<int32_t>(m));
+        }
+      },
+      parallel_min_rows(2 * static_cast<int64_t>(total) / std::max<int64_t>(n_mesh, 1)));
   return edges;
 }
 
@@ -185,25 +212,30 @@ Mesh2GridEdges mesh2grid_triangle_edges(const std::vector<std::array<float, 3>>&
   out.edges.senders.resize(static_cast<size_t>(3 * n_grid));
   out.edges.receivers.resize(static_cast<size_t>(3 * n_grid));
   out.edges.receiver_offsets.resize(static_cast<size_t>(n_grid) + 1);
-  int64_t ties = 0;
-#pragma omp parallel for schedule(static) reduction(+ : ties)
-  for (int64_t g = 0; g < n_grid; ++g) {
-    const auto& p = grid_pos[g];
-    const TriangleHit hit = locator.locate(
-        {static_cast<double>(p[0]), static_cast<double>(p[1]), static_cast<double>(p[2])});
-    if (hit.tied > 1) {
-      ++ties;
-      out.is_tie[g] = 1;
-    }
-    out.face_of_grid[g] = hit.face;
-    for (int k = 0; k < 3; ++k) {
-      out.edges.senders[3 * g + k] = new_index[faces[hit.face][k]];
-      out.edges.receivers[3 * g + k] = static_cast<int32_t>(g);
-    }
-    out.edges.receiver_offsets[g] = static_cast<int32_t>(3 * g);
-  }
+  // The tie count is an integer sum over ranges: exact in any order.
+  out.ties = parallel_count(
+      n_grid,
+      [&](int64_t g0, int64_t g1) {
+        int64_t ties = 0;
+        for (int64_t g = g0; g < g1; ++g) {
+          const auto& p = grid_pos[g];
+          const TriangleHit hit = locator.locate(
+              {static_cast<double>(p[0]), static_cast<double>(p[1]), static_cast<double>(p[2])});
+          if (hit.tied > 1) {
+            ++ties;
+            out.is_tie[g] = 1;
+          }
+          out.face_of_grid[g] = hit.face;
+          for (int k = 0; k < 3; ++k) {
+            out.edges.senders[3 * g + k] = new_index[faces[hit.face][k]];
+            out.edges.receivers[3 * g + k] = static_cast<int32_t>(g);
+          }
+          out.edges.receiver_offsets[g] = static_cast<int32_t>(3 * g);
+        }
+        return ties;
+      },
+      parallel_min_rows(kLocateWork));
   out.edges.receiver_offsets[n_grid] = static_cast<int32_t>(3 * n_grid);
-  out.ties = ties;
   return out;
 }
 

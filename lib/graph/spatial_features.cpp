@@ -6,11 +6,19 @@
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
+#include <vector>
 
+#include "core/parallel.h"
 #include "graph/numpy_float32.h"
 
 namespace gencast {
 namespace {
+
+// Rough costs for parallel_min_rows: a node's angles and features (five
+// trig calls); an edge's rotated relative position (ten, counting the
+// receiver's rotation once per edge).
+constexpr int64_t kNodeFeatureWork = 5 * kTranscendentalWork;
+constexpr int64_t kEdgeFeatureWork = 10 * kTranscendentalWork;
 
 struct NodeAngles {
   float phi, theta;  // float32 radians, as the reference's deg2rad gives them
@@ -71,13 +79,17 @@ ArrayF node_spatial_features(const std::vector<float>& node_lat,
   }
   const auto n = static_cast<int64_t>(node_lat.size());
   ArrayF f({n, 3});
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const NodeAngles a = angles(node_lat[i], node_lon[i]);
-    f.data[3 * i + 0] = numpy_f32::cos(a.theta);
-    f.data[3 * i + 1] = numpy_f32::cos(a.phi);
-    f.data[3 * i + 2] = numpy_f32::sin(a.phi);
-  }
+  parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const NodeAngles a = angles(node_lat[i], node_lon[i]);
+          f.data[3 * i + 0] = numpy_f32::cos(a.theta);
+          f.data[3 * i + 1] = numpy_f32::cos(a.phi);
+          f.data[3 * i + 2] = numpy_f32::sin(a.phi);
+        }
+      },
+      parallel_min_rows(kNodeFeatureWork));
   return f;
 }
 
@@ -108,24 +120,43 @@ ArrayF edge_spatial_features(const EdgeSet& edges, const std::vector<float>& sen
     return std::sqrt((d[0] * d[0] + d[1] * d[1]) + d[2] * d[2]);
   };
 
-  // Pass 1: the normaliser (longest edge of this set); pass 2: the features.
+  const int64_t min_rows = parallel_min_rows(
+      kEdgeFeatureWork * std::max<int64_t>(n_edges / std::max<int64_t>(n_receivers, 1), 1));
+
+  // Pass 1: the normaliser (longest edge of this set). Each receiver's
+  // longest edge goes to its own slot and one serial pass takes the maximum
+  // in receiver order: no value is combined across ranges (a maximum is
+  // exact in any order anyway, but this keeps parallel.h's rule plain).
+  std::vector<double> longest_of(static_cast<size_t>(n_receivers), 0.0);
+  parallel_for(
+      n_receivers,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          double& longest_r = longest_of[static_cast<size_t>(r)];
+          for_each_edge(r, [&](int64_t, const std::array<double, 3>& d) {
+            longest_r = std::max(longest_r, length(d));
+          });
+        }
+      },
+      min_rows);
   double longest = 0.0;
-#pragma omp parallel for schedule(dynamic, 256) reduction(max : longest)
-  for (int64_t r = 0; r < n_receivers; ++r) {
-    for_each_edge(r, [&](int64_t, const std::array<double, 3>& d) {
-      longest = std::max(longest, length(d));
-    });
-  }
+  for (double l : longest_of) longest = std::max(longest, l);
   if (n_edges > 0 && !(longest > 0.0)) {
     throw std::invalid_argument("edge_spatial_features: all edges have zero length");
   }
-#pragma omp parallel for schedule(dynamic, 256)
-  for (int64_t r = 0; r < n_receivers; ++r) {
-    for_each_edge(r, [&](int64_t e, const std::array<double, 3>& d) {
-      f.data[4 * e + 0] = static_cast<float>(length(d) / longest);
-      for (int k = 0; k < 3; ++k) f.data[4 * e + 1 + k] = static_cast<float>(d[k] / longest);
-    });
-  }
+  // Pass 2: the features.
+  parallel_for(
+      n_receivers,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          for_each_edge(r, [&](int64_t e, const std::array<double, 3>& d) {
+            f.data[4 * e + 0] = static_cast<float>(length(d) / longest);
+            for (int k = 0; k < 3; ++k)
+              f.data[4 * e + 1 + k] = static_cast<float>(d[k] / longest);
+          });
+        }
+      },
+      min_rows);
   return f;
 }
 

@@ -2,7 +2,6 @@
 // statistics (mean, variance, no stripes, isotropic covariance with a flat
 // spectrum), reproducibility and batching invariance.
 #include <catch2/catch.hpp>
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +13,7 @@
 
 #include "backend/cpu_backend.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "numerics/philox.h"
 #include "numerics/sphere_noise_synth.h"
 #include "sampler/backend_noise.h"
@@ -322,12 +322,13 @@ TEST_CASE("noise is independent of batching, channel order and thread count", "[
              mix[p * 2 * C + col + 1] == member3[p * C + c];
     }
   CHECK(same);
-  // One thread versus the default team.
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const std::vector<float> single = sample(synth, keys);
-  omp_set_num_threads(threads);
-  CHECK(std::memcmp(single.data(), all.data(), all.size() * sizeof(float)) == 0);
+  // One worker and seven (several ranges whatever the machine) versus the
+  // machine's count.
+  for (int workers : {1, 7}) {
+    ScopedParallelWorkers scope(workers);
+    const std::vector<float> other = sample(synth, keys);
+    CHECK(std::memcmp(other.data(), all.data(), all.size() * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("backend noise function draws the member's keys", "[noise]") {
@@ -361,8 +362,8 @@ TEST_CASE("timing of one 84-channel noise draw at 1 degree", "[.][noise_bench]")
   for (int r = 0; r < reps; ++r) synth.sample(keys, out.data());
   const double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
-  WARN("one 84-channel draw at 181x360: " << s * 1e3 << " ms with " << omp_get_max_threads()
-                                         << " OpenMP threads");
+  WARN("one 84-channel draw at 181x360: " << s * 1e3 << " ms with " << parallel_worker_count()
+                                         << " workers");
   bool finite = true;
   for (float v : out) finite = finite && std::isfinite(v);
   CHECK(finite);
