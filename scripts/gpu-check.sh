@@ -19,6 +19,10 @@
 #                       1 member x 30 steps, bf16), the issue's headline figure
 #   GPU_CHECK_LONG_FLAGS extra forecast flags for it (e.g. --compression 0: zlib on one
 #                       core takes longer per 0.25 deg step than the GPU)
+#   GPU_CHECK_ENSEMBLE  ';'-separated forecast flag sets timed as 1p0deg ensembles (8 members
+#                       x 4 steps, bf16, --compression 0), e.g.
+#                       "--batch 1;--batch 8;--devices cuda:0,cuda:0 --batch 4"; reports the
+#                       seconds per member-step from the first to the last finished step
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -97,6 +101,33 @@ if [[ "$SKIP" != *" bench "* ]]; then
       note "bench $m $p: $(tail -1 "$LOG/bench-$m-$p.log")"
     else
       note "bench $m $p: FAIL (see bench-$m-$p.log)"; status=1
+    fi
+  done
+fi
+
+if [[ -n "${GPU_CHECK_ENSEMBLE:-}" ]]; then
+  demo="${GPU_CHECK_DEMO_DIR:-$BUILD/demo-1p0deg}"
+  [[ -f "$demo/forecast.yaml" ]] || "$BIN" make-demo --model 1p0deg --dir "$demo" --force > "$LOG/make-demo.log" 2>&1
+  IFS=';' read -ra variants <<< "$GPU_CHECK_ENSEMBLE"
+  i=0
+  for flags in "${variants[@]}"; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086
+    if "$BIN" --log-format json forecast "$demo/forecast.yaml" --members 8 --steps 4 \
+         --precision bf16 --compression 0 --variables 2m_temperature --output "$demo/ens-$i.nc" \
+         $flags > "$LOG/ensemble-$i.log" 2>&1; then
+      # Throughput between the first and the last finished member-step (setup excluded).
+      rate=$(python3 - "$LOG/ensemble-$i.log" <<'PY'
+import json, sys
+steps = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"event":"step"')]
+first, last = steps[0]["elapsed_seconds"], steps[-1]["elapsed_seconds"]
+print(f"{(last - first) / max(len(steps) - 1, 1):.3f} s per member-step "
+      f"({len(steps)} member-steps, last at {last:.1f} s)")
+PY
+)
+      note "ensemble 1p0deg bf16 [$flags]: $rate"
+    else
+      note "ensemble [$flags]: FAIL (see logs/ensemble-$i.log)"; status=1
     fi
   done
 fi

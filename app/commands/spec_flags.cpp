@@ -85,6 +85,8 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
                 "model.attention: auto, triblockdiag, sparse or dense");
   optional_flag(cmd, "--layout", o.layout, "output.layout: predictions or wb2");
   optional_flag(cmd, "--format", o.format, "output.format: netcdf");
+  optional_flag(cmd, "--batch", o.batch,
+                "runtime.batch: members per denoiser call, auto (from free memory) or N");
   optional_flag(cmd, "--edge-cache", o.edge_cache,
                 "runtime.edge_cache: auto, on or off (keep edge embeddings on the device)");
   list_flag(cmd, "--variables", o.variables, "output.variables: comma list of target variables");

@@ -19,6 +19,7 @@ struct VerifyArgs {
   std::string precision = "fp32";
   std::string attention = "auto";
   std::string edge_cache = "auto";
+  int64_t batch = 1;
   bool json = false;
 };
 
@@ -55,6 +56,10 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--attention", args->attention, "auto, triblockdiag, sparse or dense")
       ->capture_default_str();
   cmd->add_option("--edge-cache", args->edge_cache, "auto, on or off")->capture_default_str();
+  cmd->add_option("--batch", args->batch,
+                  "replay every case as N identical members in one denoiser call")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxBatch));
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->callback([args, &result] {
     VerifyOptions options;
@@ -62,6 +67,7 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
     options.precision = parse_precision(args->precision);
     options.attention = args->attention;
     options.edge_cache = parse_edge_cache(args->edge_cache);
+    options.batch = args->batch;
     if (!args->json)
       std::printf("%-24s %-52s %12s %10s %8s\n", "case", "quantity", "rel L2", "tolerance",
                   "result");

@@ -1,5 +1,7 @@
 #include "config/run_options.h"
 
+#include <charconv>
+
 #include "core/error.h"
 
 namespace gencast {
@@ -40,6 +42,19 @@ std::optional<OutputLayout> parse_output_layout(std::string_view text) {
   for (auto layout : {OutputLayout::predictions, OutputLayout::wb2})
     if (text == output_layout_name(layout)) return layout;
   return std::nullopt;
+}
+
+std::optional<int64_t> parse_batch(std::string_view text) {
+  if (text == "auto") return kBatchAuto;
+  int64_t v = 0;
+  const auto res = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (res.ec != std::errc() || res.ptr != text.data() + text.size() || v < 1 || v > kMaxBatch)
+    return std::nullopt;
+  return v;
+}
+
+std::string batch_name(int64_t batch) {
+  return batch == kBatchAuto ? std::string("auto") : std::to_string(batch);
 }
 
 const char* output_format_name(OutputFormat format) {

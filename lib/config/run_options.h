@@ -32,6 +32,15 @@ const char* output_format_name(OutputFormat format);  // "netcdf"
 std::optional<OutputFormat> parse_output_format(std::string_view text);
 inline constexpr const char* kOutputFormatChoices = "netcdf";
 
+// Members per denoiser call (runtime.batch): 0 = auto (chosen from the free
+// device memory), else 1..kMaxBatch.
+inline constexpr int64_t kBatchAuto = 0;
+inline constexpr int64_t kMaxBatch = 64;
+inline constexpr const char* kBatchChoices = "auto or a member count from 1 to 64";
+// "auto" -> kBatchAuto, "N" -> N in 1..kMaxBatch, else nullopt.
+std::optional<int64_t> parse_batch(std::string_view text);
+std::string batch_name(int64_t batch);  // "auto" / "4"
+
 // Rows of the denoiser's per-edge / per-grid-node scratch tensors: edges and
 // grid nodes are processed in chunks of this many rows, so that per-edge
 // latents never exist for the whole edge set (2^17 rows x 512 latents is

@@ -137,6 +137,10 @@ RunCheck check_run(const RunSpec& spec) {
     if (devices.size() > 1)
       plan.emplace_back("workers", std::to_string(devices.size()) + " (" + join(devices, ", ") +
                                        "); each takes the next member when it finishes one");
+    const auto n_members = static_cast<int64_t>(spec.forecast.member_ids.size());
+    const int64_t useful = (n_members + static_cast<int64_t>(devices.size()) - 1) /
+                           static_cast<int64_t>(devices.size());
+    int64_t batch = spec.runtime.batch;  // auto: resolved on the first device, as the run does
     for (const auto& [device, workers] : workers_per_device) {
       std::unique_ptr<Backend> backend = make_backend(device, spec.model.precision);
       plan.emplace_back("device", backend->name() + " (" + backend->device_name() + "), " +
@@ -144,8 +148,19 @@ RunCheck check_run(const RunSpec& spec) {
                                       (workers > 1 ? ", " + std::to_string(workers) + " workers"
                                                    : std::string()));
       if (n_lat <= 0) continue;
-      MemoryEstimate est =
+      const MemoryEstimate one =
           estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kDefaultChunkRows);
+      if (batch == kBatchAuto) {
+        batch = choose_batch(one, edge_cache_enabled(spec.runtime.edge_cache, one.edge_cache,
+                                                     backend->free_memory_bytes()),
+                             backend->free_memory_bytes(), useful, backend->name() != "cpu");
+        plan.emplace_back("batch", std::to_string(batch) +
+                                       " member(s) per denoiser call (auto, from the free "
+                                       "memory of " + backend->name() + ")");
+      } else if (device == workers_per_device.front().first) {
+        plan.emplace_back("batch", std::to_string(batch) + " member(s) per denoiser call");
+      }
+      MemoryEstimate est = scale_for_batch(one, batch);
       const auto free_bytes = static_cast<double>(backend->free_memory_bytes());
       const bool cache = edge_cache_enabled(spec.runtime.edge_cache, est.edge_cache,
                                             backend->free_memory_bytes());
@@ -194,9 +209,19 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     DeviceSetup d;
     d.model = std::make_unique<PreparedModel>(prepare_model(
         std::move(checkpoint), attention_mode_name(spec.model.attention), grid.lat, grid.lon));
-    for (const std::string& device : devices)
-      d.workers.push_back(std::make_unique<MemberWorker>(
-          device, spec.model.precision, *d.model, spec.runtime.edge_cache, n_lat, n_lon));
+    // The first worker resolves batch auto; the others take its batch, so
+    // that the members' grouping (and so their values) does not depend on
+    // the number of devices.
+    const auto n_members = static_cast<int64_t>(spec.forecast.member_ids.size());
+    const auto n_workers = static_cast<int64_t>(devices.size());
+    const int64_t useful = (n_members + n_workers - 1) / n_workers;
+    int64_t batch = spec.runtime.batch;
+    for (const std::string& device : devices) {
+      d.workers.push_back(std::make_unique<MemberWorker>(device, spec.model.precision, *d.model,
+                                                         spec.runtime.edge_cache, n_lat, n_lon,
+                                                         batch, useful));
+      batch = d.workers.front()->batch();
+    }
     return d;
   });
   const InputDataset initial = read_input_dataset(spec.input.path, task, init_time_text(spec));
@@ -223,19 +248,27 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   run.steps = spec.forecast.steps;
   run.member_ids = spec.forecast.member_ids;
   const auto members = static_cast<int64_t>(run.member_ids.size());
-  spdlog::info("{} members x {} steps on {} worker(s), {} denoiser calls per step; writing {}",
-               members, run.steps, setup.workers.size(), denoiser_calls_per_step(run.schedule),
-               spec.output.path);
+  // Members run in fixed groups of `batch` (member indices [g*batch, ...)),
+  // one denoiser call per group: which worker takes a group never matters.
+  const int64_t batch = setup.workers.front()->batch();
+  const int64_t groups = (members + batch - 1) / batch;
+  spdlog::info("{} members x {} steps on {} worker(s), {} member(s) per call, {} denoiser calls "
+               "per step; writing {}",
+               members, run.steps, setup.workers.size(), batch,
+               denoiser_calls_per_step(run.schedule), spec.output.path);
 
   ForecastProgress progress(members, run.steps);
   const auto ran = schedule_members(
-      static_cast<int>(setup.workers.size()), members,
-      [&](int w, int64_t member_index, const std::atomic<bool>& stop) {
-        setup.workers[static_cast<size_t>(w)]->run_member(run, member_index, writer, progress,
-                                                          stop);
+      static_cast<int>(setup.workers.size()), groups,
+      [&](int w, int64_t group, const std::atomic<bool>& stop) {
+        std::vector<int64_t> indices;
+        for (int64_t m = group * batch; m < std::min(members, (group + 1) * batch); ++m)
+          indices.push_back(m);
+        setup.workers[static_cast<size_t>(w)]->run_members(run, indices, writer, progress, stop);
       });
   for (size_t w = 0; w < ran.size() && setup.workers.size() > 1; ++w)
-    spdlog::info("{} ran {} member(s)", setup.workers[w]->label(), ran[w].size());
+    spdlog::info("{} ran {} group(s) of up to {} member(s)", setup.workers[w]->label(),
+                 ran[w].size(), batch);
   writer.close();
   ForecastResult result;
   result.member_steps = members * run.steps;

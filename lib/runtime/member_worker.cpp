@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
+#include "core/text.h"
 #include "devices/device_factory.h"
 #include "runtime/interrupt.h"
 #include "runtime/memory_plan.h"
@@ -27,17 +30,27 @@ void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
 
 MemberWorker::MemberWorker(const std::string& device, Precision precision,
                            const PreparedModel& model, EdgeCache edge_cache, int64_t n_lat,
-                           int64_t n_lon) {
+                           int64_t n_lon, int64_t batch, int64_t max_useful_batch) {
   backend_ = make_backend(device, precision);
+  const MemoryEstimate one = estimate_forecast_memory(model.checkpoint.config, n_lat, n_lon,
+                                                      precision, kDefaultChunkRows);
+  const size_t free_bytes = backend_->free_memory_bytes();
+  if (batch == kBatchAuto) {
+    const bool cache = edge_cache_enabled(edge_cache, one.edge_cache, free_bytes);
+    batch = choose_batch(one, cache, free_bytes, max_useful_batch,
+                         backend_->name() != "cpu");
+  }
+  batch_ = batch;
   ProblemList problems;
-  check_device_memory(*backend_,
-                      estimate_forecast_memory(model.checkpoint.config, n_lat, n_lon, precision,
-                                               kDefaultChunkRows),
-                      problems);
+  check_device_memory(*backend_, scale_for_batch(one, batch_), problems);
   problems.throw_if_any();
-  spdlog::info("device {}, precision {}", label(), precision_name(precision));
-  denoiser_ = model.make_denoiser(*backend_, kDefaultChunkRows, edge_cache);
+  spdlog::info("device {}, precision {}, {} member(s) per denoiser call", label(),
+               precision_name(precision), batch_);
+  denoiser_ = model.make_denoiser(*backend_, kDefaultChunkRows, edge_cache,
+                                  DenoiserOptions{}.segment_split_edges, batch_);
   noise_plan_ = backend_->plan_noise(n_lat, n_lon);
+  cond_.resize(static_cast<size_t>(batch_));
+  frames_.resize(static_cast<size_t>(batch_));
 }
 
 MemberWorker::~MemberWorker() = default;
@@ -46,26 +59,46 @@ std::string MemberWorker::label() const {
   return backend_->name() + " (" + backend_->device_name() + ")";
 }
 
-void MemberWorker::run_member(const EnsembleRun& run, int64_t member_index,
-                              AsyncForecastWriter& writer, ForecastProgress& progress,
-                              const std::atomic<bool>& stop) {
+void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t>& member_indices,
+                               AsyncForecastWriter& writer, ForecastProgress& progress,
+                               const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
+  if (member_indices.empty() || static_cast<int64_t>(member_indices.size()) > batch_)
+    throw std::invalid_argument("MemberWorker::run_members: 1 to batch() members");
   const TaskConfig& task = run.config->task;
   const InputDataset& initial = *run.initial;
-  const int64_t member = run.member_ids.at(static_cast<size_t>(member_index));
+  const int64_t B = batch_;
+  const auto used = static_cast<int64_t>(member_indices.size());
+  // Slot b runs member_indices[b]; padding slots repeat the last member.
+  std::vector<int64_t> slot_index(static_cast<size_t>(B)), slot_member(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    slot_index[static_cast<size_t>(b)] = member_indices[static_cast<size_t>(std::min(b, used - 1))];
+    slot_member[static_cast<size_t>(b)] =
+        run.member_ids.at(static_cast<size_t>(slot_index[static_cast<size_t>(b)]));
+  }
   const int64_t G = initial.n_grid();
   const auto C = static_cast<int64_t>(target_channels(task).size());
-  if (!x_.defined() || x_.rows() != G || x_.cols() != C) {
-    x_ = backend_->empty({G, C}, DType::f32);
-    normalized_ = ArrayF({G, C});
+  if (!x_.defined() || x_.rows() != B * G || x_.cols() != C) {
+    x_ = backend_->empty({B * G, C}, DType::f32);
+    normalized_ = ArrayF({B * G, C});
   }
-  const NoiseFn noise = make_backend_noise(*backend_, *noise_plan_, run.seed,
-                                           static_cast<uint32_t>(member), C);
+  // Each slot's noise is its member's own stream, written into its rows:
+  // the same fields whatever the batch, the slot or the worker.
+  std::vector<NoiseFn> slot_noise;
+  for (int64_t b = 0; b < B; ++b)
+    slot_noise.push_back(make_backend_noise(*backend_, *noise_plan_, run.seed,
+                                            static_cast<uint32_t>(slot_member[static_cast<size_t>(b)]), C));
+  const NoiseFn noise = [&slot_noise, B, G](uint32_t draw_id, Tensor& out) {
+    for (int64_t b = 0; b < B; ++b) {
+      Tensor rows = out.rows(b * G, G);
+      slot_noise[static_cast<size_t>(b)](draw_id, rows);
+    }
+  };
   const DenoiseFn denoise = [this](float sigma, const Tensor& in, Tensor& out) {
     throw_if_interrupted();
     denoiser_->denoise(sigma, in, out);
   };
-  assign_frames(frames_, initial);  // every member starts from the same two frames
+  for (auto& f : frames_) assign_frames(f, initial);  // every member starts from the same frames
   for (int64_t step = 0; step < run.steps; ++step) {
     if (stop.load()) return;
     // The host work between two sampler steps is on the critical path:
@@ -78,11 +111,24 @@ void MemberWorker::run_member(const EnsembleRun& run, int64_t member_index,
       lap_start = now;
       return ms;
     };
-    const int64_t init_index = static_cast<int64_t>(frames_.times_s.size()) - 1;
-    const int64_t target_time = frames_.times_s.back() + kHoursPerStep * 3600;
-    prepare_step_into(cond_, frames_, init_index, target_time, *run.stats, task);
+    const int64_t init_index = static_cast<int64_t>(frames_[0].times_s.size()) - 1;
+    const int64_t target_time = frames_[0].times_s.back() + kHoursPerStep * 3600;
+    for (int64_t b = 0; b < used; ++b)
+      prepare_step_into(cond_[static_cast<size_t>(b)], frames_[static_cast<size_t>(b)],
+                        init_index, target_time, *run.stats, task);
     const double prepare_ms = lap_ms();
-    denoiser_->set_conditioning(cond_.features);
+    if (B == 1) {
+      denoiser_->set_conditioning(cond_[0].features);
+    } else {
+      const ArrayF& f0 = cond_[0].features;
+      const int64_t row = f0.numel();
+      if (features_.shape != Shape{B * G, f0.shape.back()}) features_ = ArrayF({B * G, f0.shape.back()});
+      for (int64_t b = 0; b < B; ++b) {
+        const ArrayF& f = cond_[static_cast<size_t>(std::min(b, used - 1))].features;
+        std::copy(f.data.begin(), f.data.end(), features_.data.begin() + b * row);
+      }
+      denoiser_->set_conditioning(features_);
+    }
     const double conditioning_ms = lap_ms();
     run_sampler_step(*backend_, run.schedule, run.noise_inflation, static_cast<int>(step),
                      denoise, noise, x_);
@@ -90,28 +136,38 @@ void MemberWorker::run_member(const EnsembleRun& run, int64_t member_index,
     const double sampler_ms = lap_ms();
     backend_->download(x_, normalized_.ptr());
     const double download_ms = lap_ms();
-    ArrayF physical = writer.take_buffer({G, C});
-    // A diverged model shows up as non-finite values; fail loudly instead of
-    // writing them (SST is NaN over land by design and is not counted).
-    const int64_t bad =
-        targets_to_physical(normalized_.ptr(), cond_, *run.stats, task, physical.ptr());
-    if (bad > 0)
-      throw RuntimeFailure("member " + std::to_string(member) + " step " +
-                           std::to_string(step + 1) + " produced " + std::to_string(bad) +
-                           " non-finite values outside the SST land mask (the model "
-                           "diverged); no output file was written");
-    const double physical_ms = lap_ms();
-    if (step + 1 < run.steps) advance_frames_in_place(frames_, physical.ptr(), target_time, task);
-    const double advance_ms = lap_ms();
-    writer.write_step(static_cast<int>(member_index), static_cast<int>(step), std::move(physical));
+    double physical_ms = 0, advance_ms = 0, write_ms = 0;
+    for (int64_t b = 0; b < used; ++b) {
+      const auto slot = static_cast<size_t>(b);
+      ArrayF physical = writer.take_buffer({G, C});
+      // A diverged model shows up as non-finite values; fail loudly instead of
+      // writing them (SST is NaN over land by design and is not counted).
+      const int64_t bad = targets_to_physical(normalized_.ptr() + b * G * C, cond_[slot],
+                                              *run.stats, task, physical.ptr());
+      if (bad > 0)
+        throw RuntimeFailure("member " + std::to_string(slot_member[slot]) + " step " +
+                             std::to_string(step + 1) + " produced " + std::to_string(bad) +
+                             " non-finite values outside the SST land mask (the model "
+                             "diverged); no output file was written");
+      physical_ms += lap_ms();
+      if (step + 1 < run.steps)
+        advance_frames_in_place(frames_[slot], physical.ptr(), target_time, task);
+      advance_ms += lap_ms();
+      writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
+                        std::move(physical));
+      write_ms += lap_ms();
+    }
     spdlog::debug(
-        "{} member {} step {}: prepare {:.0f} ms, set_conditioning {:.0f} ms, sampler {:.0f} ms, "
+        "{} members {} step {}: prepare {:.0f} ms, set_conditioning {:.0f} ms, sampler {:.0f} ms, "
         "download {:.0f} ms, to physical + check {:.0f} ms, advance {:.0f} ms, queue write "
         "{:.0f} ms",
-        backend_->name(), member, step + 1, prepare_ms, conditioning_ms, sampler_ms, download_ms,
-        physical_ms, advance_ms, lap_ms());
-    progress.step_done(member_index, member, step,
-                       std::chrono::duration<double>(Clock::now() - ts).count());
+        backend_->name(), join_numbers(std::vector<int64_t>(slot_member.begin(), slot_member.begin() + used), ","),
+        step + 1, prepare_ms, conditioning_ms, sampler_ms, download_ms, physical_ms, advance_ms,
+        write_ms);
+    const double seconds = std::chrono::duration<double>(Clock::now() - ts).count();
+    for (int64_t b = 0; b < used; ++b)
+      progress.step_done(slot_index[static_cast<size_t>(b)], slot_member[static_cast<size_t>(b)],
+                         step, seconds);
     throw_if_interrupted();
   }
 }

@@ -51,11 +51,13 @@ void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
 
 class MemberWorker {
  public:
-  // Makes the backend for `device` and the denoiser of `model` on it.
-  // Throws InputError when the device does not exist or cannot hold the run
-  // (estimated from the memory plan before any allocation).
+  // Makes the backend for `device` and the denoiser of `model` on it, for
+  // `batch` members per call (kBatchAuto: chosen from the free memory, at
+  // most `max_useful_batch`). Throws InputError when the device does not
+  // exist or cannot hold the run (estimated before any allocation).
   MemberWorker(const std::string& device, Precision precision, const PreparedModel& model,
-               EdgeCache edge_cache, int64_t n_lat, int64_t n_lon);
+               EdgeCache edge_cache, int64_t n_lat, int64_t n_lon, int64_t batch = 1,
+               int64_t max_useful_batch = 1);
   ~MemberWorker();
   MemberWorker(const MemberWorker&) = delete;
   MemberWorker& operator=(const MemberWorker&) = delete;
@@ -63,23 +65,32 @@ class MemberWorker {
   const Backend& backend() const { return *backend_; }
   // "cuda:0 (NVIDIA H200)", for messages.
   std::string label() const;
+  // Members per denoiser call.
+  int64_t batch() const { return batch_; }
 
-  // Rolls member `member_index` of `run` forward over every step, handing
-  // each step's physical fields to `writer`. Checks for interrupts between
-  // denoiser calls. RuntimeFailure when the model produces non-finite values.
-  // Returns early (nothing more written) once `stop` turns true.
-  void run_member(const EnsembleRun& run, int64_t member_index, AsyncForecastWriter& writer,
-                  ForecastProgress& progress, const std::atomic<bool>& stop);
+  // Rolls members `member_indices` of `run` (1..batch() of them) forward
+  // together over every step, one denoiser call for all of them, handing
+  // each step's physical fields to `writer`. A group smaller than the batch
+  // is padded with copies of its last member, whose results are dropped.
+  // Checks for interrupts between denoiser calls. RuntimeFailure when the
+  // model produces non-finite values. Returns early (nothing more written)
+  // once `stop` turns true.
+  void run_members(const EnsembleRun& run, const std::vector<int64_t>& member_indices,
+                   AsyncForecastWriter& writer, ForecastProgress& progress,
+                   const std::atomic<bool>& stop);
 
  private:
   std::unique_ptr<Backend> backend_;  // declared first: destroyed last
   std::unique_ptr<Denoiser> denoiser_;
   std::unique_ptr<NoisePlan> noise_plan_;
-  // Per-step scratch, reused across steps and members (no page faults).
+  int64_t batch_ = 1;
+  // Per-step scratch, reused across steps and members (no page faults); one
+  // condition and frame pair per batch slot.
   Tensor x_;
   ArrayF normalized_;
-  StepConditioning cond_;
-  InputDataset frames_;
+  ArrayF features_;  // [batch * G, n_cond]: the slots' conditioning stacked (batch > 1)
+  std::vector<StepConditioning> cond_;
+  std::vector<InputDataset> frames_;
 };
 
 }  // namespace gencast

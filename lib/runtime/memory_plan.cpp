@@ -121,4 +121,25 @@ std::string format_bytes(double bytes) {
   return buf;
 }
 
+MemoryEstimate scale_for_batch(const MemoryEstimate& one, int64_t batch) {
+  MemoryEstimate e = one;
+  e.graph *= batch;
+  e.activations *= batch;
+  e.sampler *= batch;
+  e.edge_cache *= batch;
+  return e;
+}
+
+int64_t choose_batch(const MemoryEstimate& one, bool cache, size_t free_bytes,
+                     int64_t max_useful, bool gpu) {
+  if (!gpu) return 1;
+  const int64_t cap = std::max<int64_t>(1, std::min<int64_t>(8, max_useful));
+  for (int64_t b = cap; b > 1; --b) {
+    const MemoryEstimate e = scale_for_batch(one, b);
+    const double need = static_cast<double>(e.total() + (cache ? e.edge_cache : 0));
+    if (need <= 0.8 * static_cast<double>(free_bytes)) return b;
+  }
+  return 1;
+}
+
 }  // namespace gencast

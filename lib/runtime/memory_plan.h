@@ -47,4 +47,17 @@ DenoiserSizes estimate_denoiser_sizes(const ModelConfig& config, int64_t n_lat, 
 // "12.3 GB"
 std::string format_bytes(double bytes);
 
+// The estimate for `batch` members per denoiser call: the weights and the
+// library workspace are shared, everything else is per member (an upper
+// bound: the edge-chunk scratch does not grow with the batch).
+MemoryEstimate scale_for_batch(const MemoryEstimate& one, int64_t batch);
+
+// runtime.batch = auto: the most members per call (at most `max_useful`, the
+// members a worker will run, and at most 8, past which a 1 degree call
+// already fills an H100/H200) whose estimate, edge cache included when
+// `cache`, takes at most 80 % of `free_bytes`. 1 on the CPU (no gain) or when
+// nothing fits.
+int64_t choose_batch(const MemoryEstimate& one, bool cache, size_t free_bytes,
+                     int64_t max_useful, bool gpu);
+
 }  // namespace gencast

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "graph/batch_graph.h"
 #include "model/config_validation.h"
 
 namespace gencast {
@@ -43,25 +44,34 @@ GraphBuildOptions graph_options(const ModelConfig& config, const std::string& so
   return o;
 }
 
-int64_t PreparedModel::edge_cache_bytes(const Backend& backend) const {
+int64_t PreparedModel::edge_cache_bytes(const Backend& backend, int64_t batch) const {
   DenoiserOptions options;
   options.cache_edge_embeddings = true;
   const DenoiserSizes sizes = denoiser_sizes(graph, grid_input_rows(layout), options);
-  return denoiser_memory(checkpoint.config, sizes, options, backend.compute_dtype()).edge_cache;
+  // The cache holds one row per edge: `batch` copies of the graph, `batch` times the rows.
+  return batch *
+         denoiser_memory(checkpoint.config, sizes, options, backend.compute_dtype()).edge_cache;
 }
 
 std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,
                                                        EdgeCache edge_cache,
-                                                       int64_t segment_split_edges) const {
+                                                       int64_t segment_split_edges,
+                                                       int64_t batch) const {
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.segment_split_edges = segment_split_edges;
   options.attention = attention.kind;
-  const int64_t bytes = edge_cache_bytes(backend);
+  const int64_t bytes = edge_cache_bytes(backend, batch);
   options.cache_edge_embeddings = edge_cache_enabled(edge_cache, bytes, backend.free_memory_bytes());
   spdlog::info("edge embedding cache: {} ({:.2f} GB)", options.cache_edge_embeddings ? "on" : "off",
                static_cast<double>(bytes) / 1e9);
-  return std::make_unique<Denoiser>(backend, checkpoint.config, checkpoint.params, graph,
+  if (batch == 1)
+    return std::make_unique<Denoiser>(backend, checkpoint.config, checkpoint.params, graph,
+                                      grid_input_rows(layout), options);
+  // The denoiser uploads what it needs in its constructor: the host copy of
+  // the batched graph is dropped right after.
+  const DenoiserGraph batched = replicate_graph(graph, batch);
+  return std::make_unique<Denoiser>(backend, checkpoint.config, checkpoint.params, batched,
                                     grid_input_rows(layout), options);
 }
 

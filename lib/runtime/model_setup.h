@@ -35,14 +35,18 @@ struct PreparedModel {
   GridFeatureLayout layout;
   DenoiserGraph graph;
 
-  // Bytes the edge-embedding cache would take on `backend` (see DenoiserOptions).
-  int64_t edge_cache_bytes(const Backend& backend) const;
+  // Bytes the edge-embedding cache would take on `backend` for `batch`
+  // members per call (see DenoiserOptions).
+  int64_t edge_cache_bytes(const Backend& backend, int64_t batch = 1) const;
   // edge_cache: see edge_cache_enabled.
   // segment_split_edges: see DenoiserOptions (0 = one-level segment sums).
+  // batch: members per call; the denoiser then works on `batch` stacked
+  // members' rows (graph/batch_graph.h): its n_grid() is batch * grid nodes.
   std::unique_ptr<Denoiser> make_denoiser(
       Backend& backend, int64_t chunk_rows = kDefaultChunkRows,
       EdgeCache edge_cache = EdgeCache::automatic,
-      int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges) const;
+      int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges,
+      int64_t batch = 1) const;
 };
 
 // Loads and validates the checkpoint, resolves the attention request

@@ -18,6 +18,9 @@ struct VerifyOptions {
   Precision precision = Precision::fp32;
   std::string attention = "auto";
   EdgeCache edge_cache = EdgeCache::automatic;
+  // Members per denoiser call: every case is replayed as `batch` identical
+  // members in one call, and each copy must pass.
+  int64_t batch = 1;
 };
 
 struct VerifyRow {

@@ -96,6 +96,10 @@ struct RuntimeSection {
   // one worker on `device`. Members are handed to workers as they free up;
   // member k's values never depend on which worker ran it.
   std::vector<std::string> devices;
+  // Members per denoiser call on each worker (kBatchAuto = chosen from the
+  // free device memory). Values agree across batch sizes within the
+  // precision's verify tolerance, and are bitwise equal at a fixed batch.
+  int64_t batch = kBatchAuto;
   // The devices the run's workers use: `devices`, or {device} when empty.
   std::vector<std::string> worker_devices() const;
   // Cache the edge embeddings on the device (faster, more memory): auto = when

@@ -497,6 +497,9 @@ class SpecParser {
            choice(p, n, r.edge_cache, find_edge_cache, kEdgeCacheChoices);
          }},
         {"devices", [&](const std::string& p, const YAML::Node& n) { devices(p, n); }},
+        {"batch", [&](const std::string& p, const YAML::Node& n) {
+           choice(p, n, r.batch, parse_batch, kBatchChoices);
+         }},
     });
   }
 

@@ -89,6 +89,7 @@ class OverrideApplier {
            "predictions or wb2");
     choice(o.edge_cache, spec.runtime.edge_cache, find_edge_cache, "runtime.edge_cache",
            "--edge-cache", kEdgeCacheChoices);
+    choice(o.batch, spec.runtime.batch, parse_batch, "runtime.batch", "--batch", kBatchChoices);
     choice(o.format, spec.output.format, parse_output_format, "output.format", "--format",
            kOutputFormatChoices);
     if (o.variables) variables(*o.variables);
@@ -192,7 +193,7 @@ class OverrideApplier {
 
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
-         !members && !member_ids && !seed && !device && !devices && !precision && !attention && !layout &&
+         !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
          !edge_cache && !format && !variables && !compression;
 }
 

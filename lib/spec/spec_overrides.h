@@ -29,6 +29,7 @@ struct SpecOverrides {
   std::optional<uint64_t> seed;            // --seed N
   std::optional<std::string> device;       // --device cpu | cuda:N
   std::optional<std::vector<std::string>> devices;  // --devices cuda:0,cuda:1 | all
+  std::optional<std::string> batch;        // --batch auto | N
   std::optional<std::string> precision;    // --precision fp32 | tf32 | bf16
   std::optional<std::string> attention;    // --attention auto | triblockdiag | sparse | dense
   std::optional<std::string> layout;       // --layout predictions | wb2
