@@ -20,8 +20,8 @@
 #   GPU_CHECK_LONG_FLAGS extra forecast flags for it (e.g. --compression 0: zlib on one
 #                       core takes longer per 0.25 deg step than the GPU)
 #   GPU_CHECK_ENSEMBLE  ';'-separated forecast flag sets timed as 1p0deg ensembles (8 members
-#                       x 4 steps, bf16, --compression 0), e.g.
-#                       "--batch 1;--batch 8;--devices cuda:0,cuda:0 --batch 4"; reports the
+#                       x 4 steps, --compression 0), e.g. "--precision bf16 --batch 1;
+#                       --precision bf16 --batch 8;--devices cuda:0,cuda:0 --batch 4"; reports the
 #                       seconds per member-step from the first to the last finished step
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
@@ -114,7 +114,7 @@ if [[ -n "${GPU_CHECK_ENSEMBLE:-}" ]]; then
     i=$((i + 1))
     # shellcheck disable=SC2086
     if "$BIN" --log-format json forecast "$demo/forecast.yaml" --members 8 --steps 4 \
-         --precision bf16 --compression 0 --variables 2m_temperature --output "$demo/ens-$i.nc" \
+         --compression 0 --variables 2m_temperature --output "$demo/ens-$i.nc" \
          $flags > "$LOG/ensemble-$i.log" 2>&1; then
       # Throughput between the first and the last finished member-step (setup excluded).
       rate=$(python3 - "$LOG/ensemble-$i.log" <<'PY'
@@ -125,7 +125,7 @@ print(f"{(last - first) / max(len(steps) - 1, 1):.3f} s per member-step "
       f"({len(steps)} member-steps, last at {last:.1f} s)")
 PY
 )
-      note "ensemble 1p0deg bf16 [$flags]: $rate"
+      note "ensemble 1p0deg [$flags]: $rate"
     else
       note "ensemble [$flags]: FAIL (see logs/ensemble-$i.log)"; status=1
     fi
