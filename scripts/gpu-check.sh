@@ -68,13 +68,16 @@ if [[ "$SKIP" != *" perf "* ]]; then
 fi
 
 if [[ "$SKIP" != *" verify "* ]]; then
+  # Each precision one member per call, then every case as 2 members in one call.
   for p in fp32 tf32 bf16; do
-    if "$BIN" verify tests/data/gencast_tiny --device "$DEVICE" --precision "$p" \
-         > "$LOG/verify-$p.log" 2>&1; then
-      note "verify fixtures on $DEVICE $p: pass"
-    else
-      note "verify fixtures on $DEVICE $p: FAIL (see verify-$p.log)"; status=1
-    fi
+    for batch in 1 2; do
+      if "$BIN" verify tests/data/gencast_tiny --device "$DEVICE" --precision "$p" --batch "$batch" \
+           > "$LOG/verify-$p-b$batch.log" 2>&1; then
+        note "verify fixtures on $DEVICE $p batch $batch: pass"
+      else
+        note "verify fixtures on $DEVICE $p batch $batch: FAIL (see verify-$p-b$batch.log)"; status=1
+      fi
+    done
   done
 fi
 
