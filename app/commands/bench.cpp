@@ -33,6 +33,9 @@ void register_bench_command(CLI::App& root, CommandResult&) {
       ->capture_default_str();
   cmd->add_option("--steps", args->options.steps, "timed full 12 h steps (0 = none)")
       ->capture_default_str();
+  cmd->add_option("--batch", args->options.batch, "members per denoiser call (times are per call)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxBatch));
   cmd->add_option("--chunk-rows", args->options.chunk_rows, "rows of the denoiser's edge chunks")
       ->capture_default_str();
   cmd->add_option("--edge-cache", args->edge_cache,

@@ -123,10 +123,11 @@ BenchResult run_bench(const BenchOptions& options) {
 
   std::unique_ptr<Backend> backend = make_backend(options.device, options.precision);
   r.device = backend->name();
+  r.batch = options.batch;
   r.device_name = backend->device_name();
   const ModelConfig& config = model.checkpoint.config;
   auto denoiser = model.make_denoiser(*backend, options.chunk_rows, options.edge_cache,
-                                     options.segment_split_edges);
+                                     options.segment_split_edges, options.batch);
   r.edge_cache = denoiser->caches_edge_embeddings();
   const int64_t G = denoiser->n_grid(), T = denoiser->n_targets();
   denoiser->set_conditioning(random_normal({G, denoiser->n_conditioning()}, options.seed + 1, 1.f));
@@ -177,7 +178,10 @@ BenchResult run_bench(const BenchOptions& options) {
     const SamplerSchedule schedule = make_schedule(config.sampler);
     r.calls_per_step = denoiser_calls_per_step(schedule);
     auto plan = backend->plan_noise(static_cast<int64_t>(lat.size()), static_cast<int64_t>(lon.size()));
-    const NoiseFn noise = make_backend_noise(*backend, *plan, options.seed, 0, T);
+    std::vector<uint32_t> members;
+    for (int64_t b = 0; b < options.batch; ++b) members.push_back(static_cast<uint32_t>(b));
+    const NoiseFn noise =
+        make_backend_noise(*backend, *plan, options.seed, members, T, G / options.batch);
     const DenoiseFn denoise = [&](float sigma, const Tensor& in, Tensor& o) {
       denoiser->denoise(sigma, in, o);
     };
@@ -210,6 +214,7 @@ std::string bench_json(const BenchResult& r) {
       .key("precision").value(r.precision)
       .key("attention").value(r.attention)
       .key("edge_cache").value(r.edge_cache)
+      .key("batch").value(r.batch)
       .key("parameters").value(r.parameters)
       .key("grid_nodes").value(r.n_grid)
       .key("mesh_nodes").value(r.n_mesh)
@@ -260,6 +265,15 @@ std::string bench_table(const BenchResult& r) {
     row("launch to first call", num("%.2f s", r.first_call_seconds));
     row("denoiser call (median)", num("%.4f s", r.call_seconds_median) + " (min " +
                                       num("%.4f s", r.call_seconds_min) + ")");
+    if (r.batch > 1)
+      row("batch", std::to_string(r.batch) + " members per call: " +
+                       num("%.4f s", r.call_seconds_median / static_cast<double>(r.batch)) +
+                       " per member-call" +
+                       (r.step_seconds > 0 ? ", " +
+                                                 num("%.3f s", r.step_seconds /
+                                                                   static_cast<double>(r.batch)) +
+                                                 " per member-step"
+                                           : std::string()));
     if (r.step_seconds > 0)
       row("12 h step", num("%.3f s", r.step_seconds) + " (" + std::to_string(r.calls_per_step) +
                            " denoiser calls)");

@@ -27,6 +27,7 @@ struct BenchOptions {
   bool graph_only = false;       // only build and time the graphs
   bool profile = false;          // time each denoiser stage (synchronizes between stages)
   int64_t chunk_rows = kDefaultChunkRows;
+  int64_t batch = 1;  // members per denoiser call (graph/batch_graph.h)
   EdgeCache edge_cache = EdgeCache::automatic;
   int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges;  // 0 = off
   uint64_t seed = 0;
@@ -35,6 +36,7 @@ struct BenchOptions {
 struct BenchResult {
   std::string model, grid, device, device_name, precision, attention;
   bool edge_cache = false;
+  int64_t batch = 1;  // members per call: call and step times are for all of them
   int64_t n_grid = 0, n_mesh = 0, grid2mesh_edges = 0, mesh2grid_edges = 0, attention_pairs = 0;
   int64_t parameters = 0;
   GraphBuildTimings graph;

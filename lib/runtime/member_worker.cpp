@@ -84,16 +84,9 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
   }
   // Each slot's noise is its member's own stream, written into its rows:
   // the same fields whatever the batch, the slot or the worker.
-  std::vector<NoiseFn> slot_noise;
-  for (int64_t b = 0; b < B; ++b)
-    slot_noise.push_back(make_backend_noise(*backend_, *noise_plan_, run.seed,
-                                            static_cast<uint32_t>(slot_member[static_cast<size_t>(b)]), C));
-  const NoiseFn noise = [&slot_noise, B, G](uint32_t draw_id, Tensor& out) {
-    for (int64_t b = 0; b < B; ++b) {
-      Tensor rows = out.rows(b * G, G);
-      slot_noise[static_cast<size_t>(b)](draw_id, rows);
-    }
-  };
+  const NoiseFn noise = make_backend_noise(
+      *backend_, *noise_plan_, run.seed,
+      std::vector<uint32_t>(slot_member.begin(), slot_member.end()), C, G);
   const DenoiseFn denoise = [this](float sigma, const Tensor& in, Tensor& out) {
     throw_if_interrupted();
     denoiser_->denoise(sigma, in, out);

@@ -20,4 +20,17 @@ NoiseFn make_backend_noise(Backend& backend, const NoisePlan& plan, uint64_t see
   };
 }
 
+NoiseFn make_backend_noise(Backend& backend, const NoisePlan& plan, uint64_t seed,
+                           const std::vector<uint32_t>& members, int64_t channels,
+                           int64_t n_grid) {
+  std::vector<NoiseFn> each;
+  for (uint32_t m : members) each.push_back(make_backend_noise(backend, plan, seed, m, channels));
+  return [each = std::move(each), n_grid](uint32_t draw_id, Tensor& out) {
+    for (size_t b = 0; b < each.size(); ++b) {
+      Tensor rows = out.rows(static_cast<int64_t>(b) * n_grid, n_grid);
+      each[b](draw_id, rows);
+    }
+  };
+}
+
 }  // namespace gencast

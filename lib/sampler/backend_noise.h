@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/backend.h"
 #include "sampler/noise_draw.h"
@@ -13,5 +14,12 @@ namespace gencast {
 // the returned function. The function itself holds no mutable state.
 NoiseFn make_backend_noise(Backend& backend, const NoisePlan& plan, uint64_t seed,
                            uint32_t member, int64_t channels);
+
+// Several members stacked in one tensor ([members.size() * n_grid, channels]):
+// rows [b * n_grid, (b+1) * n_grid) get member members[b]'s fields, the same
+// fields make_backend_noise gives that member alone.
+NoiseFn make_backend_noise(Backend& backend, const NoisePlan& plan, uint64_t seed,
+                           const std::vector<uint32_t>& members, int64_t channels,
+                           int64_t n_grid);
 
 }  // namespace gencast

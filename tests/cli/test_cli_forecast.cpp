@@ -300,6 +300,15 @@ TEST_CASE("forecast with --log-format json prints one JSON object per progress l
   CHECK(steps == 2);
 }
 
+TEST_CASE("bench times several members per call", "[cli][bench][batch]") {
+  const CliResult r = run_gencast("bench --model tiny --device cpu --batch 2 --calls 1 --steps 1 --json -");
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("\"batch\":2") != std::string::npos);
+  CHECK(r.out.find("per member-step") != std::string::npos);
+  CHECK(run_gencast("bench --model tiny --device cpu --batch 0").exit_code != 0);
+}
+
 TEST_CASE("verify exits 0 on the shipped fixtures and 2 for a missing folder", "[cli][verify]") {
   CliResult r = run_gencast("verify " + shell_quote(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny"));
   INFO(r.all());

@@ -29,8 +29,11 @@
 #include "model/param_schema.h"
 #include "runtime/model_setup.h"
 #include "test_cuda_util.h"
+#include "test_tiny_model.h"
 
 using namespace gencast;
+using gencast::testing::random_normal;
+using gencast::testing::tiny_model;
 
 namespace {
 
@@ -39,26 +42,7 @@ using gencast::test::relative_l2;
 constexpr double kTolerance = 1e-6;  // see the file comment
 
 
-ArrayF random_normal(Shape shape, uint32_t seed) {
-  ArrayF a(std::move(shape));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  for (float& v : a.data) v = dist(rng);
-  return a;
-}
 
-// The fixture's model on its 4° grid with poles (lat -90..90, lon 0..356).
-const PreparedModel& tiny_model() {
-  static const PreparedModel model = [] {
-    Checkpoint checkpoint =
-        load_checkpoint(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/tiny_checkpoint.npz");
-    std::vector<float> lat, lon;
-    for (int i = 0; i < 46; ++i) lat.push_back(static_cast<float>(-90 + 4 * i));
-    for (int i = 0; i < 90; ++i) lon.push_back(static_cast<float>(4 * i));
-    return prepare_model(std::move(checkpoint), "auto", lat, lon);
-  }();
-  return model;
-}
 
 std::unique_ptr<Denoiser> make(Backend& b, int64_t chunk_rows = kDefaultChunkRows) {
   const PreparedModel& model = tiny_model();

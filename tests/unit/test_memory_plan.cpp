@@ -30,34 +30,19 @@
 #include "runtime/model_setup.h"
 #include "sampler/dpm_solver.h"
 #include "test_cuda_util.h"
+#include "test_tiny_model.h"
 
 #if GENCAST_WITH_CUDA
 #include "attention_tiles.h"
 #endif
 
 using namespace gencast;
+using gencast::testing::random_normal;
+using gencast::testing::tiny_model;
 
 namespace {
 
-const PreparedModel& tiny_model() {
-  static const PreparedModel model = [] {
-    Checkpoint checkpoint =
-        load_checkpoint(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/tiny_checkpoint.npz");
-    std::vector<float> lat, lon;
-    for (int i = 0; i < 46; ++i) lat.push_back(static_cast<float>(-90 + 4 * i));
-    for (int i = 0; i < 90; ++i) lon.push_back(static_cast<float>(4 * i));
-    return prepare_model(std::move(checkpoint), "auto", lat, lon);
-  }();
-  return model;
-}
 
-ArrayF random_normal(Shape shape, uint32_t seed) {
-  ArrayF a(std::move(shape));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  for (float& v : a.data) v = dist(rng);
-  return a;
-}
 
 double ratio(int64_t estimate, int64_t actual) {
   return static_cast<double>(estimate) / static_cast<double>(actual);

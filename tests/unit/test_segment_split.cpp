@@ -21,8 +21,11 @@
 #include "model/segment_split.h"
 #include "runtime/model_setup.h"
 #include "test_cuda_util.h"
+#include "test_tiny_model.h"
 
 using namespace gencast;
+using gencast::testing::random_normal;
+using gencast::testing::tiny_model;
 
 namespace {
 
@@ -42,13 +45,6 @@ Tensor i32_column(Backend& b, const std::vector<int32_t>& v) {
   return t;
 }
 
-ArrayF random_normal(Shape shape, uint32_t seed) {
-  ArrayF a(std::move(shape));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  for (float& v : a.data) v = dist(rng);
-  return a;
-}
 
 }  // namespace
 
