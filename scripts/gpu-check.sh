@@ -23,6 +23,8 @@
 #                       x 4 steps, --compression 0), e.g. "--precision bf16 --batch 1;
 #                       --precision bf16 --batch 8;--devices cuda:0,cuda:0 --batch 4"; reports the
 #                       seconds per member-step of the sampling (setup excluded)
+#   GPU_CHECK_ENSEMBLE_MODEL  make-demo preset of that stage (default 1p0deg)
+#   GPU_CHECK_ENSEMBLE_SIZE   "MEMBERS STEPS" of that stage (default "8 4")
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -109,17 +111,22 @@ if [[ "$SKIP" != *" bench "* ]]; then
 fi
 
 if [[ -n "${GPU_CHECK_ENSEMBLE:-}" ]]; then
-  demo="${GPU_CHECK_DEMO_DIR:-$BUILD/demo-1p0deg}"
-  [[ -f "$demo/forecast.yaml" ]] || "$BIN" make-demo --model 1p0deg --dir "$demo" --force > "$LOG/make-demo.log" 2>&1
+  emodel=${GPU_CHECK_ENSEMBLE_MODEL:-1p0deg}
+  read -r emembers esteps <<< "${GPU_CHECK_ENSEMBLE_SIZE:-8 4}"
+  demo="${GPU_CHECK_DEMO_DIR:-$BUILD/demo}-ens-$emodel"
+  [[ -f "$demo/forecast.yaml" ]] ||
+    "$BIN" make-demo --model "$emodel" --dir "$demo" --force > "$LOG/make-demo-ens.log" 2>&1
   IFS=';' read -ra variants <<< "$GPU_CHECK_ENSEMBLE"
+  timer=""  # GNU time, where the machine has it, for the host memory peak
+  [[ -x /usr/bin/time ]] && timer="/usr/bin/time -v"
   i=0
   for flags in "${variants[@]}"; do
     i=$((i + 1))
     # shellcheck disable=SC2086
-    if "$BIN" --log-format json forecast "$demo/forecast.yaml" --members 8 --steps 4 \
+    if $timer "$BIN" --log-format json forecast "$demo/forecast.yaml" \
+         --members "$emembers" --steps "$esteps" \
          --compression 0 --variables 2m_temperature --output "$demo/ens-$i.nc" \
          $flags > "$LOG/ensemble-$i.log" 2>&1; then
-      # Throughput between the first and the last finished member-step (setup excluded).
       rate=$(python3 - "$LOG/ensemble-$i.log" <<'PY'
 import json, sys
 steps = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"event":"step"')]
@@ -129,7 +136,8 @@ last = steps[-1]["elapsed_seconds"]
 print(f"{last / len(steps):.3f} s per member-step ({len(steps)} member-steps in {last:.1f} s)")
 PY
 )
-      note "ensemble 1p0deg [$flags]: $rate"
+      rss=$(grep -o 'Maximum resident set size (kbytes): [0-9]*' "$LOG/ensemble-$i.log" | grep -o '[0-9]*$')
+      note "ensemble $emodel [$flags]: $rate${rss:+, host peak $((rss / 1024)) MB}"
     else
       note "ensemble [$flags]: FAIL (see logs/ensemble-$i.log)"; status=1
     fi
