@@ -541,6 +541,18 @@ class SpecParser {
   YAML::Mark key_mark_ = YAML::Mark::null_mark();  // key of the value being read
 };
 
+// A run spec is a few hundred bytes; anything past this is not one.
+constexpr uintmax_t kMaxSpecBytes = uintmax_t{1} << 20;
+
+// True when `a` and `b` name the same file: lexically, or (both existing)
+// the same inode, so links and ../ spellings are caught.
+bool same_file(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  if (fs::path(a).lexically_normal() == fs::path(b).lexically_normal()) return true;
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) && !ec;
+}
+
 std::string read_text_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec))
@@ -548,6 +560,16 @@ std::string read_text_file(const fs::path& path) {
                "configs/ holds examples: 1p0deg.yaml, 0p25deg.yaml, 1p0deg_mini.yaml, demo.yaml");
   if (fs::is_directory(path, ec))
     fail_input(path.string(), "", "a YAML run spec file", "a folder");
+  // Never open a device, FIFO or socket: /dev/zero would be read forever, and
+  // opening a FIFO blocks until a writer comes.
+  if (!fs::is_regular_file(path, ec))
+    fail_input(path.string(), "", "a regular YAML run spec file",
+               "a special file (device, FIFO or socket)");
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > kMaxSpecBytes)
+    fail_input(path.string(), "",
+               "a YAML run spec of at most " + std::to_string(kMaxSpecBytes / 1024) + " KiB",
+               std::to_string(size) + " bytes", "is this the right file?");
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buf;
   buf << in.rdbuf();
@@ -637,6 +659,23 @@ RunSpec finalize_spec(SpecDraft draft) {
     if (!r.value.empty() || draft.invalid_keys.count(r.key)) continue;
     problems.add(spec.source, r.key, std::string(r.what), "no value",
                  std::string("set ") + r.key + " in the spec file or pass " + r.flag);
+  }
+  // The output must never overwrite what the run reads.
+  if (!spec.output.path.empty() && !draft.invalid_keys.count("output.path")) {
+    std::vector<std::pair<std::string, std::string>> inputs = {
+        {"model.checkpoint", spec.model.checkpoint}, {"input.path", spec.input.path}};
+    if (!spec.model.stats_dir.empty())
+      for (const char* stats : {"mean_by_level.nc", "stddev_by_level.nc",
+                                "diffs_stddev_by_level.nc", "min_by_level.nc"})
+        inputs.emplace_back("model.stats_dir", (fs::path(spec.model.stats_dir) / stats).string());
+    for (const auto& [key, path] : inputs) {
+      if (!same_file(spec.output.path, path)) continue;
+      const SpecOrigin o = draft.origin("output.path");
+      problems.add(o.file, o.field, "an output path that is none of the run's inputs",
+                   "'" + spec.output.path + "', which is the file of " + key,
+                   "choose another output name: the forecast would overwrite its own input");
+      break;
+    }
   }
   const auto devices = spec.runtime.worker_devices();
   const bool any_cpu = std::find(devices.begin(), devices.end(), "cpu") != devices.end();

@@ -2,6 +2,7 @@
 // its line:column, and a file's problems are reported together. Positions are
 // derived in the test by locating the offending text in the YAML source.
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -376,6 +377,27 @@ TEST_CASE("a missing spec file and a folder are input errors", "[spec]") {
   CHECK(problems[0].found == "no such file");
   problems = problems_of([&] { load_run_spec(dir.path()); });
   CHECK(problems[0].found == "a folder");
+}
+
+TEST_CASE("special files and huge files are refused without reading them", "[spec][safety]") {
+  // /dev/zero would be read forever; a FIFO would block the open.
+  auto problems = problems_of([&] { load_run_spec("/dev/zero"); });
+  REQUIRE(problems.size() == 1);
+  CHECK(contains(problems[0].found, "special file"));
+  TempDir dir;
+  const fs::path fifo = dir.path() / "spec.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  problems = problems_of([&] { load_run_spec(fifo); });
+  REQUIRE(problems.size() == 1);
+  CHECK(contains(problems[0].found, "special file"));
+  const fs::path big = dir.path() / "big.yaml";
+  {
+    std::ofstream out(big);
+    out << minimal_spec() << "# " << std::string(size_t{2} << 20, 'x') << "\n";
+  }
+  problems = problems_of([&] { load_run_spec(big); });
+  REQUIRE(problems.size() == 1);
+  CHECK(contains(problems[0].expected, "at most 1024 KiB"));
 }
 
 TEST_CASE("precision tf32/bf16 on the cpu device is rejected", "[spec]") {

@@ -197,3 +197,20 @@ TEST_CASE("resolve_run_spec resolves override paths against the current director
   CHECK(spec.model.checkpoint == (fs::current_path() / "rel" / "ck.npz").lexically_normal().string());
   CHECK(spec.model.stats_dir == (dir.path() / "cfg" / "stats").string());  // from the file
 }
+
+TEST_CASE("an output that is one of the run's inputs is refused", "[spec][safety]") {
+  // The spec's input is /data/cfg/in.nc; its stats folder /data/cfg/stats.
+  for (const char* output : {"/data/cfg/in.nc", "/data/cfg/../cfg/./in.nc", "/data/cfg/ck.npz",
+                             "/data/cfg/stats/mean_by_level.nc"}) {
+    INFO(output);
+    SpecOverrides o;
+    o.output = output;
+    const auto problems = problems_of([&] { resolve_with(kFile, o, "/data/cfg", "/c"); });
+    const Problem* p = find_problem(problems, "--output");
+    REQUIRE(p != nullptr);
+    CHECK(contains(p->expected, "none of the run's inputs"));
+  }
+  SpecOverrides fine;
+  fine.output = "/data/cfg/in-forecast.nc";
+  CHECK(resolve_with(kFile, fine, "/data/cfg", "/c").output.path == "/data/cfg/in-forecast.nc");
+}
