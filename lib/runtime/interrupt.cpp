@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <string>
 
 #include "core/error.h"
 
@@ -10,23 +11,38 @@ namespace gencast {
 namespace {
 
 std::atomic<int> g_signals{0};
+std::atomic<int> g_first_signal{0};
 
 extern "C" void on_signal(int sig) {
+  int none = 0;
+  g_first_signal.compare_exchange_strong(none, sig);
   if (g_signals.fetch_add(1) >= 1) std::_Exit(128 + sig);
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT (Ctrl-C)";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    case SIGQUIT: return "SIGQUIT";
+  }
+  return "a signal";
 }
 
 }  // namespace
 
 void install_interrupt_handlers() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // SIGHUP (a closed terminal or ssh session) and SIGQUIT end a run as
+  // cleanly as Ctrl-C and SIGTERM: the temporary output file is removed.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(sig, on_signal);
 }
 
 bool interrupt_requested() { return g_signals.load() > 0; }
 
 void throw_if_interrupted() {
   if (interrupt_requested())
-    throw RuntimeFailure("interrupted: stopped before finishing; no output file was written");
+    throw RuntimeFailure(std::string("interrupted by ") + signal_name(g_first_signal.load()) +
+                         ": stopped before finishing; no output file was written");
 }
 
 }  // namespace gencast

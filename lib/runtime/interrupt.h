@@ -1,4 +1,4 @@
-// Ctrl-C / SIGTERM handling for long runs: the first signal asks the run to
+// Ctrl-C / SIGTERM / SIGHUP / SIGQUIT handling for long runs: the first signal asks the run to
 // stop at the next safe point (it then throws, so the output writer deletes
 // its temporary file); a second signal terminates immediately.
 #pragma once

@@ -300,6 +300,27 @@ TEST_CASE("forecast with --log-format json prints one JSON object per progress l
   CHECK(steps == 2);
 }
 
+TEST_CASE("SIGHUP, SIGQUIT and SIGTERM stop a forecast cleanly: exit 1, no file left",
+          "[cli][forecast][signals]") {
+  for (const char* sig : {"HUP", "QUIT", "TERM"}) {
+    INFO(sig);
+    TempDir dir;
+    const std::string out = dir.file("f.nc"), log = dir.file("log.txt");
+    // A long run (400 steps of the tiny model), stopped once it has started stepping.
+    const std::string cmd = std::string("sh -c '") + GENCAST_RUN_BINARY + " forecast --steps 400 --members 1 " +
+                            fixture_flags(fixture("source_tiny.nc"), out) + " > " + log +
+                            " 2>&1 & pid=$!; for i in $(seq 100); do grep -q \"step 1/\" " + log +
+                            " && break; sleep 0.1; done; kill -" + sig + " $pid; wait $pid; echo rc=$? >> " + log + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO(text);
+    CHECK(text.find("rc=1") != std::string::npos);
+    CHECK(text.find(std::string("interrupted by SIG") + sig) != std::string::npos);
+    CHECK(only_file_is(dir.path(), "log.txt"));
+  }
+}
+
 TEST_CASE("bench times several members per call", "[cli][bench][batch]") {
   const CliResult r = run_gencast("bench --model tiny --device cpu --batch 2 --calls 1 --steps 1 --json -");
   INFO(r.all());
