@@ -306,10 +306,11 @@ TEST_CASE("SIGHUP, SIGQUIT and SIGTERM stop a forecast cleanly: exit 1, no file 
     INFO(sig);
     TempDir dir;
     const std::string out = dir.file("f.nc"), log = dir.file("log.txt");
-    // A long run (400 steps of the tiny model), stopped once it has started stepping.
+    // A long run (400 steps of the tiny model), stopped once it has started stepping
+    // (the handlers are installed before the first step; waits up to 60 s for it).
     const std::string cmd = std::string("sh -c '") + GENCAST_RUN_BINARY + " forecast --steps 400 --members 1 " +
                             fixture_flags(fixture("source_tiny.nc"), out) + " > " + log +
-                            " 2>&1 & pid=$!; for i in $(seq 100); do grep -q \"step 1/\" " + log +
+                            " 2>&1 & pid=$!; for i in $(seq 600); do grep -q \"step 1/\" " + log +
                             " && break; sleep 0.1; done; kill -" + sig + " $pid; wait $pid; echo rc=$? >> " + log + "'";
     REQUIRE(std::system(cmd.c_str()) == 0);
     std::ifstream in(log);
