@@ -91,6 +91,8 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
                 "runtime.edge_cache: auto, on or off (keep edge embeddings on the device)");
   list_flag(cmd, "--variables", o.variables, "output.variables: comma list of target variables");
   optional_flag(cmd, "--compression", o.compression, "output.compression: zlib level 0-9");
+  cmd.add_flag("--overwrite", o.overwrite, "output.overwrite: replace an existing output file")
+      ->group(kGroup);
 }
 
 }  // namespace gencast::app

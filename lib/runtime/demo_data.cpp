@@ -569,6 +569,7 @@ std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed) {
   y += "  path: forecast.nc\n";
   y += "  layout: predictions            # predictions | wb2\n";
   y += "  compression: 1                 # zlib level 0-9\n";
+  y += "  overwrite: true                # re-running the demo replaces its forecast\n";
   y += "runtime:\n";
   y += "  device: " + device + "\n";
   y += "  edge_cache: auto\n";

@@ -187,6 +187,13 @@ RunCheck check_run(const RunSpec& spec) {
 
 ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line) {
   install_interrupt_handlers();
+  {
+    // Inputs present, output folder there, no existing output unless asked:
+    // refused before the checkpoint is even read.
+    ProblemList problems;
+    check_spec_paths(spec, problems);
+    problems.throw_if_any();
+  }
   const auto t0 = std::chrono::steady_clock::now();
   Checkpoint checkpoint = load_checkpoint(spec.model.checkpoint);
   const ModelConfig config = checkpoint.config;

@@ -183,6 +183,7 @@ output:
   path: gencast-demo-forecast.nc
   layout: predictions                     # predictions | wb2
   compression: 1                          # zlib level 0-9
+  overwrite: true                         # the demo replaces its own output
 runtime:
   device: cpu
   edge_cache: auto

@@ -87,6 +87,7 @@ struct OutputSection {
   std::vector<std::string> variables;  // target variables written; empty = all
   int64_t compression = 1;             // zlib deflate level 0..9 (0 = none)
   OutputFormat format = OutputFormat::netcdf;  // file format of the output
+  bool overwrite = false;  // replace an existing output file (else refused before any work)
   bool operator==(const OutputSection&) const = default;
 };
 

@@ -452,6 +452,14 @@ class SpecParser {
            given(p, n);
          }},
         {"variables", [&](const std::string& p, const YAML::Node& n) { variables(p, n); }},
+        {"overwrite", [&](const std::string& p, const YAML::Node& n) {
+           if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+             o.overwrite = n.Scalar() == "true";
+             given(p, n);
+           } else {
+             invalid(p, n, "true or false");
+           }
+         }},
         {"compression", [&](const std::string& p, const YAML::Node& n) {
            if (auto v = integer<int64_t>(p, n, 0, 9, "a zlib level from 0 to 9")) o.compression = *v;
          }},
@@ -754,6 +762,10 @@ void check_spec_paths(const RunSpec& spec, ProblemList& problems) {
   const fs::path out(spec.output.path);
   if (fs::is_directory(out, ec)) {
     problems.add(spec.output.path, "output.path", "a file name for the forecast", "a folder");
+  } else if (fs::exists(out, ec) && !spec.output.overwrite) {
+    problems.add(spec.output.path, "output.path", "a file that does not exist yet",
+                 "an existing file",
+                 "pass --overwrite (output.overwrite: true) to replace it, or choose another name");
   } else if (!fs::is_directory(out.parent_path(), ec)) {
     problems.add(spec.output.path, "output.path", "a file in an existing folder",
                  "no folder " + out.parent_path().string(), "create the folder first");

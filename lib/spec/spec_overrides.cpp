@@ -93,6 +93,10 @@ class OverrideApplier {
     choice(o.format, spec.output.format, parse_output_format, "output.format", "--format",
            kOutputFormatChoices);
     if (o.variables) variables(*o.variables);
+    if (o.overwrite) {
+      spec.output.overwrite = true;
+      set("output.overwrite", "--overwrite");
+    }
     if (o.compression) {
       if (*o.compression < 0 || *o.compression > 9) {
         problem("--compression", "a zlib level from 0 to 9", std::to_string(*o.compression));
@@ -194,7 +198,7 @@ class OverrideApplier {
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
-         !edge_cache && !format && !variables && !compression;
+         !edge_cache && !format && !variables && !compression && !overwrite;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

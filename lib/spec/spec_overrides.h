@@ -37,6 +37,7 @@ struct SpecOverrides {
   std::optional<std::string> format;       // --format netcdf
   std::optional<std::vector<std::string>> variables;  // --variables a,b,c
   std::optional<int64_t> compression;      // --compression 0..9
+  bool overwrite = false;                  // --overwrite
 
   bool empty() const;
 };

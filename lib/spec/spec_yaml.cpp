@@ -104,6 +104,7 @@ std::string to_yaml(const RunSpec& spec) {
   out << YAML::EndSeq;
   if (o.variables.empty()) out << YAML::Comment("all target variables");
   out << YAML::Key << "compression" << YAML::Value << o.compression << YAML::Comment("zlib level");
+  out << YAML::Key << "overwrite" << YAML::Value << o.overwrite;
   out << YAML::EndMap;
 
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;

@@ -322,6 +322,35 @@ TEST_CASE("SIGHUP, SIGQUIT and SIGTERM stop a forecast cleanly: exit 1, no file 
   }
 }
 
+TEST_CASE("an existing output is refused unless --overwrite, and left untouched",
+          "[cli][forecast][safety]") {
+  TempDir dir;
+  const std::string out = dir.file("f.nc");
+  { std::ofstream(out) << "keep me"; }
+  // configs/tiny.yaml leaves output.overwrite at its default, false (the
+  // built-in demo spec sets it: the demo replaces its own output).
+  const std::string tiny_spec = shell_quote(std::string(GENCAST_SOURCE_DIR) + "/configs/tiny.yaml");
+  const std::string flags = "forecast " + tiny_spec + " --steps 1 --members 1 " +
+                            fixture_flags(fixture("source_tiny.nc"), out);
+  CliResult r = run_gencast(flags);
+  INFO(r.all());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--overwrite") != std::string::npos);
+  {
+    std::ifstream in(out);
+    std::string text;
+    std::getline(in, text);
+    CHECK(text == "keep me");
+  }
+  CHECK(run_gencast("check-config " + tiny_spec + " " + fixture_flags(fixture("source_tiny.nc"), out))
+            .exit_code == 2);
+  r = run_gencast(flags + " --overwrite");
+  CHECK(r.exit_code == 0);
+  size_t members = 0;
+  CHECK(read_t2m(out, members).size() > 0);
+  CHECK(only_file_is(dir.path(), "f.nc"));
+}
+
 TEST_CASE("bench times several members per call", "[cli][bench][batch]") {
   const CliResult r = run_gencast("bench --model tiny --device cpu --batch 2 --calls 1 --steps 1 --json -");
   INFO(r.all());
