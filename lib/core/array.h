@@ -3,6 +3,7 @@
 // lives in backend Tensors (backend/tensor.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -46,5 +47,18 @@ struct Array {
 
 using ArrayF = Array<float>;
 using ArrayI = Array<int32_t>;
+
+// `copies` copies of `a` stacked along its first dimension (a batch of
+// identical members; an array without dimensions is returned as it is).
+template <class T>
+Array<T> tile_rows(const Array<T>& a, int64_t copies) {
+  if (a.shape.empty() || copies == 1) return a;
+  Shape shape = a.shape;
+  shape[0] *= copies;
+  Array<T> out(std::move(shape));
+  for (int64_t k = 0; k < copies; ++k)
+    std::copy(a.data.begin(), a.data.end(), out.data.begin() + k * a.numel());
+  return out;
+}
 
 }  // namespace gencast

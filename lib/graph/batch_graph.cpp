@@ -5,17 +5,6 @@
 namespace gencast {
 namespace {
 
-ArrayF tile_rows(const ArrayF& a, int64_t copies) {
-  if (a.shape.empty()) return a;
-  Shape shape = a.shape;
-  shape[0] *= copies;
-  ArrayF out(shape);
-  const size_t n = a.data.size();
-  for (int64_t b = 0; b < copies; ++b)
-    std::copy(a.data.begin(), a.data.end(), out.data.begin() + static_cast<std::ptrdiff_t>(n) * b);
-  return out;
-}
-
 EdgeSet replicate_edges(const EdgeSet& e, int64_t copies, int64_t n_senders,
                         int64_t n_receivers) {
   EdgeSet out;

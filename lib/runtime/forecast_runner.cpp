@@ -6,14 +6,10 @@
 #include <chrono>
 #include <future>
 
-#include "backend/backend.h"
-#include "config/stacking.h"
-#include "config/variables.h"
 #include "core/text.h"
 #include "core/version.h"
 #include "data/normalization.h"
 #include "devices/device_factory.h"
-#include "io/netcdf_forecast_writer.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
 #include "model/checkpoint.h"
@@ -25,7 +21,6 @@
 #include "runtime/model_setup.h"
 #include "runtime/output_sinks.h"
 #include "runtime/progress.h"
-#include "sampler/backend_noise.h"
 #include "sampler/dpm_solver.h"
 #include "sampler/schedule.h"
 #include "spec/spec_loader.h"
@@ -137,9 +132,9 @@ RunCheck check_run(const RunSpec& spec) {
     if (devices.size() > 1)
       plan.emplace_back("workers", std::to_string(devices.size()) + " (" + join(devices, ", ") +
                                        "); each takes the next member when it finishes one");
-    const auto n_members = static_cast<int64_t>(spec.forecast.member_ids.size());
-    const int64_t useful = (n_members + static_cast<int64_t>(devices.size()) - 1) /
-                           static_cast<int64_t>(devices.size());
+    const int64_t useful =
+        members_per_worker(static_cast<int64_t>(spec.forecast.member_ids.size()),
+                           static_cast<int64_t>(devices.size()));
     int64_t batch = spec.runtime.batch;  // auto: resolved on the first device, as the run does
     for (const auto& [device, workers] : workers_per_device) {
       std::unique_ptr<Backend> backend = make_backend(device, spec.model.precision);
@@ -151,34 +146,27 @@ RunCheck check_run(const RunSpec& spec) {
       const MemoryEstimate one =
           estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kDefaultChunkRows);
       if (batch == kBatchAuto) {
-        batch = choose_batch(one, edge_cache_enabled(spec.runtime.edge_cache, one.edge_cache,
-                                                     backend->free_memory_bytes()),
-                             backend->free_memory_bytes(), useful, backend->name() != "cpu");
+        batch = resolve_batch(batch, one, spec.runtime.edge_cache, *backend, useful);
         plan.emplace_back("batch", std::to_string(batch) +
                                        " member(s) per denoiser call (auto, from the free "
                                        "memory of " + backend->name() + ")");
       } else if (device == workers_per_device.front().first) {
         plan.emplace_back("batch", std::to_string(batch) + " member(s) per denoiser call");
       }
-      MemoryEstimate est = scale_for_batch(one, batch);
+      const MemoryEstimate est = scale_for_batch(one, batch);  // one worker
+      const MemoryEstimate device_est = scale_for_workers(est, workers);
       const auto free_bytes = static_cast<double>(backend->free_memory_bytes());
       const bool cache = edge_cache_enabled(spec.runtime.edge_cache, est.edge_cache,
                                             backend->free_memory_bytes());
       plan.emplace_back("memory", backend->name() + ": about " +
-                                      format_bytes(static_cast<double>(est.total() * workers)) +
+                                      format_bytes(static_cast<double>(device_est.total())) +
                                       " needed, plus " +
-                                      format_bytes(static_cast<double>(est.edge_cache * workers)) +
+                                      format_bytes(static_cast<double>(device_est.edge_cache)) +
                                       " for the edge cache (" +
                                       edge_cache_name(spec.runtime.edge_cache) + ": " +
                                       (cache ? "on" : "off") + "); " + format_bytes(free_bytes) +
                                       " free");
-      // Workers sharing a device each hold a full model and scratch.
-      est.weights *= workers;
-      est.graph *= workers;
-      est.activations *= workers;
-      est.sampler *= workers;
-      est.workspace *= workers;
-      check_device_memory(*backend, est, problems);
+      check_device_memory(*backend, device_est, problems);
     }
   });
   check.problems = problems.problems();
@@ -219,9 +207,9 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     // The first worker resolves batch auto; the others take its batch, so
     // that the members' grouping (and so their values) does not depend on
     // the number of devices.
-    const auto n_members = static_cast<int64_t>(spec.forecast.member_ids.size());
-    const auto n_workers = static_cast<int64_t>(devices.size());
-    const int64_t useful = (n_members + n_workers - 1) / n_workers;
+    const int64_t useful =
+        members_per_worker(static_cast<int64_t>(spec.forecast.member_ids.size()),
+                           static_cast<int64_t>(devices.size()));
     int64_t batch = spec.runtime.batch;
     for (const std::string& device : devices) {
       d.workers.push_back(std::make_unique<MemberWorker>(device, spec.model.precision, *d.model,

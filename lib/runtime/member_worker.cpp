@@ -16,31 +16,13 @@
 
 namespace gencast {
 
-void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
-                         ProblemList& problems) {
-  const auto free_bytes = static_cast<double>(backend.free_memory_bytes());
-  if (free_bytes > 0 && static_cast<double>(estimate.total()) > free_bytes)
-    problems.add("", "runtime.device",
-                 "at most " + format_bytes(free_bytes) + " of memory (free on " +
-                     backend.device_name() + ")",
-                 "an estimated " + format_bytes(static_cast<double>(estimate.total())) +
-                     " for this run",
-                 "use --precision bf16, a coarser grid, or a device with more memory");
-}
-
 MemberWorker::MemberWorker(const std::string& device, Precision precision,
                            const PreparedModel& model, EdgeCache edge_cache, int64_t n_lat,
                            int64_t n_lon, int64_t batch, int64_t max_useful_batch) {
   backend_ = make_backend(device, precision);
   const MemoryEstimate one = estimate_forecast_memory(model.checkpoint.config, n_lat, n_lon,
                                                       precision, kDefaultChunkRows);
-  const size_t free_bytes = backend_->free_memory_bytes();
-  if (batch == kBatchAuto) {
-    const bool cache = edge_cache_enabled(edge_cache, one.edge_cache, free_bytes);
-    batch = choose_batch(one, cache, free_bytes, max_useful_batch,
-                         backend_->name() != "cpu");
-  }
-  batch_ = batch;
+  batch_ = resolve_batch(batch, one, edge_cache, *backend_, max_useful_batch);
   ProblemList problems;
   check_device_memory(*backend_, scale_for_batch(one, batch_), problems);
   problems.throw_if_any();

@@ -45,10 +45,6 @@ struct EnsembleRun {
   std::vector<int64_t> member_ids;  // member_index -> member id
 };
 
-// Refuses (adds a problem) when `estimate` exceeds the backend's free memory.
-void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
-                         ProblemList& problems);
-
 class MemberWorker {
  public:
   // Makes the backend for `device` and the denoiser of `model` on it, for

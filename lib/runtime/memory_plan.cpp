@@ -7,6 +7,7 @@
 
 #include "backend/plan_sizes.h"
 #include "config/stacking.h"
+#include "runtime/model_setup.h"
 #include "sampler/dpm_solver.h"
 
 namespace gencast {
@@ -128,6 +129,41 @@ MemoryEstimate scale_for_batch(const MemoryEstimate& one, int64_t batch) {
   e.sampler *= batch;
   e.edge_cache *= batch;
   return e;
+}
+
+MemoryEstimate scale_for_workers(const MemoryEstimate& one, int64_t workers) {
+  MemoryEstimate e = one;
+  e.weights *= workers;
+  e.graph *= workers;
+  e.activations *= workers;
+  e.sampler *= workers;
+  e.workspace *= workers;
+  e.edge_cache *= workers;
+  return e;
+}
+
+int64_t members_per_worker(int64_t members, int64_t workers) {
+  return (members + workers - 1) / workers;
+}
+
+int64_t resolve_batch(int64_t requested, const MemoryEstimate& one, EdgeCache edge_cache,
+                      const Backend& backend, int64_t max_useful) {
+  if (requested != kBatchAuto) return requested;
+  const size_t free_bytes = backend.free_memory_bytes();
+  return choose_batch(one, edge_cache_enabled(edge_cache, one.edge_cache, free_bytes), free_bytes,
+                      max_useful, backend.name() != "cpu");
+}
+
+void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
+                         ProblemList& problems) {
+  const auto free_bytes = static_cast<double>(backend.free_memory_bytes());
+  if (free_bytes > 0 && static_cast<double>(estimate.total()) > free_bytes)
+    problems.add("", "runtime.device",
+                 "at most " + format_bytes(free_bytes) + " of memory (free on " +
+                     backend.device_name() + ")",
+                 "an estimated " + format_bytes(static_cast<double>(estimate.total())) +
+                     " for this run",
+                 "use --precision bf16, a coarser grid, or a device with more memory");
 }
 
 int64_t choose_batch(const MemoryEstimate& one, bool cache, size_t free_bytes,

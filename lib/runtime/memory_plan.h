@@ -15,6 +15,8 @@
 
 #include "backend/backend.h"
 #include "config/model_config.h"
+#include "config/run_options.h"
+#include "core/error.h"
 #include "model/denoiser_memory.h"
 
 namespace gencast {
@@ -52,12 +54,29 @@ std::string format_bytes(double bytes);
 // bound: the edge-chunk scratch does not grow with the batch).
 MemoryEstimate scale_for_batch(const MemoryEstimate& one, int64_t batch);
 
+// The estimate for `workers` workers on one device: each holds a full
+// model, its scratch and its edge cache.
+MemoryEstimate scale_for_workers(const MemoryEstimate& one, int64_t workers);
+
 // runtime.batch = auto: the most members per call (at most `max_useful`, the
-// members a worker will run, and at most 8, past which a 1 degree call
-// already fills an H100/H200) whose estimate, edge cache included when
-// `cache`, takes at most 80 % of `free_bytes`. 1 on the CPU (no gain) or when
-// nothing fits.
+// members a worker will run, and at most 8: on an H200 the gain at 1° is
+// already flat from 4 on, BENCHMARKS.md) whose estimate, edge cache included
+// when `cache`, takes at most 80 % of `free_bytes`. 1 on the CPU (no gain) or
+// when nothing fits.
 int64_t choose_batch(const MemoryEstimate& one, bool cache, size_t free_bytes,
                      int64_t max_useful, bool gpu);
+
+// Members each of `workers` workers runs at most: ceil(members / workers).
+int64_t members_per_worker(int64_t members, int64_t workers);
+
+// The batch a run uses on `backend`: `requested`, or for kBatchAuto
+// choose_batch with the edge-cache rule applied to this backend's free memory.
+// check-config and the forecast's workers both decide through this.
+int64_t resolve_batch(int64_t requested, const MemoryEstimate& one, EdgeCache edge_cache,
+                      const Backend& backend, int64_t max_useful);
+
+// Refuses (adds a problem) when `estimate` exceeds the backend's free memory.
+void check_device_memory(const Backend& backend, const MemoryEstimate& estimate,
+                         ProblemList& problems);
 
 }  // namespace gencast

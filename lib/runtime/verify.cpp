@@ -29,15 +29,6 @@ namespace {
 
 std::string base_name(const std::string& path) { return fs::path(path).filename().string(); }
 
-// `copies` copies of a [rows, cols] array stacked: the inputs of a batched
-// replay, every copy the same case.
-ArrayF tile_rows(const ArrayF& a, int64_t copies) {
-  if (copies == 1) return a;
-  ArrayF out({copies * a.dim(0), a.dim(1)});
-  for (int64_t k = 0; k < copies; ++k)
-    std::copy(a.data.begin(), a.data.end(), out.data.begin() + k * a.numel());
-  return out;
-}
 
 struct Context {
   FixtureFolder folder;

@@ -8,17 +8,12 @@
 #include <vector>
 
 #include "backend/cpu_backend.h"
+#include "test_tiny_model.h"
 
 namespace gencast {
 namespace {
 
-ArrayF uniform(const Shape& shape, uint32_t seed, float lo, float hi) {
-  ArrayF a(shape);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (auto& v : a.data) v = u(rng);
-  return a;
-}
+using testing::random_uniform;
 
 }  // namespace
 
@@ -32,8 +27,8 @@ TEST_CASE("cpu layer_norm_cond_segment_sum equals layer_norm_cond then segment_s
   std::uniform_int_distribution<int> deg(0, 9);
   for (int r = 0; r < 40; ++r) off.push_back(off.back() + deg(rng));
   const int64_t edges = off.back() - off.front(), rows = 40;
-  const ArrayF x = uniform({edges, C}, 11, -3.f, 3.f);
-  const ArrayF cond = uniform({2 * C}, 12, -1.f, 1.f);
+  const ArrayF x = random_uniform({edges, C}, 11, -3.f, 3.f);
+  const ArrayF cond = random_uniform({2 * C}, 12, -1.f, 1.f);
   Tensor xt = cpu.from_host(x, DType::f32), ct = cpu.from_host(cond, DType::f32);
   Tensor ot = cpu.from_host_i32(off);
 

@@ -22,6 +22,7 @@
 #include "backend/cpu_backend.h"
 #include "core/parallel.h"
 #include "graph/denoiser_graph.h"
+#include "test_tiny_model.h"
 
 namespace gencast {
 namespace {
@@ -30,13 +31,7 @@ namespace {
 // it into several ranges; the serial reference runs on the caller alone.
 constexpr int kManyWorkers = 7;
 
-ArrayF uniform(const Shape& shape, uint32_t seed, float lo, float hi) {
-  ArrayF a(shape);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (auto& v : a.data) v = u(rng);
-  return a;
-}
+using testing::random_uniform;
 
 // Runs `op` (which must rebuild its output from scratch) with one worker and
 // with kManyWorkers, and requires the same bits, finite and not all zero.
@@ -75,8 +70,8 @@ TEST_CASE("cpu backend ops give the same bits with 1 and 7 workers", "[parallel]
 
   SECTION("linear with bias, activation, alpha and beta") {
     const int64_t R = 600, K = 96, N = 80;
-    const ArrayF x = uniform({R, K}, 1, -1.f, 1.f), w = uniform({K, N}, 2, -0.2f, 0.2f);
-    const ArrayF b = uniform({N}, 3, -0.5f, 0.5f), y0 = uniform({R, N}, 4, -1.f, 1.f);
+    const ArrayF x = random_uniform({R, K}, 1, -1.f, 1.f), w = random_uniform({K, N}, 2, -0.2f, 0.2f);
+    const ArrayF b = random_uniform({N}, 3, -0.5f, 0.5f), y0 = random_uniform({R, N}, 4, -1.f, 1.f);
     Tensor xt = cpu.from_host(x, DType::f32), wt = cpu.from_host(w, DType::f32);
     Tensor bt = cpu.from_host(b, DType::f32);
     require_worker_invariant([&] {
@@ -88,8 +83,8 @@ TEST_CASE("cpu backend ops give the same bits with 1 and 7 workers", "[parallel]
 
   SECTION("layer_norm_cond, accumulating") {
     const int64_t R = 20000, C = 48;
-    const ArrayF x = uniform({R, C}, 5, -3.f, 3.f), cond = uniform({2 * C}, 6, -1.f, 1.f);
-    const ArrayF y0 = uniform({R, C}, 7, -1.f, 1.f);
+    const ArrayF x = random_uniform({R, C}, 5, -3.f, 3.f), cond = random_uniform({2 * C}, 6, -1.f, 1.f);
+    const ArrayF y0 = random_uniform({R, C}, 7, -1.f, 1.f);
     Tensor xt = cpu.from_host(x, DType::f32), ct = cpu.from_host(cond, DType::f32);
     require_worker_invariant([&] {
       Tensor y = cpu.from_host(y0, DType::f32);
@@ -100,8 +95,8 @@ TEST_CASE("cpu backend ops give the same bits with 1 and 7 workers", "[parallel]
 
   SECTION("gather2_add_act") {
     const int64_t R = 30000, C = 32, ra = 500, rb = 700;
-    const ArrayF a = uniform({ra, C}, 8, -2.f, 2.f), b = uniform({rb, C}, 9, -2.f, 2.f);
-    const ArrayF y0 = uniform({R, C}, 10, -1.f, 1.f);
+    const ArrayF a = random_uniform({ra, C}, 8, -2.f, 2.f), b = random_uniform({rb, C}, 9, -2.f, 2.f);
+    const ArrayF y0 = random_uniform({R, C}, 10, -1.f, 1.f);
     std::vector<int32_t> ia(R), ib(R);
     std::mt19937 rng(11);
     for (int64_t r = 0; r < R; ++r) {
@@ -121,7 +116,7 @@ TEST_CASE("cpu backend ops give the same bits with 1 and 7 workers", "[parallel]
     const int64_t N = 5000, C = 64;
     const std::vector<int32_t> off = segment_offsets(N, 9, 3, 12);
     const int64_t E = off.back() - off.front();
-    const ArrayF x = uniform({E, C}, 13, -3.f, 3.f), cond = uniform({2 * C}, 14, -1.f, 1.f);
+    const ArrayF x = random_uniform({E, C}, 13, -3.f, 3.f), cond = random_uniform({2 * C}, 14, -1.f, 1.f);
     Tensor xt = cpu.from_host(x, DType::f32), ct = cpu.from_host(cond, DType::f32);
     Tensor ot = cpu.from_host_i32(off);
     require_worker_invariant([&] {
@@ -149,7 +144,7 @@ TEST_CASE("cpu backend ops give the same bits with 1 and 7 workers", "[parallel]
       csr.indices.insert(csr.indices.end(), nb.begin(), nb.end());
       csr.offsets.push_back(static_cast<int64_t>(csr.indices.size()));
     }
-    const ArrayF qkv = uniform({N, 3 * H * D}, 16, -2.f, 2.f);
+    const ArrayF qkv = random_uniform({N, 3 * H * D}, 16, -2.f, 2.f);
     Tensor qt = cpu.from_host(qkv, DType::f32);
     const auto plan = cpu.plan_attention(csr, H, D, AttentionTiles::sparse);
     require_worker_invariant([&] {
@@ -161,14 +156,14 @@ TEST_CASE("cpu backend ops give the same bits with 1 and 7 workers", "[parallel]
 
   SECTION("axpby and copy_columns") {
     const int64_t n = int64_t{1} << 20, R = 40000, C = 16, D = 40;
-    const ArrayF x = uniform({n}, 17, -1.f, 1.f), y = uniform({n}, 18, -1.f, 1.f);
+    const ArrayF x = random_uniform({n}, 17, -1.f, 1.f), y = random_uniform({n}, 18, -1.f, 1.f);
     Tensor xt = cpu.from_host(x, DType::f32), yt = cpu.from_host(y, DType::f32);
     require_worker_invariant([&] {
       Tensor out = cpu.empty({n}, DType::f32);
       cpu.axpby(0.3f, xt, -1.7f, yt, out);
       return cpu.to_host(out);
     });
-    const ArrayF src = uniform({R, C}, 19, -1.f, 1.f), dst0 = uniform({R, D}, 20, -1.f, 1.f);
+    const ArrayF src = random_uniform({R, C}, 19, -1.f, 1.f), dst0 = random_uniform({R, D}, 20, -1.f, 1.f);
     Tensor st = cpu.from_host(src, DType::f32);
     require_worker_invariant([&] {
       Tensor dst = cpu.from_host(dst0, DType::f32);

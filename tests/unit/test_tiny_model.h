@@ -1,5 +1,5 @@
 // Shared test fixtures: the reference fixture's tiny model on its 4° grid,
-// and fresh random normal arrays (kernel and model checks never run on zeros).
+// and fresh random normal and uniform arrays (kernel and model checks never run on zeros).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,15 @@ inline ArrayF random_normal(Shape shape, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.f, 1.f);
   for (float& v : a.data) v = dist(rng);
+  return a;
+}
+
+// Uniform values in [lo, hi) from a seeded generator.
+inline ArrayF random_uniform(const Shape& shape, uint32_t seed, float lo, float hi) {
+  ArrayF a(shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  for (auto& v : a.data) v = u(rng);
   return a;
 }
 
