@@ -42,7 +42,15 @@ struct ForecastOutputSpec {
   std::string command_line;                      // for the `history` attribute
   std::string tool_version;                      // "" = this build's version
   std::string spec_file = "run spec";            // where the options came from, for messages
+  // The run's identity (runtime/run_fingerprint.h): a digest and its
+  // "key: value" text, stored so that merge and resume can check parts and
+  // partial files belong to the same run. Empty = not recorded.
+  std::string run_fingerprint, run_identity;
 };
+
+// Global attributes holding ForecastOutputSpec::run_fingerprint / run_identity.
+inline constexpr const char* kFingerprintAttribute = "gencast_run_fingerprint";
+inline constexpr const char* kIdentityAttribute = "gencast_run_identity";
 
 class ForecastSink {
  public:

@@ -473,6 +473,8 @@ void NetcdfForecastWriter::define_file() {
   }
   if (!spec_.model_license.empty()) att.text(NC_GLOBAL, "model_license", spec_.model_license);
   if (!spec_.run_spec_yaml.empty()) att.text(NC_GLOBAL, "run_spec", spec_.run_spec_yaml);
+  if (!spec_.run_fingerprint.empty()) att.text(NC_GLOBAL, kFingerprintAttribute, spec_.run_fingerprint);
+  if (!spec_.run_identity.empty()) att.text(NC_GLOBAL, kIdentityAttribute, spec_.run_identity);
   att.text(NC_GLOBAL, "history",
            utc_now_iso() + " " + (spec_.command_line.empty() ? "gencast-run" : spec_.command_line));
   nc_check(nc_enddef(ncid_), "leaving define mode", file);

@@ -21,6 +21,7 @@
 #include "runtime/model_setup.h"
 #include "runtime/output_sinks.h"
 #include "runtime/progress.h"
+#include "runtime/run_fingerprint.h"
 #include "sampler/dpm_solver.h"
 #include "sampler/schedule.h"
 #include "spec/spec_loader.h"
@@ -226,6 +227,11 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
                initial.n_lon(), format_iso_time(init_time_s));
   ForecastOutputSpec out_spec = output_spec(spec, config, initial, init_time_s);
   out_spec.command_line = command_line;
+  const RunFingerprint fingerprint = make_run_fingerprint(
+      spec, sampler, setup.workers.front()->batch(), file_digest(spec.model.checkpoint),
+      stats_digest(stats), input_digest(initial), init_time_s);
+  out_spec.run_fingerprint = fingerprint.digest();
+  out_spec.run_identity = fingerprint.text();
   {
     ProblemList problems;
     check_sink_options(spec.output.format, out_spec, target_names(task), problems);

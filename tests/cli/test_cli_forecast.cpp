@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "cli/cli_runner.h"
+#include "io/forecast_reader.h"
+#include "runtime/run_fingerprint.h"
 #include "unit/test_input_files.h"
 
 using namespace gencast;
@@ -195,6 +197,14 @@ TEST_CASE("member k is bit-identical whatever the ensemble size or subset",
   size_t m_other = 0;
   const std::vector<float> c = read_t2m(other, m_other);
   CHECK(!std::equal(c.begin(), c.end(), b.begin()));
+  // The run identity ignores the member selection and names the seed change.
+  const ForecastFileInfo info_all = ForecastReader(all).info(), info_one = ForecastReader(one).info(),
+                         info_other = ForecastReader(other).info();
+  CHECK(info_all.spec.run_fingerprint.size() == 16);
+  CHECK(info_all.spec.run_fingerprint == info_one.spec.run_fingerprint);
+  CHECK(info_other.spec.run_fingerprint != info_one.spec.run_fingerprint);
+  CHECK(identity_differences(info_one.spec.run_identity, info_other.spec.run_identity) ==
+        std::vector<std::string>{"seed: 7 vs 8"});
 }
 
 TEST_CASE("several workers (cpu,cpu,cpu) give the one-worker run's values bit for bit",
