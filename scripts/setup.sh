@@ -9,8 +9,11 @@ packages=(
   libcli11-dev libspdlog-dev libyaml-cpp-dev
   libnetcdf-dev libnetcdf-c++4-dev libhdf5-dev netcdf-bin
   libzip-dev zlib1g-dev
+  libeccodes-dev     # GRIB2 output and GRIB input (ecCodes)
+  libeccodes-tools   # grib_ls / grib_get_data read our GRIB back in the tests
   catch2
   python3-xarray python3-netcdf4   # a real client reads our output in the tests
+  python3-cfgrib     # cfgrib (xarray's GRIB engine) reads our GRIB output in the tests
 )
 
 missing=()

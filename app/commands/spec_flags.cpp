@@ -66,10 +66,19 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   optional_flag(cmd, "--checkpoint", o.checkpoint, "model.checkpoint: checkpoint .npz");
   optional_flag(cmd, "--stats-dir", o.stats_dir,
                 "model.stats_dir: folder with the *_by_level.nc statistics");
-  optional_flag(cmd, "--input", o.input, "input.path: source NetCDF");
+  // Repeatable, one path each time (no comma splitting: paths may hold commas).
+  cmd.add_option_function<std::vector<std::string>>(
+         "--input",
+         [&o](const std::vector<std::string>& paths) { o.input = paths; },
+         "input.path: source NetCDF or GRIB file; repeat it for GRIB split over files")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->type_name("PATH")
+      ->group(kGroup);
   optional_flag(cmd, "--init-time", o.init_time,
                 "input.init_time: ISO 8601 UTC, e.g. 2019-03-29T12:00 (\"\" = latest)");
-  optional_flag(cmd, "--output", o.output, "output.path: forecast NetCDF to write");
+  optional_flag(cmd, "--output", o.output,
+                "output.path: forecast file to write (.grib/.grib2 names write GRIB)");
   optional_flag(cmd, "--steps", o.steps, "forecast.steps: number of 12 h steps");
   optional_flag(cmd, "--lead-time", o.lead_time,
                 "forecast.lead_time: e.g. 15d or 360h (a multiple of 12 h)");
@@ -84,7 +93,10 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   optional_flag(cmd, "--attention", o.attention,
                 "model.attention: auto, triblockdiag, sparse or dense");
   optional_flag(cmd, "--layout", o.layout, "output.layout: predictions or wb2");
-  optional_flag(cmd, "--format", o.format, "output.format: netcdf");
+  optional_flag(cmd, "--format", o.format,
+                "output.format: netcdf or grib (default: from the output name, else netcdf)");
+  optional_flag(cmd, "--grib-packing", o.grib_packing,
+                "output.grib_packing: simple (16 bits per value) or ieee (32-bit floats, exact)");
   optional_flag(cmd, "--batch", o.batch,
                 "runtime.batch: members per denoiser call, auto (from free memory) or N");
   optional_flag(cmd, "--edge-cache", o.edge_cache,

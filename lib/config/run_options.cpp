@@ -1,6 +1,8 @@
 #include "config/run_options.h"
 
+#include <cctype>
 #include <charconv>
+#include <string>
 
 #include "core/error.h"
 
@@ -60,12 +62,40 @@ std::string batch_name(int64_t batch) {
 const char* output_format_name(OutputFormat format) {
   switch (format) {
     case OutputFormat::netcdf: return "netcdf";
+    case OutputFormat::grib: return "grib";
   }
   return "?";
 }
 
 std::optional<OutputFormat> parse_output_format(std::string_view text) {
-  if (text == "netcdf") return OutputFormat::netcdf;
+  for (auto format : {OutputFormat::netcdf, OutputFormat::grib})
+    if (text == output_format_name(format)) return format;
+  return std::nullopt;
+}
+
+std::optional<OutputFormat> output_format_from_extension(std::string_view path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const size_t dot = name.find_last_of('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  std::string ext(name.substr(dot + 1));
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == "nc" || ext == "nc4" || ext == "netcdf") return OutputFormat::netcdf;
+  if (ext == "grib" || ext == "grib2" || ext == "grb" || ext == "grb2") return OutputFormat::grib;
+  return std::nullopt;
+}
+
+const char* grib_packing_name(GribPacking packing) {
+  switch (packing) {
+    case GribPacking::simple: return "simple";
+    case GribPacking::ieee: return "ieee";
+  }
+  return "?";
+}
+
+std::optional<GribPacking> parse_grib_packing(std::string_view text) {
+  for (auto packing : {GribPacking::simple, GribPacking::ieee})
+    if (text == grib_packing_name(packing)) return packing;
   return std::nullopt;
 }
 

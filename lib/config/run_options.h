@@ -27,10 +27,22 @@ std::optional<OutputLayout> parse_output_layout(std::string_view text);
 
 // Output file formats; the sink factory (runtime/output_sinks.h) maps each to
 // an io/ implementation.
-enum class OutputFormat { netcdf };
-const char* output_format_name(OutputFormat format);  // "netcdf"
+enum class OutputFormat { netcdf, grib };
+const char* output_format_name(OutputFormat format);  // "netcdf", "grib"
 std::optional<OutputFormat> parse_output_format(std::string_view text);
-inline constexpr const char* kOutputFormatChoices = "netcdf";
+inline constexpr const char* kOutputFormatChoices = "netcdf or grib";
+// The format a file name's extension names: .nc/.nc4/.netcdf -> netcdf,
+// .grib/.grib2/.grb/.grb2 -> grib (case-insensitive); nullopt for any other.
+std::optional<OutputFormat> output_format_from_extension(std::string_view path);
+
+// How GRIB output values are packed: simple packing with 16 bits per value
+// (ERA5's packing; error at most the field's range / 65535), or 32-bit IEEE
+// floats (lossless for the float32 forecast, twice the size).
+enum class GribPacking { simple, ieee };
+const char* grib_packing_name(GribPacking packing);  // "simple", "ieee"
+std::optional<GribPacking> parse_grib_packing(std::string_view text);
+inline constexpr const char* kGribPackingChoices = "simple (16 bits per value) or ieee (32-bit floats)";
+inline constexpr long kGribSimpleBitsPerValue = 16;
 
 // Members per denoiser call (runtime.batch): 0 = auto (chosen from the free
 // device memory), else 1..kMaxBatch.

@@ -28,6 +28,7 @@ struct ForecastOutputSpec {
   std::string ensemble_dim;            // member dim name, "" = default_ensemble_dim
   std::vector<std::string> variables;  // subset of the target variables, empty = all
   int64_t compression = 1;             // zlib level 0-9, 0 = uncompressed
+  GribPacking grib_packing = GribPacking::simple;  // GRIB sink only
   std::vector<float> lat;              // degrees north, ascending
   std::vector<float> lon;              // degrees east
   std::vector<int64_t> levels;         // hPa, in channel level-index order

@@ -10,6 +10,7 @@
 
 #include "config/variables.h"
 #include "core/text.h"
+#include "io/input_values.h"
 
 namespace gencast {
 namespace {
@@ -17,7 +18,6 @@ namespace {
 // Tolerance on coordinate values in degrees: coordinates are stored as
 // float32 (about 1e-5 degrees of rounding at 360), far below any grid step.
 constexpr double kCoordTolDeg = 1e-3;
-constexpr size_t kMaxTimesListed = 8;
 
 std::string fmt(double v) {
   char buf[32];
@@ -25,17 +25,7 @@ std::string fmt(double v) {
   return buf;
 }
 
-std::string times_text(const std::vector<int64_t>& times) {
-  std::string out;
-  for (size_t i = 0; i < times.size() && i < kMaxTimesListed; ++i) {
-    if (i) out += ", ";
-    out += format_iso_time(times[i]);
-  }
-  if (times.size() > kMaxTimesListed)
-    out += ", ... (" + std::to_string(times.size()) + " times, last " +
-           format_iso_time(times.back()) + ")";
-  return out.empty() ? "no times" : out;
-}
+std::string times_text(const std::vector<int64_t>& times) { return input_times_text(times); }
 
 std::string levels_text(const std::vector<double>& levels) {
   std::string out;
@@ -432,21 +422,7 @@ InputDataset read_collecting(const std::string& path, const TaskConfig& task,
     if (!can_read) continue;
     ArrayF field = read_field(*var, plan, is_static);
 
-    size_t nan_count = 0, inf_count = 0;
-    for (float v : field.data) {
-      if (std::isnan(v)) ++nan_count;
-      else if (std::isinf(v)) ++inf_count;
-    }
-    if (inf_count > 0)
-      problems.add(path, name, "finite values", std::to_string(inf_count) +
-                   " infinite value(s) in the input frames");
-    if (nan_count > 0 && name != kNanFilledVariable)
-      problems.add(path, name,
-                   "no missing values (only sea_surface_temperature may be NaN, over land)",
-                   std::to_string(nan_count) + " NaN value(s) in the input frames (" +
-                       times_text(ds.times_s) + ")");
-    if (nan_count == field.data.size() && name == kNanFilledVariable)
-      problems.add(path, name, "sea values (NaN only over land)", "NaN everywhere");
+    check_input_values(path, name, field, ds.times_s, problems);
     ds.fields[name] = std::move(field);
   }
 

@@ -10,7 +10,7 @@
 #include "core/version.h"
 #include "data/normalization.h"
 #include "devices/device_factory.h"
-#include "io/netcdf_input.h"
+#include "io/initial_conditions.h"
 #include "io/stats.h"
 #include "model/checkpoint.h"
 #include "runtime/async_writer.h"
@@ -43,6 +43,7 @@ ForecastOutputSpec output_spec(const RunSpec& spec, const ModelConfig& config,
   o.ensemble_dim = spec.output.ensemble_dim;
   o.variables = spec.output.variables;
   o.compression = spec.output.compression;
+  o.grib_packing = spec.output.grib_packing;
   o.lat = input.lat;
   o.lon = input.lon;
   o.levels = config.task.pressure_levels;
@@ -58,6 +59,18 @@ ForecastOutputSpec output_spec(const RunSpec& spec, const ModelConfig& config,
 }
 
 std::vector<std::string> target_names(const TaskConfig& task) { return task.target_variables; }
+
+// The output line of check-config: the format and the options that apply to it.
+std::string output_description(const OutputSection& o) {
+  if (o.format == OutputFormat::grib)
+    return std::string("GRIB2, ") +
+           (o.grib_packing == GribPacking::ieee
+                ? "32-bit IEEE packing (exact)"
+                : "simple packing, " + std::to_string(kGribSimpleBitsPerValue) + " bits per value") +
+           "; layout, ensemble_dim and compression apply to NetCDF only";
+  return std::string("NetCDF, ") + output_layout_name(o.layout) + " layout, zlib " +
+         std::to_string(o.compression);
+}
 
 }  // namespace
 
@@ -99,14 +112,14 @@ RunCheck check_run(const RunSpec& spec) {
   problems.collect([&] { check_stats(spec.model.stats_dir, config.task, problems); });
   const std::string init = init_time_text(spec);
   const size_t before_input = problems.size();
-  problems.collect([&] { check_input_dataset(spec.input.path, config.task, init, problems); });
+  problems.collect([&] { check_initial_conditions(spec.input.paths(), config.task, init, problems); });
   int64_t n_lat = 0, n_lon = 0;
   if (problems.size() == before_input) {
     problems.collect([&] {
-      const InputDataset input = read_input_dataset(spec.input.path, config.task, init);
+      const InputDataset input = read_initial_conditions(spec.input.paths(), config.task, init);
       n_lat = input.n_lat();
       n_lon = input.n_lon();
-      plan.emplace_back("input", spec.input.path + " (" + std::to_string(n_lat) + " x " +
+      plan.emplace_back("input", input.path + " (" + std::to_string(n_lat) + " x " +
                                      std::to_string(n_lon) + " grid)");
       plan.emplace_back("init time", format_iso_time(input.times_s.back()));
       ForecastOutputSpec out = output_spec(spec, config, input, input.times_s.back());
@@ -117,8 +130,7 @@ RunCheck check_run(const RunSpec& spec) {
                                     std::to_string(spec.forecast.lead_time_hours()) + " h), " +
                                     std::to_string(spec.forecast.member_ids.size()) +
                                     " members, seed " + std::to_string(spec.forecast.seed));
-  plan.emplace_back("output", spec.output.path + " (" + output_layout_name(spec.output.layout) +
-                                  " layout, zlib " + std::to_string(spec.output.compression) + ")");
+  plan.emplace_back("output", spec.output.path + " (" + output_description(spec.output) + ")");
 
   // Devices: each exists, and its workers fit in its free memory.
   problems.collect([&] {
@@ -189,7 +201,7 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   const TaskConfig& task = config.task;
   const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);
   const NormalizationStats stats = read_stats(spec.model.stats_dir, task);
-  const InputGrid grid = read_input_grid(spec.input.path);
+  const InputGrid grid = read_initial_grid(spec.input.paths());
   const auto n_lat = static_cast<int64_t>(grid.lat.size());
   const auto n_lon = static_cast<int64_t>(grid.lon.size());
   // The graph and one worker per device (backend, denoiser, noise plan) need
@@ -220,10 +232,10 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     }
     return d;
   });
-  const InputDataset initial = read_input_dataset(spec.input.path, task, init_time_text(spec));
+  const InputDataset initial = read_initial_conditions(spec.input.paths(), task, init_time_text(spec));
   DeviceSetup setup = pending_setup.get();  // rethrows the setup's errors
   const int64_t init_time_s = initial.times_s.back();
-  spdlog::info("input {}: {} x {} grid, init {}", spec.input.path, initial.n_lat(),
+  spdlog::info("input {}: {} x {} grid, init {}", initial.path, initial.n_lat(),
                initial.n_lon(), format_iso_time(init_time_s));
   ForecastOutputSpec out_spec = output_spec(spec, config, initial, init_time_s);
   out_spec.command_line = command_line;

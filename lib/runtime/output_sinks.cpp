@@ -1,5 +1,6 @@
 #include "runtime/output_sinks.h"
 
+#include "io/grib_forecast_sink.h"
 #include "io/netcdf_forecast_writer.h"
 
 namespace gencast {
@@ -8,12 +9,14 @@ void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
                         const std::vector<std::string>& target_variables, ProblemList& problems) {
   switch (format) {
     case OutputFormat::netcdf: return check_output_options(spec, target_variables, problems);
+    case OutputFormat::grib: return check_grib_output_options(spec, target_variables, problems);
   }
 }
 
 std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOutputSpec spec) {
   switch (format) {
     case OutputFormat::netcdf: return std::make_unique<NetcdfForecastWriter>(std::move(spec));
+    case OutputFormat::grib: return std::make_unique<GribForecastSink>(std::move(spec));
   }
   throw std::logic_error("make_forecast_sink: an OutputFormat without a sink");
 }

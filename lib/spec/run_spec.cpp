@@ -41,6 +41,12 @@ bool SamplerSection::any() const {
          min_noise_level || rho;
 }
 
+std::vector<std::string> InputSection::paths() const {
+  std::vector<std::string> out{path};
+  out.insert(out.end(), extra_paths.begin(), extra_paths.end());
+  return out;
+}
+
 std::vector<std::string> RuntimeSection::worker_devices() const {
   return devices.empty() ? std::vector<std::string>{device} : devices;
 }

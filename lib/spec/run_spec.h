@@ -50,7 +50,14 @@ struct ModelSection {
 };
 
 struct InputSection {
-  std::string path;  // absolute path of the source NetCDF (required)
+  // Absolute path of the source file (required): NetCDF or GRIB, told apart
+  // by content (io/initial_conditions.h).
+  std::string path;
+  // Further GRIB files read together with `path`, for ERA5 fields split over
+  // several files (CDS delivers pressure-level and single-level fields
+  // separately). YAML: `path: [pl.grib, sfc.grib]`; CLI: --input repeated.
+  std::vector<std::string> extra_paths;
+  std::vector<std::string> paths() const;  // path, then extra_paths
   // Initialisation time, UTC, whole seconds. Empty = the latest time in the
   // file that has the frame 12 h earlier too.
   std::optional<std::chrono::sys_seconds> init_time;
@@ -86,7 +93,10 @@ struct OutputSection {
   std::string ensemble_dim;            // NetCDF dimension name of the members
   std::vector<std::string> variables;  // target variables written; empty = all
   int64_t compression = 1;             // zlib deflate level 0..9 (0 = none)
-  OutputFormat format = OutputFormat::netcdf;  // file format of the output
+  // File format of the output. When the spec and the flags leave it out, the
+  // output name's extension decides (.grib/.grib2/.grb/.grb2 -> grib).
+  OutputFormat format = OutputFormat::netcdf;
+  GribPacking grib_packing = GribPacking::simple;  // GRIB output only
   bool overwrite = false;  // replace an existing output file (else refused before any work)
   bool operator==(const OutputSection&) const = default;
 };

@@ -286,9 +286,7 @@ class SpecParser {
   void input(const std::string& path, const YAML::Node& node) {
     InputSection& in = draft_.spec.input;
     walk(node, path, {
-        {"path", [&](const std::string& p, const YAML::Node& n) {
-           path_value(p, n, in.path, base_dir_, "a path to the source NetCDF file");
-         }},
+        {"path", [&](const std::string& p, const YAML::Node& n) { input_paths(p, n); }},
         {"init_time", [&](const std::string& p, const YAML::Node& n) {
            const std::string expected = "an ISO 8601 UTC time such as 2019-03-29T12:00, or \"\"";
            const auto v = text(p, n, true, expected);
@@ -303,6 +301,32 @@ class SpecParser {
            given(p, n);
          }},
     });
+  }
+
+  // One path, or a list of GRIB files that together hold the input fields.
+  void input_paths(const std::string& path, const YAML::Node& node) {
+    InputSection& in = draft_.spec.input;
+    const std::string expected =
+        "a path to the source NetCDF or GRIB file, or a list of GRIB files";
+    if (!node.IsSequence()) {
+      path_value(path, node, in.path, base_dir_, expected);
+      in.extra_paths.clear();
+      return;
+    }
+    std::vector<std::string> paths;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        problem(at(path + "[" + std::to_string(i) + "]", item), "a file path", describe(item));
+        draft_.invalid_keys.insert(path);
+        return;
+      }
+      paths.push_back(resolve_spec_path(item.Scalar(), base_dir_));
+    }
+    if (paths.empty()) return invalid(path, node, expected);
+    in.path = paths.front();
+    in.extra_paths.assign(paths.begin() + 1, paths.end());
+    given(path, node);
   }
 
   void forecast(const std::string& path, const YAML::Node& node) {
@@ -432,13 +456,16 @@ class SpecParser {
     OutputSection& o = draft_.spec.output;
     walk(node, path, {
         {"path", [&](const std::string& p, const YAML::Node& n) {
-           path_value(p, n, o.path, output_base_dir_, "a path for the forecast NetCDF file");
+           path_value(p, n, o.path, output_base_dir_, "a path for the forecast file");
          }},
         {"layout", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, o.layout, parse_output_layout, "predictions or wb2");
          }},
         {"format", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, o.format, parse_output_format, kOutputFormatChoices);
+         }},
+        {"grib_packing", [&](const std::string& p, const YAML::Node& n) {
+           choice(p, n, o.grib_packing, parse_grib_packing, kGribPackingChoices);
          }},
         {"ensemble_dim", [&](const std::string& p, const YAML::Node& n) {
            // Syntax only: which names clash depends on the layout and the
@@ -586,6 +613,33 @@ std::string read_text_file(const fs::path& path) {
   return buf.str();
 }
 
+// output.format: when neither the spec nor a flag gives it, the output name's
+// extension decides; a given format that contradicts a known extension (grib
+// into forecast.nc) is refused rather than writing a file its name misdescribes.
+void resolve_output_format(SpecDraft& draft) {
+  OutputSection& o = draft.spec.output;
+  if (o.path.empty() || draft.invalid_keys.count("output.path") ||
+      draft.invalid_keys.count("output.format"))
+    return;
+  const auto by_name = output_format_from_extension(o.path);
+  if (!draft.origins.count("output.format")) {
+    if (by_name) o.format = *by_name;
+    return;
+  }
+  if (by_name && *by_name != o.format) {
+    const SpecOrigin f = draft.origin("output.format");
+    const SpecOrigin p = draft.origin("output.path");
+    draft.problems.add(f.file, f.field,
+                       std::string("a format that matches the output name (") +
+                           output_format_name(*by_name) + " for '" +
+                           fs::path(o.path).filename().string() + "')",
+                       output_format_name(o.format),
+                       std::string("name the output with the extension of ") +
+                           output_format_name(o.format) + " (output.path from " + p.file + ": " +
+                           p.field + "), or drop output.format to follow the name");
+  }
+}
+
 }  // namespace
 
 SpecOrigin SpecDraft::origin(const std::string& key_path) const {
@@ -660,8 +714,8 @@ RunSpec finalize_spec(SpecDraft draft) {
   } required[] = {
       {"model.checkpoint", "--checkpoint", "a path to the checkpoint .npz", spec.model.checkpoint},
       {"model.stats_dir", "--stats-dir", "a path to the statistics folder", spec.model.stats_dir},
-      {"input.path", "--input", "a path to the source NetCDF file", spec.input.path},
-      {"output.path", "--output", "a path for the forecast NetCDF file", spec.output.path},
+      {"input.path", "--input", "a path to the source NetCDF or GRIB file", spec.input.path},
+      {"output.path", "--output", "a path for the forecast file", spec.output.path},
   };
   for (const auto& r : required) {
     if (!r.value.empty() || draft.invalid_keys.count(r.key)) continue;
@@ -671,7 +725,8 @@ RunSpec finalize_spec(SpecDraft draft) {
   // The output must never overwrite what the run reads.
   if (!spec.output.path.empty() && !draft.invalid_keys.count("output.path")) {
     std::vector<std::pair<std::string, std::string>> inputs = {
-        {"model.checkpoint", spec.model.checkpoint}, {"input.path", spec.input.path}};
+        {"model.checkpoint", spec.model.checkpoint}};
+    for (const auto& path : spec.input.paths()) inputs.emplace_back("input.path", path);
     if (!spec.model.stats_dir.empty())
       for (const char* stats : {"mean_by_level.nc", "stddev_by_level.nc",
                                 "diffs_stddev_by_level.nc", "min_by_level.nc"})
@@ -697,6 +752,7 @@ RunSpec finalize_spec(SpecDraft draft) {
                  "use precision fp32, or a GPU device (device cpu set by " + d.file + ": " +
                      d.field + ")");
   }
+  resolve_output_format(draft);
   problems.throw_if_any();
 
   ForecastSection& f = spec.forecast;
@@ -746,8 +802,8 @@ void check_spec_paths(const RunSpec& spec, ProblemList& problems) {
   };
   need_file(spec.model.checkpoint, "model.checkpoint",
             "official checkpoints: gs://dm_graphcast/gencast/params/");
-  need_file(spec.input.path, "input.path",
-            "example inputs: gs://dm_graphcast/gencast/dataset/");
+  for (const auto& path : spec.input.paths())
+    need_file(path, "input.path", "example inputs: gs://dm_graphcast/gencast/dataset/");
   if (!fs::is_directory(spec.model.stats_dir, ec)) {
     problems.add(spec.model.stats_dir, "model.stats_dir", "an existing folder",
                  fs::exists(spec.model.stats_dir, ec) ? "a file" : "no such folder",

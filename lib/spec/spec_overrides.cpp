@@ -47,7 +47,7 @@ class OverrideApplier {
     RunSpec& spec = draft_.spec;
     path(o.checkpoint, spec.model.checkpoint, "model.checkpoint", "--checkpoint");
     path(o.stats_dir, spec.model.stats_dir, "model.stats_dir", "--stats-dir");
-    path(o.input, spec.input.path, "input.path", "--input");
+    input_paths(o.input);
     path(o.output, spec.output.path, "output.path", "--output");
     if (o.init_time) {
       if (o.init_time->empty()) {
@@ -92,6 +92,8 @@ class OverrideApplier {
     choice(o.batch, spec.runtime.batch, parse_batch, "runtime.batch", "--batch", kBatchChoices);
     choice(o.format, spec.output.format, parse_output_format, "output.format", "--format",
            kOutputFormatChoices);
+    choice(o.grib_packing, spec.output.grib_packing, parse_grib_packing, "output.grib_packing",
+           "--grib-packing", kGribPackingChoices);
     if (o.variables) variables(*o.variables);
     if (o.overwrite) {
       spec.output.overwrite = true;
@@ -108,6 +110,21 @@ class OverrideApplier {
   }
 
  private:
+  // --input replaces the file's input paths; repeated, it names several GRIB files.
+  void input_paths(const std::optional<std::vector<std::string>>& values) {
+    if (!values) return;
+    std::vector<std::string> paths;
+    for (const auto& v : *values) {
+      if (v.empty()) return problem("--input", "a path", "an empty string");
+      paths.push_back(resolve_spec_path(v, cwd_));
+    }
+    if (paths.empty()) return problem("--input", "a path", "nothing");
+    InputSection& in = draft_.spec.input;
+    in.path = paths.front();
+    in.extra_paths.assign(paths.begin() + 1, paths.end());
+    set("input.path", "--input");
+  }
+
   // The file's steps or lead_time is replaced as a whole by the flag.
   void forecast_length(const SpecOverrides& o) {
     if (o.steps && o.lead_time) {
@@ -198,7 +215,7 @@ class OverrideApplier {
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
-         !edge_cache && !format && !variables && !compression && !overwrite;
+         !edge_cache && !format && !grib_packing && !variables && !compression && !overwrite;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

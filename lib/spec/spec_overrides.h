@@ -19,7 +19,7 @@ struct SpecDraft;  // spec_loader.h
 struct SpecOverrides {
   std::optional<std::string> checkpoint;   // --checkpoint PATH
   std::optional<std::string> stats_dir;    // --stats-dir DIR
-  std::optional<std::string> input;        // --input PATH
+  std::optional<std::vector<std::string>> input;  // --input PATH (repeated: several GRIB files)
   std::optional<std::string> init_time;    // --init-time ISO8601 ("" = latest)
   std::optional<std::string> output;       // --output PATH
   std::optional<int64_t> steps;            // --steps N (12 h steps)
@@ -34,7 +34,8 @@ struct SpecOverrides {
   std::optional<std::string> attention;    // --attention auto | triblockdiag | sparse | dense
   std::optional<std::string> layout;       // --layout predictions | wb2
   std::optional<std::string> edge_cache;   // --edge-cache auto | on | off
-  std::optional<std::string> format;       // --format netcdf
+  std::optional<std::string> format;       // --format netcdf | grib
+  std::optional<std::string> grib_packing; // --grib-packing simple | ieee
   std::optional<std::vector<std::string>> variables;  // --variables a,b,c
   std::optional<int64_t> compression;      // --compression 0..9
   bool overwrite = false;                  // --overwrite

@@ -69,7 +69,14 @@ std::string to_yaml(const RunSpec& spec) {
   out << YAML::EndMap;
 
   out << YAML::Key << "input" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "path" << YAML::Value << spec.input.path;
+  out << YAML::Key << "path" << YAML::Value;
+  if (spec.input.extra_paths.empty()) {
+    out << spec.input.path;
+  } else {
+    out << YAML::BeginSeq;
+    for (const auto& p : spec.input.paths()) out << p;
+    out << YAML::EndSeq;
+  }
   out << YAML::Key << "init_time" << YAML::Value;
   if (spec.input.init_time) {
     out << format_init_time(*spec.input.init_time) << YAML::Comment("UTC");
@@ -97,6 +104,8 @@ std::string to_yaml(const RunSpec& spec) {
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "path" << YAML::Value << o.path;
   out << YAML::Key << "format" << YAML::Value << output_format_name(o.format);
+  out << YAML::Key << "grib_packing" << YAML::Value << grib_packing_name(o.grib_packing)
+      << YAML::Comment("GRIB only");
   out << YAML::Key << "layout" << YAML::Value << output_layout_name(o.layout);
   out << YAML::Key << "ensemble_dim" << YAML::Value << o.ensemble_dim;
   out << YAML::Key << "variables" << YAML::Value << YAML::Flow << YAML::BeginSeq;

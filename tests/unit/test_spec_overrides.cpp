@@ -44,7 +44,7 @@ TEST_CASE("overrides win over the file", "[spec]") {
   SpecOverrides o;
   o.checkpoint = "other.npz";               // relative: against the cwd
   o.stats_dir = "/abs/stats";               // absolute: as given
-  o.input = "../inputs/era5.nc";
+  o.input = std::vector<std::string>{"../inputs/era5.nc"};
   o.output = "runs/out.nc";
   o.init_time = "2019-03-30T12:00";
   o.lead_time = "5d";
@@ -110,7 +110,7 @@ TEST_CASE("overrides supply required keys the file lacks", "[spec]") {
   SpecOverrides o;
   o.checkpoint = "ck.npz";
   o.stats_dir = "stats";
-  o.input = "in.nc";
+  o.input = std::vector<std::string>{"in.nc"};
   o.output = "out.nc";
   o.device = "cpu";
   const RunSpec spec = resolve_with("forecast:\n  steps: 2\n", o, "/d", "/cwd");
