@@ -74,7 +74,8 @@ std::string GribHandle::get_string(const char* key) const {
 }
 
 bool GribHandle::has(const char* key) const {
-  return codes_is_defined(h_, key) && !codes_is_missing(h_, key, nullptr);
+  int status = 0;  // ecCodes dereferences the status pointer
+  return codes_is_defined(h_, key) && !codes_is_missing(h_, key, &status);
 }
 
 std::vector<double> GribHandle::get_values() {
