@@ -22,6 +22,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/parallel.h"
 #include "core/text.h"
 #include "io/grib_params.h"
 #include "io/netcdf_forecast_writer.h"  // check_output_path
@@ -221,13 +222,27 @@ void GribForecastSink::write_step(int member_index, int lead_index, const float*
   const size_t n_channels = spec_.channels.size();
   const long lead = static_cast<long>(spec_.lead_hours[static_cast<size_t>(lead_index)]);
   const long member = static_cast<long>(spec_.member_ids[static_cast<size_t>(member_index)]);
-  for (ChannelMessage& m : messages_) {
-    for (size_t row = 0; row < n_lat; ++row) {
-      const float* src = fields + ((n_lat - 1 - row) * n_lon) * n_channels +
-                         static_cast<size_t>(m.channel);
-      double* dst = values_.data() + row * n_lon;
-      for (size_t j = 0; j < n_lon; ++j) dst[j] = src[j * n_channels];
-    }
+  // Transpose the written channels into contiguous fields in GRIB order (rows
+  // north to south) in one pass over the grid-node-major input: reading one
+  // channel at a time would touch every cache line of the step per channel.
+  const size_t n_grid = n_lat * n_lon, n_messages = messages_.size();
+  scratch_.resize(n_messages * n_grid);
+  parallel_for(
+      static_cast<int64_t>(n_lat),
+      [&](int64_t begin, int64_t end) {
+        for (auto row = static_cast<size_t>(begin); row < static_cast<size_t>(end); ++row) {
+          const float* src = fields + (n_lat - 1 - row) * n_lon * n_channels;
+          for (size_t j = 0; j < n_lon; ++j, src += n_channels)
+            for (size_t k = 0; k < n_messages; ++k)
+              scratch_[k * n_grid + row * n_lon + j] = src[messages_[k].channel];
+        }
+      },
+      parallel_min_rows(static_cast<int64_t>(n_lon * n_messages)));
+
+  for (size_t k = 0; k < n_messages; ++k) {
+    ChannelMessage& m = messages_[k];
+    const float* field = scratch_.data() + k * n_grid;
+    for (size_t g = 0; g < n_grid; ++g) values_[g] = field[g];
     GribHandle& h = m.handle;
     h.set_long("perturbationNumber", member);
     if (m.accumulation) {

@@ -79,6 +79,7 @@ class GribForecastSink final : public ForecastSink {
   bool closed_ = false;
   std::vector<ChannelMessage> messages_;
   std::vector<unsigned char> written_;  // [member][lead]
+  std::vector<float> scratch_;          // [message][GRIB point]: the step's written fields
   std::vector<double> values_;          // one field in GRIB scanning order
 };
 
