@@ -298,9 +298,7 @@ void GribForecastSink::close() {
 }
 
 std::string GribForecastSink::slow_write_hint() const {
-  return spec_.grib_packing == GribPacking::simple
-             ? "GRIB packing runs on one thread (ecCodes is not thread-safe here)"
-             : "";
+  return "GRIB packing (ecCodes) runs on one thread: --variables writes fewer fields";
 }
 
 }  // namespace gencast
