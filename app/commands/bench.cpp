@@ -1,5 +1,6 @@
 // `gencast-run bench`: time the denoiser and the sampler on a model of
-// official size with random weights (or a checkpoint) and synthetic inputs.
+// official size with random weights (or a checkpoint) and synthetic inputs;
+// with --writer, time the forecast file writer alone.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -8,8 +9,23 @@
 #include "commands/commands.h"
 #include "core/error.h"
 #include "runtime/bench.h"
+#include "runtime/bench_writer.h"
 
 namespace gencast::app {
+
+namespace {
+
+void write_json(const std::string& target, const std::string& text) {
+  if (target == "-") {
+    std::printf("%s\n", text.c_str());
+  } else if (!target.empty()) {
+    std::ofstream out(target);
+    if (!out) fail_input("command line", "--json", "a writable file", "'" + target + "'");
+    out << text << "\n";
+  }
+}
+
+}  // namespace
 
 void register_bench_command(CLI::App& root, CommandResult&) {
   struct Args {
@@ -17,6 +33,8 @@ void register_bench_command(CLI::App& root, CommandResult&) {
     std::string precision = "fp32";
     std::string edge_cache = "auto";
     std::string json;
+    bool writer = false;
+    WriterBenchOptions writer_options;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = root.add_subcommand(
@@ -49,18 +67,46 @@ void register_bench_command(CLI::App& root, CommandResult&) {
   cmd->add_flag("--profile", args->options.profile,
                 "also time each stage of a call (synchronizes between stages)");
   cmd->add_option("--json", args->json, "also write the result as JSON to this file ('-' = stdout)");
-  cmd->callback([args] {
+  const char* kWriterGroup = "Writer benchmark (--writer)";
+  // The model options do not apply to --writer; its own defaults differ.
+  const auto run_writer = [](Args& a, const CLI::App& c) {
+    WriterBenchOptions o = a.writer_options;
+    o.grid = a.options.grid.empty() ? "0p25" : a.options.grid;
+    o.steps = c.count("--steps") > 0 ? a.options.steps : 4;
+    const WriterBenchResult r = run_writer_bench(o);
+    std::printf("%s", writer_bench_table(r).c_str());
+    write_json(a.json, writer_bench_json(r));
+    std::printf("%s\n", writer_bench_summary(r).c_str());  // last (scripts/gpu-check.sh quotes it)
+  };
+  cmd->add_flag("--writer", args->writer,
+                "time the forecast writer alone: synthetic member-steps through the NetCDF sink "
+                "(--grid, --steps = member-steps, default 0p25 and 4)")
+      ->group(kWriterGroup);
+  cmd->add_option("--threads", args->writer_options.threads,
+                  "cores that compress the output (0 = all, up to 16)")
+      ->capture_default_str()
+      ->group(kWriterGroup);
+  cmd->add_option("--compression", args->writer_options.compression, "output.compression 0-9")
+      ->capture_default_str()
+      ->group(kWriterGroup);
+  cmd->add_option("--keep-bits", args->writer_options.keep_bits,
+                  "output.keep_bits 1-23 (default lossless)")
+      ->group(kWriterGroup);
+  cmd->add_option("--output", args->writer_options.output,
+                  "keep the written file here (default: a temporary file, removed)")
+      ->group(kWriterGroup);
+  cmd->callback([args, cmd, run_writer] {
+    if (args->writer) return run_writer(*args, *cmd);
+    if (cmd->count("--threads") + cmd->count("--compression") + cmd->count("--keep-bits") +
+            cmd->count("--output") > 0) {
+      fail_input("command line", "--threads/--compression/--keep-bits/--output",
+                 "these only with --writer", "a model benchmark");
+    }
     args->options.precision = parse_precision(args->precision);
     args->options.edge_cache = parse_edge_cache(args->edge_cache);
     const BenchResult r = run_bench(args->options);
     std::printf("%s", bench_table(r).c_str());
-    if (args->json == "-") {
-      std::printf("%s\n", bench_json(r).c_str());
-    } else if (!args->json.empty()) {
-      std::ofstream out(args->json);
-      if (!out) fail_input("command line", "--json", "a writable file", "'" + args->json + "'");
-      out << bench_json(r) << "\n";
-    }
+    write_json(args->json, bench_json(r));
     // One summary line last (scripts/gpu-check.sh quotes it).
     char summary[256];
     std::snprintf(summary, sizeof summary,

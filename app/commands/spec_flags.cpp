@@ -103,6 +103,8 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
                 "runtime.edge_cache: auto, on or off (keep edge embeddings on the device)");
   list_flag(cmd, "--variables", o.variables, "output.variables: comma list of target variables");
   optional_flag(cmd, "--compression", o.compression, "output.compression: zlib level 0-9");
+  optional_flag(cmd, "--keep-bits", o.keep_bits,
+                "output.keep_bits: BitRound to 1-23 float32 mantissa bits (lossy; default lossless)");
   cmd.add_flag("--overwrite", o.overwrite, "output.overwrite: replace an existing output file")
       ->group(kGroup);
 }

@@ -44,6 +44,10 @@ std::optional<GribPacking> parse_grib_packing(std::string_view text);
 inline constexpr const char* kGribPackingChoices = "simple (16 bits per value) or ieee (32-bit floats)";
 inline constexpr long kGribSimpleBitsPerValue = 16;
 
+// output.keep_bits: BitRound keeps 1..kMaxKeepBits explicit mantissa bits of
+// the float32 output (23 = all of them); absent (0) = lossless.
+inline constexpr int kMaxKeepBits = 23;
+
 // Members per denoiser call (runtime.batch): 0 = auto (chosen from the free
 // device memory), else 1..kMaxBatch.
 inline constexpr int64_t kBatchAuto = 0;

@@ -27,7 +27,8 @@ struct ForecastOutputSpec {
   OutputLayout layout = OutputLayout::predictions;
   std::string ensemble_dim;            // member dim name, "" = default_ensemble_dim
   std::vector<std::string> variables;  // subset of the target variables, empty = all
-  int64_t compression = 1;             // zlib level 0-9, 0 = uncompressed
+  int64_t compression = 1;             // deflate level 0-9, 0 = uncompressed (NetCDF)
+  int64_t keep_bits = 0;               // BitRound to 1-23 mantissa bits; 0 = lossless (NetCDF)
   GribPacking grib_packing = GribPacking::simple;  // GRIB sink only
   std::vector<float> lat;              // degrees north, ascending
   std::vector<float> lon;              // degrees east

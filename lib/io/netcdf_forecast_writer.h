@@ -13,13 +13,22 @@
 //  - The final path appears only after close() succeeded: data goes to
 //    "<path>.partial-<pid>" in the same folder and is renamed at the end; a
 //    writer destroyed without close() deletes its temporary file.
-//  - Values are stored bit-exact as float32 (lossless zlib + shuffle); one
-//    chunk = one member x one lead time x one level x the whole lat/lon field.
+//  - Values are stored bit-exact as float32 (lossless shuffle + deflate)
+//    unless keep_bits asks for BitRound; one chunk = one member x one lead
+//    time x one level x the whole lat/lon field.
+//  - The file is a plain NetCDF-4 file: netCDF-C defines it (dims, coordinates,
+//    attributes, variables with their chunking, shuffle and deflate filters,
+//    the quantize attribute), then the data chunks are encoded exactly as
+//    those filters would (io/chunk_codec.h) -- the fields of a step on every
+//    core at once -- and stored with HDF5 direct chunk writes
+//    (io/hdf5_chunk_file.h). Any netCDF/HDF5 reader decodes them; no plugin.
 //  - Members and lead times may be written in any order, each exactly once.
-//  - Not thread-safe (neither is netCDF-C): use one writer from one thread.
+//  - Not thread-safe (neither is netCDF-C): use one writer from one thread;
+//    write_step runs its own parallel loops (core/parallel.h).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,9 +45,22 @@ void check_output_path(const std::string& path, ProblemList& problems);
 
 // Every user-facing option problem: the path (as above), `variables` not in
 // `target_variables` (the message lists the valid names), compression outside
-// 0-9, an ensemble_dim that is not a valid name or clashes with another name.
+// 0-9, keep_bits outside 0-23, an ensemble_dim that is not a valid name or
+// clashes with another name.
 void check_output_options(const ForecastOutputSpec& spec,
                           const std::vector<std::string>& target_variables, ProblemList& problems);
+
+class Hdf5ChunkFile;
+
+// Where write_step's time went, summed over the steps written (seconds).
+struct WriterTimings {
+  double gather = 0;  // fields -> one contiguous lat/lon field per variable and level
+  double encode = 0;  // BitRound, shuffle and deflate, on every core
+  double store = 0;   // HDF5 direct chunk writes (one thread)
+  int64_t steps = 0;
+  int64_t raw_bytes = 0;     // float32 bytes of the fields written
+  int64_t stored_bytes = 0;  // chunk bytes handed to HDF5
+};
 
 class NetcdfForecastWriter final : public ForecastSink {
  public:
@@ -56,14 +78,20 @@ class NetcdfForecastWriter final : public ForecastSink {
   // member_ids / lead_hours. Each (member, lead) may be written once.
   void write_step(int member_index, int lead_index, const float* fields) override;
 
+  // Makes everything written so far durable (HDF5 metadata flushed, fsync):
+  // a later process can read the temporary file even after a kill -9.
+  void flush();
+
   // Checks that every (member, lead) was written, flushes, closes and renames
   // the file to its final path. On any failure the temporary file is deleted
   // and RuntimeFailure is thrown.
   void close() override;
 
   const std::string& path() const override { return spec_.path; }
-  // zlib in netCDF-C runs on one thread: says so when compression is on.
+  // What to try when even compression on every core is slower than the
+  // forecast ("" when compression is off).
   std::string slow_write_hint() const override;
+  const WriterTimings& timings() const { return timings_; }
   const std::string& temp_path() const { return temp_path_; }
   // The variables written, in file order (channel order, filtered).
   const std::vector<std::string>& variables() const { return variable_names_; }
@@ -72,21 +100,31 @@ class NetcdfForecastWriter final : public ForecastSink {
   // One written channel: its column in `fields`, target variable and level.
   struct ChannelTarget {
     int channel = 0;
-    int varid = 0;
+    std::string variable;
     int level = -1;
+    int dataset = -1;  // Hdf5ChunkFile handle
   };
 
   void define_file();
+  void open_for_chunks();
+  void encode_targets(int64_t begin, int64_t end);
+  std::vector<uint64_t> chunk_offset(const ChannelTarget& target, int member, int lead) const;
   void discard() noexcept;
 
   ForecastOutputSpec spec_;
   std::string temp_path_;
-  int ncid_ = -1;
+  int ncid_ = -1;                      // open only while the file is defined
+  std::unique_ptr<Hdf5ChunkFile> h5_;  // open from then until close()
   bool closed_ = false;
   std::vector<std::string> variable_names_;
   std::vector<ChannelTarget> targets_;
+  // Targets in the order the parallel encode visits them: level by level,
+  // so that each thread's contiguous range mixes cheap and costly variables.
+  std::vector<int> encode_order_;
   std::vector<unsigned char> written_;  // [member][lead]
   std::vector<float> scratch_;          // per-target contiguous lat/lon fields
+  std::vector<std::vector<uint8_t>> encoded_;  // per target: the chunk's stored bytes
+  WriterTimings timings_;
 };
 
 }  // namespace gencast

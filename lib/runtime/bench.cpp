@@ -35,8 +35,9 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Equiangular grid with poles: lat -90..90 (n), lon 0..360 (2(n-1)).
-void make_grid(const std::string& name, std::vector<float>& lat, std::vector<float>& lon) {
+}  // namespace
+
+void bench_grid(const std::string& name, std::vector<float>& lat, std::vector<float>& lon) {
   int64_t n_lat = 0;
   if (name == "1p0") n_lat = 181;
   else if (name == "0p25") n_lat = 721;
@@ -47,6 +48,8 @@ void make_grid(const std::string& name, std::vector<float>& lat, std::vector<flo
   for (int64_t i = 0; i < n_lat; ++i) lat.push_back(static_cast<float>(-90.0 + step * static_cast<double>(i)));
   for (int64_t i = 0; i < n_lon; ++i) lon.push_back(static_cast<float>(step * static_cast<double>(i)));
 }
+
+namespace {
 
 std::string default_grid(const ModelConfig& config) {
   if (config.denoiser.mesh_size >= 6) return "0p25";
@@ -104,7 +107,7 @@ BenchResult run_bench(const BenchOptions& options) {
   r.grid = options.grid.empty() ? default_grid(checkpoint.config) : options.grid;
   r.parameters = checkpoint.params.total_values();
   std::vector<float> lat, lon;
-  make_grid(r.grid, lat, lon);
+  bench_grid(r.grid, lat, lon);
 
   const PreparedModel model = prepare_model(std::move(checkpoint), options.attention, lat, lon);
   r.attention = attention_kind_name(model.attention.kind);

@@ -55,6 +55,11 @@ BenchResult run_bench(const BenchOptions& options);
 std::string bench_json(const BenchResult& r);
 std::string bench_table(const BenchResult& r);
 
+// Equiangular grid with poles named by --grid: "1p0" (181 x 360), "0p25"
+// (721 x 1440) or "4p0" (46 x 90); lat -90..90, lon from 0. InputError
+// (field --grid) otherwise.
+void bench_grid(const std::string& name, std::vector<float>& lat, std::vector<float>& lon);
+
 // Seconds since this process started (from /proc/self/stat).
 double process_uptime_seconds();
 // Peak resident set size of this process in bytes.

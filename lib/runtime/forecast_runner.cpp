@@ -44,6 +44,7 @@ ForecastOutputSpec output_spec(const RunSpec& spec, const ModelConfig& config,
   o.variables = spec.output.variables;
   o.compression = spec.output.compression;
   o.grib_packing = spec.output.grib_packing;
+  o.keep_bits = spec.output.keep_bits;
   o.lat = input.lat;
   o.lon = input.lon;
   o.levels = config.task.pressure_levels;

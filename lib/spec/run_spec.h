@@ -93,6 +93,7 @@ struct OutputSection {
   std::string ensemble_dim;            // NetCDF dimension name of the members
   std::vector<std::string> variables;  // target variables written; empty = all
   int64_t compression = 1;             // zlib deflate level 0..9 (0 = none)
+  int64_t keep_bits = 0;  // BitRound to 1..23 float32 mantissa bits; 0 = lossless (key absent)
   // File format of the output. When the spec and the flags leave it out, the
   // output name's extension decides (.grib/.grib2/.grb/.grb2 -> grib).
   OutputFormat format = OutputFormat::netcdf;

@@ -490,6 +490,16 @@ class SpecParser {
         {"compression", [&](const std::string& p, const YAML::Node& n) {
            if (auto v = integer<int64_t>(p, n, 0, 9, "a zlib level from 0 to 9")) o.compression = *v;
          }},
+        {"keep_bits", [&](const std::string& p, const YAML::Node& n) {
+           if (n.IsNull()) {  // written out, but empty: lossless, as when absent
+             o.keep_bits = 0;
+             given(p, n);
+           } else if (auto v = integer<int64_t>(p, n, 1, kMaxKeepBits,
+                                                "a number of mantissa bits from 1 to 23 "
+                                                "(leave out for lossless)")) {
+             o.keep_bits = *v;
+           }
+         }},
     });
   }
 

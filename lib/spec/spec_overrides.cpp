@@ -107,6 +107,15 @@ class OverrideApplier {
         set("output.compression", "--compression");
       }
     }
+    if (o.keep_bits) {
+      if (*o.keep_bits < 1 || *o.keep_bits > kMaxKeepBits) {
+        problem("--keep-bits", "a number of float32 mantissa bits from 1 to 23",
+                std::to_string(*o.keep_bits));
+      } else {
+        spec.output.keep_bits = *o.keep_bits;
+        set("output.keep_bits", "--keep-bits");
+      }
+    }
   }
 
  private:
@@ -215,7 +224,8 @@ class OverrideApplier {
 bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
-         !edge_cache && !format && !grib_packing && !variables && !compression && !overwrite;
+         !edge_cache && !format && !grib_packing && !variables && !compression && !keep_bits &&
+         !overwrite;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

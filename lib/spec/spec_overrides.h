@@ -38,6 +38,7 @@ struct SpecOverrides {
   std::optional<std::string> grib_packing; // --grib-packing simple | ieee
   std::optional<std::vector<std::string>> variables;  // --variables a,b,c
   std::optional<int64_t> compression;      // --compression 0..9
+  std::optional<int64_t> keep_bits;        // --keep-bits 1..23
   bool overwrite = false;                  // --overwrite
 
   bool empty() const;

@@ -113,6 +113,10 @@ std::string to_yaml(const RunSpec& spec) {
   out << YAML::EndSeq;
   if (o.variables.empty()) out << YAML::Comment("all target variables");
   out << YAML::Key << "compression" << YAML::Value << o.compression << YAML::Comment("zlib level");
+  if (o.keep_bits > 0) {  // absent = lossless
+    out << YAML::Key << "keep_bits" << YAML::Value << o.keep_bits
+        << YAML::Comment("BitRound: float32 mantissa bits kept");
+  }
   out << YAML::Key << "overwrite" << YAML::Value << o.overwrite;
   out << YAML::EndMap;
 

@@ -1,15 +1,23 @@
 // NetcdfForecastWriter: files read back with the netCDF C API (dims, coordinates,
-// attributes, bit-exact values, compression), variable subsets, and the
-// atomicity contract (no final file unless close() succeeded).
+// attributes, bit-exact values, compression), variable subsets, the
+// atomicity contract (no final file unless close() succeeded), BitRound,
+// sizes against netCDF's own zlib path, flush() and write failures.
+#include <fcntl.h>
+#include <hdf5.h>
 #include <netcdf.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include "test_temp_dir.h"
+#include <csignal>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <numbers>
 #include <random>
@@ -17,6 +25,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "io/chunk_codec.h"
 #include "io/netcdf_forecast_writer.h"
 
 using namespace gencast;
@@ -533,4 +542,340 @@ TEST_CASE("output: an unusable output folder is an input error before anything i
 
   auto spec = small_spec(dir.path() / "missing" / "f.nc");
   CHECK_THROWS_AS(NetcdfForecastWriter(spec), InputError);
+}
+
+// ---- the direct chunk path: BitRound, size, flush, write failures ----------
+
+namespace {
+
+// Forecast-like fields: per channel a smooth pattern at its own scale (like
+// temperature in K or geopotential in m2 s-2) plus small-scale noise that
+// fills the low mantissa bits, as a model's output does; SST NaN on land.
+Fields realistic_fields(const ForecastOutputSpec& spec, unsigned seed) {
+  Fields f = random_fields(spec, seed);
+  std::mt19937 rng(seed + 1000);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const size_t n_lon = spec.lon.size();
+  for (size_t s = 0; s < f.data.size(); ++s) {
+    for (size_t c = 0; c < f.n_channels; ++c) {
+      const double offset = 100.0 * static_cast<double>(c % 7), scale = 1.0 + static_cast<double>(c % 5);
+      for (size_t g = 0; g < f.n_grid; ++g) {
+        float& v = f.data[s][g * f.n_channels + c];
+        if (std::isnan(v)) continue;  // land
+        const double lat = spec.lat[g / n_lon] * std::numbers::pi / 180.0;
+        const double lon = spec.lon[g % n_lon] * std::numbers::pi / 180.0;
+        const double smooth = std::cos(lat) * std::sin(2 * lon + 0.1 * static_cast<double>(s)) +
+                              0.3 * std::sin(3 * lat) * std::cos(5 * lon + static_cast<double>(c));
+        v = static_cast<float>(offset + scale * (10.0 * smooth + 0.05 * uniform(rng)));
+      }
+    }
+  }
+  return f;
+}
+
+// The same forecast's data variables written the way netCDF-C writes them
+// itself (nc_put_vara through HDF5's deflate level 1 + shuffle filters).
+void write_with_netcdf_filters(const fs::path& file, const ForecastOutputSpec& spec,
+                               const Fields& f) {
+  int nc = -1;
+  REQUIRE(nc_create(file.c_str(), NC_NETCDF4 | NC_CLOBBER, &nc) == NC_NOERR);
+  int d[5];
+  REQUIRE(nc_def_dim(nc, "sample", spec.member_ids.size(), &d[0]) == NC_NOERR);
+  REQUIRE(nc_def_dim(nc, "time", spec.lead_hours.size(), &d[1]) == NC_NOERR);
+  REQUIRE(nc_def_dim(nc, "level", spec.levels.size(), &d[2]) == NC_NOERR);
+  REQUIRE(nc_def_dim(nc, "lat", spec.lat.size(), &d[3]) == NC_NOERR);
+  REQUIRE(nc_def_dim(nc, "lon", spec.lon.size(), &d[4]) == NC_NOERR);
+  std::vector<int> varids;
+  for (const auto& ch : spec.channels) {
+    int v = -1;
+    if (nc_inq_varid(nc, ch.variable.c_str(), &v) == NC_NOERR) {
+      varids.push_back(v);
+      continue;
+    }
+    const bool levels = ch.level >= 0;
+    std::vector<int> dims = {d[0], d[1]};
+    if (levels) dims.push_back(d[2]);
+    dims.push_back(d[3]);
+    dims.push_back(d[4]);
+    std::vector<size_t> chunks(dims.size(), 1);
+    chunks[dims.size() - 2] = spec.lat.size();
+    chunks[dims.size() - 1] = spec.lon.size();
+    REQUIRE(nc_def_var(nc, ch.variable.c_str(), NC_FLOAT, static_cast<int>(dims.size()),
+                       dims.data(), &v) == NC_NOERR);
+    REQUIRE(nc_def_var_chunking(nc, v, NC_CHUNKED, chunks.data()) == NC_NOERR);
+    REQUIRE(nc_def_var_deflate(nc, v, 1, 1, 1) == NC_NOERR);
+    varids.push_back(v);
+  }
+  const size_t n_leads = spec.lead_hours.size();
+  std::vector<float> field(f.n_grid);
+  for (size_t s = 0; s < f.data.size(); ++s) {
+    for (size_t c = 0; c < f.n_channels; ++c) {
+      for (size_t g = 0; g < f.n_grid; ++g) field[g] = f.data[s][g * f.n_channels + c];
+      const bool levels = spec.channels[c].level >= 0;
+      std::vector<size_t> start = {s / n_leads, s % n_leads}, count = {1, 1};
+      if (levels) {
+        start.push_back(static_cast<size_t>(spec.channels[c].level));
+        count.push_back(1);
+      }
+      start.insert(start.end(), {0, 0});
+      count.insert(count.end(), {spec.lat.size(), spec.lon.size()});
+      REQUIRE(nc_put_vara_float(nc, varids[c], start.data(), count.data(), field.data()) ==
+              NC_NOERR);
+    }
+  }
+  REQUIRE(nc_close(nc) == NC_NOERR);
+}
+
+// Bytes HDF5 stores for variable `name`'s chunks.
+uint64_t stored_bytes(const fs::path& file, const std::string& name) {
+  const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(h >= 0);
+  const hid_t ds = H5Dopen2(h, name.c_str(), H5P_DEFAULT);
+  REQUIRE(ds >= 0);
+  const uint64_t bytes = H5Dget_storage_size(ds);
+  H5Dclose(ds);
+  H5Fclose(h);
+  return bytes;
+}
+
+// Runs `body` in a child process with stderr sent to `stderr_file`; returns
+// the child's wait status. For what must happen in a process of its own: a
+// kill -9, a file size limit, the HDF5 library's shutdown at exit.
+template <class Body>
+int in_child_process(const fs::path& stderr_file, Body body) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    body();
+    std::exit(0);  // a normal exit: atexit handlers (HDF5's shutdown) run
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("output: keep_bits stores netCDF's BitRound of the values and says so", "[output]") {
+  TempDir dir;
+  auto spec = small_spec(dir.path() / "q.nc");
+  spec.keep_bits = 7;
+  const auto fields = realistic_fields(spec, 21);
+  {
+    NetcdfForecastWriter writer(spec);
+    write_all(writer, spec, fields);
+    writer.close();
+  }
+  // What is stored is exactly bitround() of what was written (NaN land kept)...
+  Fields rounded = fields;
+  for (auto& step : rounded.data) bitround(step.data(), step.size(), 7);
+  NcFile nc(dir.path() / "q.nc");
+  for (const auto& name : {"temperature", "sea_surface_temperature", "2m_temperature"}) {
+    check_values(nc, spec, rounded, name, false);
+    int mode = -1, nsb = -1;
+    REQUIRE(nc_inq_var_quantize(nc.id, nc.var(name), &mode, &nsb) == NC_NOERR);
+    CHECK(mode == NC_QUANTIZE_BITROUND);
+    CHECK(nsb == 7);
+    int att = -1;
+    REQUIRE(nc_get_att_int(nc.id, nc.var(name), "_QuantizeBitRoundNumberOfSignificantBits",
+                           &att) == NC_NOERR);
+    CHECK(att == 7);
+  }
+  // ... and so within 2^-8 of it, relative.
+  const auto stored = nc.floats("2m_temperature");
+  size_t channel = 0;
+  while (spec.channels[channel].variable != "2m_temperature") ++channel;
+  double worst = 0;
+  for (size_t m = 0; m < 2; ++m) {
+    for (size_t l = 0; l < 3; ++l) {
+      for (size_t g = 0; g < fields.n_grid; ++g) {
+        const double want = fields.data[m * 3 + l][g * fields.n_channels + channel];
+        const double got = stored[(m * 3 + l) * fields.n_grid + g];
+        REQUIRE(std::isfinite(got));
+        worst = std::max(worst, std::abs(got - want) / std::abs(want));
+      }
+    }
+  }
+  CHECK(worst <= std::ldexp(1.0, -8));
+  CHECK(worst > 0);
+
+  // Lossless by default: no quantize attribute.
+  spec.keep_bits = 0;
+  spec.path = (dir.path() / "lossless.nc").string();
+  {
+    NetcdfForecastWriter writer(spec);
+    write_all(writer, spec, fields);
+    writer.close();
+  }
+  NcFile plain(dir.path() / "lossless.nc");
+  CHECK_FALSE(plain.has_att("temperature", "_QuantizeBitRoundNumberOfSignificantBits"));
+  check_values(plain, spec, fields, "temperature", false);
+
+  spec.keep_bits = 24;
+  CHECK_THROWS_AS(NetcdfForecastWriter(spec), InputError);
+  spec.keep_bits = -1;
+  CHECK_THROWS_AS(NetcdfForecastWriter(spec), InputError);
+}
+
+TEST_CASE("output: chunks are no larger than netCDF's own zlib level 1 writes them",
+          "[output]") {
+  TempDir dir;
+  auto spec = small_spec(dir.path() / "ours.nc");
+  // 1 degree: chunks of 65 k values, as in real use (the default 4 degrees
+  // would compare chunk overheads more than compression).
+  spec.lat.clear();
+  spec.lon.clear();
+  for (int i = 0; i < 181; ++i) spec.lat.push_back(-90.0f + static_cast<float>(i));
+  for (int i = 0; i < 360; ++i) spec.lon.push_back(static_cast<float>(i));
+  spec.lead_hours = {12};
+  const auto fields = realistic_fields(spec, 22);
+  {
+    NetcdfForecastWriter writer(spec);
+    write_all(writer, spec, fields);
+    writer.close();
+  }
+  write_with_netcdf_filters(dir.path() / "netcdf.nc", spec, fields);
+  uint64_t ours = 0, theirs = 0;
+  for (const auto& name : kSurface) {
+    ours += stored_bytes(dir.path() / "ours.nc", name);
+    theirs += stored_bytes(dir.path() / "netcdf.nc", name);
+  }
+  for (const auto& name : kAtmospheric) {
+    ours += stored_bytes(dir.path() / "ours.nc", name);
+    theirs += stored_bytes(dir.path() / "netcdf.nc", name);
+  }
+  INFO("ours " << ours << " bytes, netCDF's zlib 1 " << theirs << " bytes");
+  CHECK(ours <= theirs);
+  const uint64_t raw = fields.data.size() * fields.n_grid * fields.n_channels * sizeof(float);
+  CHECK(ours < raw * 3 / 4);  // really compressed
+}
+
+TEST_CASE("output: flush() leaves a file another process reads after a kill -9", "[output]") {
+  TempDir dir;
+  const auto spec = small_spec(dir.path() / "f.nc");
+  const auto fields = random_fields(spec, 23);
+  const int status = in_child_process(dir.path() / "stderr.txt", [&] {
+    NetcdfForecastWriter writer(spec);
+    writer.write_step(1, 2, fields.data[5].data());
+    writer.write_step(0, 0, fields.data[0].data());
+    writer.flush();
+    ::kill(::getpid(), SIGKILL);
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  std::string partial;
+  for (const auto& name : dir.entries()) {
+    if (name.rfind("f.nc.partial-", 0) == 0) partial = name;
+  }
+  REQUIRE(!partial.empty());
+  // The two flushed steps read back bit for bit, NaN land included.
+  NcFile nc(dir.path() / partial);
+  const auto stored = nc.floats("sea_surface_temperature");
+  size_t channel = 0;
+  while (spec.channels[channel].variable != "sea_surface_temperature") ++channel;
+  size_t mismatches = 0, nans = 0;
+  for (const auto& [m, l] : {std::pair<size_t, size_t>{1, 2}, {0, 0}}) {
+    for (size_t g = 0; g < fields.n_grid; ++g) {
+      const float want = fields.data[m * 3 + l][g * fields.n_channels + channel];
+      const float got = stored[(m * 3 + l) * fields.n_grid + g];
+      mismatches += !same_bits(want, got);
+      nans += std::isnan(got);
+    }
+  }
+  CHECK(mismatches == 0);
+  CHECK(nans > 0);
+}
+
+TEST_CASE("output: a disk that fills up is a RuntimeFailure and leaves nothing behind",
+          "[output]") {
+  TempDir dir;
+  const auto spec = small_spec(dir.path() / "f.nc");
+  const auto fields = random_fields(spec, 25);
+  const fs::path err_file = dir.path() / "stderr.txt";
+  const int status = in_child_process(err_file, [&] {
+    int code = 3;  // no failure seen
+    {
+      NetcdfForecastWriter writer(spec);
+      writer.write_step(0, 0, fields.data[0].data());
+      // The disk is full from now on: the file's descriptor now leads to
+      // /dev/full, whose writes fail with ENOSPC.
+      const int full = ::open("/dev/full", O_WRONLY);
+      for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        if (fs::read_symlink(e.path(), ec) == fs::path(writer.temp_path())) {
+          ::dup2(full, std::stoi(e.path().filename().string()));
+        }
+      }
+      try {
+        writer.write_step(1, 0, fields.data[3].data());
+        writer.write_step(0, 1, fields.data[1].data());
+      } catch (const RuntimeFailure& e) {
+        std::fprintf(stderr, "caught: %s\n", e.what());
+        code = 0;
+      }
+    }  // the writer gives the file up
+    // ... and nothing of it stays open inside HDF5.
+    if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) != 0) code = 5;
+    std::fflush(stderr);
+    std::exit(code);
+  });
+  const std::string err = read_text(err_file);
+  INFO("child stderr:\n" << err);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(err.find("caught: ") == 0);
+  CHECK(err.find("No space left on device") != std::string::npos);
+  CHECK(err.find('\n') == err.size() - 1);  // HDF5 printed nothing itself
+  CHECK(dir.entries() == std::vector<std::string>{"stderr.txt"});
+}
+
+TEST_CASE("output: a failure even HDF5 cannot close is a RuntimeFailure and exits cleanly",
+          "[output]") {
+  TempDir dir;
+  auto spec = small_spec(dir.path() / "f.nc");
+  spec.lead_hours = {12, 24, 36, 48, 60, 72};
+  const auto fields = random_fields(spec, 24);
+  const fs::path err_file = dir.path() / "stderr.txt";
+  // A file size limit makes every write beyond 1 MB fail with EFBIG (SIGXFSZ
+  // ignored, so the call returns the error) -- also the writes HDF5 makes
+  // when the writer gives the file up, so its close fails: HDF5 1.10 then
+  // crashed at exit unless its exit-time cleanup is off.
+  const int status = in_child_process(err_file, [&] {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{1 << 20, RLIM_INFINITY};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    int code = 3;  // no failure seen
+    try {
+      NetcdfForecastWriter writer(spec);
+      for (int l = 0; l < 6; ++l) {
+        for (int m = 0; m < 2; ++m) writer.write_step(m, l, fields.data[m * 6 + l].data());
+      }
+      writer.close();
+    } catch (const RuntimeFailure& e) {
+      std::fprintf(stderr, "caught: %s\n", e.what());
+      code = 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "wrong exception: %s\n", e.what());
+      code = 4;
+    }
+    std::fflush(stderr);
+    std::exit(code);  // through atexit: HDF5 shuts down with nothing left open
+  });
+  const std::string err = read_text(err_file);
+  INFO("child stderr:\n" << err);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(err.find("caught: ") == 0);
+  CHECK(err.find("File too large") != std::string::npos);  // the system's reason, passed on
+  CHECK(err.find("HDF5-DIAG") == std::string::npos);       // HDF5 printed nothing itself
+  CHECK(err.find('\n') == err.size() - 1);                 // one line: ours
+  CHECK(dir.entries() == std::vector<std::string>{"stderr.txt"});
 }

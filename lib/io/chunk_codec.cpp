@@ -1,0 +1,70 @@
+#include "io/chunk_codec.h"
+
+#include <libdeflate.h>
+
+#include <bit>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace gencast {
+
+void bitround(float* values, size_t count, int keep_bits) {
+  if (keep_bits < 1 || keep_bits > kMaxKeepBits) {
+    throw std::invalid_argument("bitround: keep_bits " + std::to_string(keep_bits) +
+                                " outside 1.." + std::to_string(kMaxKeepBits));
+  }
+  const int dropped = kMaxKeepBits - keep_bits;
+  if (dropped == 0) return;
+  const uint32_t keep_mask = ~uint32_t{0} << dropped;
+  const uint32_t half = uint32_t{1} << (dropped - 1);
+  constexpr uint32_t kExponent = 0x7f800000u;  // all ones: NaN or infinity
+  for (size_t i = 0; i < count; ++i) {
+    const auto bits = std::bit_cast<uint32_t>(values[i]);
+    if ((bits & kExponent) == kExponent) continue;
+    // A carry out of the mantissa raises the exponent: the correctly rounded
+    // value (up to infinity beyond FLT_MAX, as netCDF does).
+    values[i] = std::bit_cast<float>((bits + half) & keep_mask);
+  }
+}
+
+void shuffle_bytes(const void* in, size_t count, size_t element_size, uint8_t* out) {
+  const auto* src = static_cast<const uint8_t*>(in);
+  if (element_size == 4) {  // the float32 case, unrolled: one pass over the input
+    uint8_t* o0 = out;
+    uint8_t* o1 = out + count;
+    uint8_t* o2 = out + 2 * count;
+    uint8_t* o3 = out + 3 * count;
+    for (size_t i = 0; i < count; ++i) {
+      o0[i] = src[4 * i];
+      o1[i] = src[4 * i + 1];
+      o2[i] = src[4 * i + 2];
+      o3[i] = src[4 * i + 3];
+    }
+    return;
+  }
+  for (size_t k = 0; k < element_size; ++k) {
+    for (size_t i = 0; i < count; ++i) out[k * count + i] = src[i * element_size + k];
+  }
+}
+
+ChunkDeflater::ChunkDeflater(int level) {
+  if (level < 1 || level > 12) {
+    throw std::invalid_argument("ChunkDeflater: level " + std::to_string(level) + " outside 1..12");
+  }
+  compressor_ = libdeflate_alloc_compressor(level);
+  if (compressor_ == nullptr) throw std::bad_alloc();
+}
+
+ChunkDeflater::~ChunkDeflater() { libdeflate_free_compressor(compressor_); }
+
+void ChunkDeflater::compress(const uint8_t* in, size_t size, std::vector<uint8_t>& out) {
+  // The bound makes the call infallible: incompressible data grows by a few
+  // bytes per 64 KiB block, and HDF5 stores whatever length we hand it.
+  out.resize(libdeflate_zlib_compress_bound(compressor_, size));
+  const size_t written = libdeflate_zlib_compress(compressor_, in, size, out.data(), out.size());
+  if (written == 0) throw std::logic_error("ChunkDeflater: output smaller than its bound");
+  out.resize(written);
+}
+
+}  // namespace gencast
