@@ -13,12 +13,13 @@
 #   GPU_CHECK_ARCHS     CUDA architectures to build (default 90)
 #   GPU_CHECK_DEVICE    device to test (default cuda:0)
 #   GPU_CHECK_BENCH     space-separated bench cases "model:precision" (default below)
-#   GPU_CHECK_SKIP      space-separated stages to skip: tests perf verify forecast bench
+#   GPU_CHECK_SKIP      space-separated stages to skip: tests perf verify forecast bench writer
 #   GPU_CHECK_BENCH_FLAGS extra flags for every bench run (e.g. --profile)
 #   GPU_CHECK_LONG      1 = also a 15-day 0.25 deg forecast end to end (make-demo 0p25deg,
 #                       1 member x 30 steps, bf16), the issue's headline figure
-#   GPU_CHECK_LONG_FLAGS extra forecast flags for it (e.g. --compression 0: zlib on one
-#                       core takes longer per 0.25 deg step than the GPU)
+#   GPU_CHECK_LONG_FLAGS extra forecast flags for it (e.g. --compression 0, to compare
+#                       with the default compressed output)
+#   GPU_CHECK_WRITER_THREADS  thread counts of the writer stage (default "1 2 4 8 16")
 #   GPU_CHECK_ENSEMBLE  ';'-separated forecast flag sets timed as 1p0deg ensembles (8 members
 #                       x 4 steps, --compression 0), e.g. "--precision bf16 --batch 1;
 #                       --precision bf16 --batch 8;--devices cuda:0,cuda:0 --batch 4"; reports the
@@ -108,6 +109,30 @@ if [[ "$SKIP" != *" bench "* ]]; then
       note "bench $m $p: FAIL (see bench-$m-$p.log)"; status=1
     fi
   done
+fi
+
+if [[ "$SKIP" != *" writer "* ]]; then
+  # The forecast writer alone (no GPU involved): 0.25 deg member-steps with the
+  # default compression on 1..16 cores, then uncompressed on all of them;
+  # written to the build folder's disk, where the long forecast writes too.
+  wfile="$BUILD/writer-bench.nc"
+  for t in ${GPU_CHECK_WRITER_THREADS:-1 2 4 8 16}; do
+    rm -f "$wfile"
+    if "$BIN" bench --writer --grid 0p25 --steps 4 --threads "$t" --output "$wfile" \
+         --json "$LOG/writer-t$t.json" > "$LOG/writer-t$t.log" 2>&1; then
+      note "writer 0p25, $t threads: $(tail -1 "$LOG/writer-t$t.log")"
+    else
+      note "writer 0p25, $t threads: FAIL (see logs/writer-t$t.log)"; status=1
+    fi
+  done
+  rm -f "$wfile"
+  if "$BIN" bench --writer --grid 0p25 --steps 4 --compression 0 --output "$wfile" \
+       --json "$LOG/writer-c0.json" > "$LOG/writer-c0.log" 2>&1; then
+    note "writer 0p25, --compression 0: $(tail -1 "$LOG/writer-c0.log")"
+  else
+    note "writer 0p25, --compression 0: FAIL (see logs/writer-c0.log)"; status=1
+  fi
+  rm -f "$wfile"
 fi
 
 if [[ -n "${GPU_CHECK_ENSEMBLE:-}" ]]; then

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libcli11-dev libspdlog-dev libyaml-cpp-dev
   libnetcdf-dev libnetcdf-c++4-dev libhdf5-dev netcdf-bin
+  libdeflate-dev                   # forecast chunks compressed on every core (io/chunk_codec.h)
   libzip-dev zlib1g-dev
   libeccodes-dev     # GRIB2 output and GRIB input (ecCodes)
   libeccodes-tools   # grib_ls / grib_get_data read our GRIB back in the tests

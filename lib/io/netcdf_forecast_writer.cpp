@@ -18,9 +18,12 @@
 //   step's chunks, encoded on every core (io/chunk_codec.h), are stored with
 //   H5Dwrite_chunk. The variables keep their shuffle + deflate filter
 //   definitions, so readers decode the chunks as if HDF5 had written them.
-// - libdeflate at level N for output.compression N: at level 1 its streams
-//   are a little smaller than zlib's (0.3-1 % on forecast-like fields), so
-//   files are no larger than netCDF's own level-1 files.
+// - output.compression N is recorded as deflate level N (what readers see)
+//   and compressed with libdeflate at level N + 4 (at most 12, its maximum):
+//   on forecast-like float fields libdeflate's levels 1-3 store 0.1-0.6 %
+//   more than zlib's level 1, its level 5 0.5-1.7 % less while still
+//   running ~1.4x as fast per core (BENCHMARKS.md), so the default files are
+//   no larger than netCDF's own level-1 files.
 // - keep_bits: nc_def_var_quantize records BitRound exactly as netCDF-C
 //   does (the _QuantizeBitRoundNumberOfSignificantBits attribute); since
 //   the data no longer passes through nc_put_vara, bitround() applies it.
@@ -81,6 +84,9 @@ LayoutAxes layout_axes(OutputLayout layout) {
           "lat",
           "lon"};
 }
+
+// libdeflate's level for output.compression `level` (1-9): see the top.
+int libdeflate_level(int64_t level) { return static_cast<int>(std::min<int64_t>(level + 4, 12)); }
 
 // Names the member dimension must not take: the layout's other dims and
 // coordinate variables.
@@ -655,7 +661,7 @@ void NetcdfForecastWriter::encode_targets(int64_t begin, int64_t end) {
   std::unique_ptr<ChunkDeflater> deflater;
   if (spec_.compression > 0) {
     shuffled.resize(n_grid * sizeof(float));
-    deflater = std::make_unique<ChunkDeflater>(static_cast<int>(spec_.compression));
+    deflater = std::make_unique<ChunkDeflater>(libdeflate_level(spec_.compression));
   }
   for (int64_t row = begin; row < end; ++row) {
     const auto t = static_cast<size_t>(encode_order_[static_cast<size_t>(row)]);

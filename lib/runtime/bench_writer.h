@@ -29,13 +29,17 @@ struct WriterBenchResult {
   int threads = 0, steps = 0;
   int64_t compression = 0, keep_bits = 0;
   double step_seconds_median = 0, step_seconds_max = 0;
+  // CPU time of the whole process per write_step, all threads: what a step
+  // costs whatever else runs on the host (wall times on a shared host vary).
+  double cpu_seconds_per_step = 0;
   double gather_seconds = 0, encode_seconds = 0, store_seconds = 0;  // per step, mean
   double close_seconds = 0;
   double raw_bytes_per_step = 0;
   double stored_bytes = 0;  // chunk bytes of all steps
   double file_bytes = 0;    // the closed file
   double megabytes_per_second = 0;  // raw float32 MB per second of write_step
-  // netCDF's own path on the first step's chunks (0 when not measured).
+  // netCDF's own path on the first step's chunks (0 when not measured);
+  // seconds of CPU on its one thread = its wall time on an idle host.
   double zlib_bytes_per_step = 0, zlib_seconds_per_step = 0;
   double max_abs_error = 0, max_rel_error = 0;  // keep_bits vs the written values (0 lossless)
 };

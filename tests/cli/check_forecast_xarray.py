@@ -7,7 +7,9 @@ timedelta64, valid/init times to datetime64, latitude ascending, CF attributes),
 variable names and units, values finite everywhere except sea-surface
 temperature, and SST NaN exactly where it should be: the same pattern for every
 member and lead time, some NaN and some finite, and, with --nan-mask-from, the
-pattern of an input file.
+pattern of an input file. Lossless unless --expect-keep-bits N: then every
+variable says BitRound N (netCDF's attribute) and every finite value has its
+low 23 - N mantissa bits zero.
 
 Exit codes: 0 all checks pass, 1 a check failed (every failure is printed),
 2 bad usage, 77 xarray is not installed (the caller reports a skip).
@@ -108,6 +110,8 @@ def main():
     parser.add_argument("--nan-mask-var", default="",
                         help="variable of --nan-mask-from: sea_surface_temperature (NaN "
                              "anywhere) or a land fraction such as land_sea_mask (> 0.5)")
+    parser.add_argument("--expect-keep-bits", type=int,
+                        help="output.keep_bits the file was written with (default: lossless)")
     args = parser.parse_args()
 
     c = Checker()
@@ -217,11 +221,23 @@ def main():
         c.check(var.dtype == np.float32, f"{name}: dtype {var.dtype}, expected float32")
         c.check(var.attrs.get("units") == known.get(name),
                 f"{name}: units {var.attrs.get('units')!r}, expected {known.get(name)!r}")
+        bitround = var.attrs.get("_QuantizeBitRoundNumberOfSignificantBits")
+        if args.expect_keep_bits is None:
+            c.check(bitround is None, f"{name}: BitRound to {bitround} bits in a lossless file")
+        else:
+            c.check(bitround == args.expect_keep_bits,
+                    f"{name}: _QuantizeBitRoundNumberOfSignificantBits {bitround!r}, "
+                    f"expected {args.expect_keep_bits}")
         if var.dims != dims:
             continue
         reference = None  # SST NaN pattern of the first field
         for i in range(ds.sizes[n["member"]]):
             values = var.isel({n["member"]: i}).values
+            if args.expect_keep_bits is not None and var.dtype == np.float32:
+                dropped = np.uint32((1 << (23 - args.expect_keep_bits)) - 1)
+                bits = values[np.isfinite(values)].view(np.uint32)
+                c.check(np.all(bits & dropped == 0),
+                        f"{name}: values with more than {args.expect_keep_bits} mantissa bits")
             if name != SST:
                 bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
                 c.check(bad == 0, f"{name}: {bad} non-finite values in member index {i}")

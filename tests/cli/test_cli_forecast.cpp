@@ -5,6 +5,7 @@
 #include <netcdf.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -368,6 +369,50 @@ TEST_CASE("bench times several members per call", "[cli][bench][batch]") {
   CHECK(r.out.find("\"batch\":2") != std::string::npos);
   CHECK(r.out.find("per member-step") != std::string::npos);
   CHECK(run_gencast("bench --model tiny --device cpu --batch 0").exit_code != 0);
+}
+
+// The number after "key": in a one-line JSON object.
+double json_number(const std::string& json, const std::string& key) {
+  const std::string tag = "\"" + key + "\":";
+  const size_t at = json.find(tag);
+  REQUIRE(at != std::string::npos);
+  return std::strtod(json.c_str() + at + tag.size(), nullptr);
+}
+
+TEST_CASE("bench --writer times the sink and reads its file back", "[cli][bench][writer]") {
+  CliResult r = run_gencast("bench --writer --grid 4p0 --steps 3 --threads 2 --json -");
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(json_number(r.out, "steps") == 3);
+  CHECK(json_number(r.out, "threads") == 2);
+  CHECK(json_number(r.out, "fields_per_step") == 84);
+  CHECK(json_number(r.out, "max_abs_error") == 0);  // lossless: every bit read back
+  const double raw = 3 * json_number(r.out, "raw_bytes_per_step");
+  const double stored = json_number(r.out, "stored_bytes");
+  CHECK(stored > 0.3 * raw);  // synthetic fields are not trivially compressible...
+  CHECK(stored < 0.9 * raw);  // ... but compress
+  CHECK(json_number(r.out, "zlib_bytes_per_step") > 0);
+  CHECK(r.out.rfind("summary: writer 4p0, 2 threads, compression 1") != std::string::npos);
+
+  r = run_gencast("bench --writer --grid 4p0 --steps 1 --keep-bits 9 --json -");
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(json_number(r.out, "max_rel_error") > 0);
+  CHECK(json_number(r.out, "max_rel_error") <= std::ldexp(1.0, -10));
+
+  CHECK(run_gencast("bench --writer --grid 4p0 --threads 17").exit_code == 2);
+  CHECK(run_gencast("bench --writer --grid 4p0 --keep-bits 24").exit_code == 2);
+  CHECK(run_gencast("bench --model tiny --device cpu --threads 2").exit_code == 2);
+}
+
+TEST_CASE("forecast --keep-bits is checked like output.keep_bits", "[cli][forecast]") {
+  TempDir dir;
+  const CliResult r = run_gencast("forecast --steps 1 --members 1 --keep-bits 0 " +
+                                  fixture_flags(fixture("source_tiny.nc"), dir.file("f.nc")));
+  INFO(r.all());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--keep-bits") != std::string::npos);
+  CHECK(dir.entries().empty());
 }
 
 TEST_CASE("verify exits 0 on the shipped fixtures and 2 for a missing folder", "[cli][verify]") {

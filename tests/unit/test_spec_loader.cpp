@@ -85,6 +85,15 @@ TEST_CASE("a minimal spec loads with defaults and paths resolved against its fol
   CHECK(spec.source == path.string());
 }
 
+TEST_CASE("output.keep_bits: a bit count, or lossless when absent or empty", "[spec]") {
+  TempDir dir;
+  const std::string base = minimal_spec();  // ends inside output:
+  CHECK(load_run_spec(dir.write("a.yaml", base)).output.keep_bits == 0);
+  CHECK(load_run_spec(dir.write("b.yaml", base + "  keep_bits: 7\n")).output.keep_bits == 7);
+  CHECK(load_run_spec(dir.write("c.yaml", base + "  keep_bits: 23\n")).output.keep_bits == 23);
+  CHECK(load_run_spec(dir.write("d.yaml", base + "  keep_bits:\n")).output.keep_bits == 0);
+}
+
 TEST_CASE("relative paths in the file resolve against the file's folder, ../ included", "[spec]") {
   TempDir dir;
   const std::string text =
@@ -201,6 +210,8 @@ TEST_CASE("out-of-range values are errors", "[spec]") {
       {"forecast:\n  member_ids: [0, 2, 2]\n", "forecast.member_ids[2]", "2]", "distinct"},
       {"output:\n  compression: 10\n", "output.compression", "compression: 10", "0 to 9"},
       {"output:\n  compression: -1\n", "output.compression", "compression: -1", "0 to 9"},
+      {"output:\n  keep_bits: 0\n", "output.keep_bits", "keep_bits: 0", "from 1 to 23"},
+      {"output:\n  keep_bits: 24\n", "output.keep_bits", "keep_bits: 24", "from 1 to 23"},
       {"output:\n  ensemble_dim: my-dim\n", "output.ensemble_dim", "ensemble_dim: my-dim",
        "NetCDF name"},
       {"output:\n  ensemble_dim: 2x\n", "output.ensemble_dim", "ensemble_dim: 2x",

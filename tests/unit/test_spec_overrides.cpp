@@ -58,6 +58,7 @@ TEST_CASE("overrides win over the file", "[spec]") {
   o.edge_cache = "off";
   o.variables = std::vector<std::string>{"2m_temperature", "geopotential"};
   o.compression = 0;
+  o.keep_bits = 12;
   CHECK_FALSE(o.empty());
   const RunSpec spec = resolve_with(kFile, o, "/data/cfg", "/home/user/work");
   CHECK(spec.model.checkpoint == "/home/user/work/other.npz");
@@ -78,6 +79,7 @@ TEST_CASE("overrides win over the file", "[spec]") {
   CHECK(spec.output.ensemble_dim == "number");  // the wb2 default, resolved after overrides
   CHECK(spec.output.variables == std::vector<std::string>{"2m_temperature", "geopotential"});
   CHECK(spec.output.compression == 0);
+  CHECK(spec.output.keep_bits == 12);
   CHECK(spec.output.format == OutputFormat::netcdf);
   CHECK(spec.runtime.edge_cache == EdgeCache::off);
 }
@@ -124,6 +126,7 @@ TEST_CASE("bad override values are reported with their flags, all at once", "[sp
   o.steps = 0;
   o.members = -2;
   o.compression = 12;
+  o.keep_bits = 0;
   o.device = "tpu";
   o.precision = "fp8";
   o.attention = "splash";
@@ -133,8 +136,8 @@ TEST_CASE("bad override values are reported with their flags, all at once", "[sp
   o.init_time = "tomorrow";
   o.variables = std::vector<std::string>{"a", "a"};
   const auto problems = problems_of([&] { resolve_with(kFile, o, "/d", "/c"); });
-  for (const char* flag : {"--steps", "--members", "--compression", "--device", "--precision",
-                           "--attention", "--layout", "--format", "--edge-cache",
+  for (const char* flag : {"--steps", "--members", "--compression", "--keep-bits", "--device",
+                           "--precision", "--attention", "--layout", "--format", "--edge-cache",
                            "--init-time", "--variables"}) {
     INFO(flag);
     const Problem* p = find_problem(problems, flag);
@@ -143,7 +146,7 @@ TEST_CASE("bad override values are reported with their flags, all at once", "[sp
     CHECK_FALSE(p->expected.empty());
     CHECK_FALSE(p->found.empty());
   }
-  CHECK(problems.size() == 11);
+  CHECK(problems.size() == 12);
 }
 
 TEST_CASE("override --steps with --lead-time, bad --lead-time and bad --member-ids are errors", "[spec]") {

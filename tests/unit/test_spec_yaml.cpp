@@ -30,6 +30,7 @@ TEST_CASE("to_yaml round-trips a spec with every field set", "[spec]") {
   REQUIRE(spec.forecast.seed == 18446744073709551615ULL);
   REQUIRE(spec.forecast.steps == 20);  // lead_time 10d
   REQUIRE(spec.output.variables == std::vector<std::string>{"2m_temperature", "null", "123"});
+  REQUIRE(spec.output.keep_bits == 10);
   REQUIRE(fs::path(spec.model.checkpoint).filename() == "GenCast 1p0deg <2019.npz");
   const RunSpec back = round_trip(spec);
   INFO(to_yaml(spec));
@@ -51,6 +52,8 @@ TEST_CASE("to_yaml round-trips defaults, and writes what a reader needs", "[spec
   // Every path is absolute; member_ids is left out when it is just 0..N-1.
   CHECK(contains(yaml, (dir.path() / "ck.npz").string()));
   CHECK_FALSE(contains(yaml, "member_ids"));
+  CHECK(spec.output.keep_bits == 0);  // lossless unless asked
+  CHECK_FALSE(contains(yaml, "keep_bits"));
   CHECK(contains(yaml, "steps: 30"));
   CHECK(contains(yaml, "lead time 360 h"));
 }
