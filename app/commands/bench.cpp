@@ -92,14 +92,18 @@ void register_bench_command(CLI::App& root, CommandResult&) {
   cmd->add_option("--keep-bits", args->writer_options.keep_bits,
                   "output.keep_bits 1-23 (default lossless)")
       ->group(kWriterGroup);
+  cmd->add_option("--fields-from", args->writer_options.fields_from,
+                  "write the target variables of this input NetCDF's frames instead of "
+                  "synthetic fields (its grid replaces --grid)")
+      ->group(kWriterGroup);
   cmd->add_option("--output", args->writer_options.output,
                   "keep the written file here (default: a temporary file, removed)")
       ->group(kWriterGroup);
   cmd->callback([args, cmd, run_writer] {
     if (args->writer) return run_writer(*args, *cmd);
     if (cmd->count("--threads") + cmd->count("--compression") + cmd->count("--keep-bits") +
-            cmd->count("--output") > 0) {
-      fail_input("command line", "--threads/--compression/--keep-bits/--output",
+            cmd->count("--output") + cmd->count("--fields-from") > 0) {
+      fail_input("command line", "--threads/--compression/--keep-bits/--output/--fields-from",
                  "these only with --writer", "a model benchmark");
     }
     args->options.precision = parse_precision(args->precision);

@@ -58,13 +58,8 @@ ChunkDeflater::ChunkDeflater(int level) {
 
 ChunkDeflater::~ChunkDeflater() { libdeflate_free_compressor(compressor_); }
 
-void ChunkDeflater::compress(const uint8_t* in, size_t size, std::vector<uint8_t>& out) {
-  // The bound makes the call infallible: incompressible data grows by a few
-  // bytes per 64 KiB block, and HDF5 stores whatever length we hand it.
-  out.resize(libdeflate_zlib_compress_bound(compressor_, size));
-  const size_t written = libdeflate_zlib_compress(compressor_, in, size, out.data(), out.size());
-  if (written == 0) throw std::logic_error("ChunkDeflater: output smaller than its bound");
-  out.resize(written);
+size_t ChunkDeflater::compress(const uint8_t* in, size_t size, uint8_t* out, size_t capacity) {
+  return libdeflate_zlib_compress(compressor_, in, size, out, capacity);
 }
 
 }  // namespace gencast

@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "config/run_options.h"  // kMaxKeepBits
 
@@ -53,8 +52,10 @@ class ChunkDeflater {
   ChunkDeflater(const ChunkDeflater&) = delete;
   ChunkDeflater& operator=(const ChunkDeflater&) = delete;
 
-  // Compresses `size` bytes into `out` (resized to the stream's length).
-  void compress(const uint8_t* in, size_t size, std::vector<uint8_t>& out);
+  // Compresses `size` bytes into out[0, capacity): the stream's length, or 0
+  // when it does not fit (incompressible data: HDF5's own filter then stores
+  // the chunk unfiltered, and so does the writer).
+  size_t compress(const uint8_t* in, size_t size, uint8_t* out, size_t capacity);
 
  private:
   libdeflate_compressor* compressor_ = nullptr;

@@ -85,6 +85,10 @@ LayoutAxes layout_axes(OutputLayout layout) {
           "lon"};
 }
 
+// Filter mask of a chunk stored shuffled but not deflated: bit i = filter i of
+// the variable's pipeline (shuffle, deflate) skipped.
+constexpr uint32_t kDeflateSkipped = 1u << 1;
+
 // libdeflate's level for output.compression `level` (1-9): see the top.
 int libdeflate_level(int64_t level) { return static_cast<int>(std::min<int64_t>(level + 4, 12)); }
 
@@ -557,7 +561,7 @@ void NetcdfForecastWriter::open_for_chunks() {
   for (size_t t = 0; t < targets_.size(); ++t) encode_order_[t] = static_cast<int>(t);
   std::stable_sort(encode_order_.begin(), encode_order_.end(),
                    [&](int a, int b) { return targets_[a].level < targets_[b].level; });
-  encoded_.resize(targets_.size());
+  stored_.resize(targets_.size());
 }
 
 std::vector<uint64_t> NetcdfForecastWriter::chunk_offset(const ChannelTarget& target, int member,
@@ -637,15 +641,10 @@ void NetcdfForecastWriter::write_step(int member_index, int lead_index, const fl
   t0 = clock::now();
   for (size_t t = 0; t < n_targets; ++t) {
     const ChannelTarget& target = targets_[t];
-    const auto offset = chunk_offset(target, member_index, lead_index);
-    if (spec_.compression > 0) {
-      h5_->write_chunk(target.dataset, offset, 0, encoded_[t].data(), encoded_[t].size());
-      timings_.stored_bytes += static_cast<int64_t>(encoded_[t].size());
-    } else {
-      const auto* raw = reinterpret_cast<const uint8_t*>(scratch_.data() + t * n_grid);
-      h5_->write_chunk(target.dataset, offset, 0, raw, n_grid * sizeof(float));
-      timings_.stored_bytes += static_cast<int64_t>(n_grid * sizeof(float));
-    }
+    const auto* bytes = reinterpret_cast<const uint8_t*>(scratch_.data() + t * n_grid);
+    h5_->write_chunk(target.dataset, chunk_offset(target, member_index, lead_index),
+                     stored_[t].filter_mask, bytes, stored_[t].size);
+    timings_.stored_bytes += static_cast<int64_t>(stored_[t].size);
   }
   timings_.store += seconds_since(t0);
   timings_.raw_bytes += static_cast<int64_t>(n_targets * n_grid * sizeof(float));
@@ -653,8 +652,12 @@ void NetcdfForecastWriter::write_step(int member_index, int lead_index, const fl
   done = 1;
 }
 
-// The rows [begin, end) of encode_order_: BitRound in place in scratch_, then
-// (compression on) shuffle and deflate into encoded_.
+// The rows [begin, end) of encode_order_: each field of scratch_ becomes, in
+// place, the bytes its chunk stores (stored_[t] says how many): BitRound,
+// then (compression on) shuffle into a buffer of this range and deflate back
+// into the field's own memory, which the shuffle has freed. A chunk that
+// deflate cannot shrink is stored shuffled only, with deflate marked as
+// skipped in its filter mask -- as HDF5's optional deflate filter does it.
 void NetcdfForecastWriter::encode_targets(int64_t begin, int64_t end) {
   const size_t n_grid = spec_.lat.size() * spec_.lon.size();
   std::vector<uint8_t> shuffled;
@@ -663,13 +666,22 @@ void NetcdfForecastWriter::encode_targets(int64_t begin, int64_t end) {
     shuffled.resize(n_grid * sizeof(float));
     deflater = std::make_unique<ChunkDeflater>(libdeflate_level(spec_.compression));
   }
+  const size_t field_bytes = n_grid * sizeof(float);
   for (int64_t row = begin; row < end; ++row) {
     const auto t = static_cast<size_t>(encode_order_[static_cast<size_t>(row)]);
     float* field = scratch_.data() + t * n_grid;
     if (spec_.keep_bits > 0) bitround(field, n_grid, static_cast<int>(spec_.keep_bits));
+    stored_[t] = {field_bytes, 0};
     if (!deflater) continue;
     shuffle_bytes(field, n_grid, sizeof(float), shuffled.data());
-    deflater->compress(shuffled.data(), shuffled.size(), encoded_[t]);
+    auto* out = reinterpret_cast<uint8_t*>(field);
+    const size_t size = deflater->compress(shuffled.data(), field_bytes, out, field_bytes);
+    if (size > 0) {
+      stored_[t].size = size;
+    } else {
+      std::memcpy(out, shuffled.data(), field_bytes);
+      stored_[t].filter_mask = kDeflateSkipped;
+    }
   }
 }
 

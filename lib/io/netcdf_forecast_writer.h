@@ -122,8 +122,14 @@ class NetcdfForecastWriter final : public ForecastSink {
   // so that each thread's contiguous range mixes cheap and costly variables.
   std::vector<int> encode_order_;
   std::vector<unsigned char> written_;  // [member][lead]
-  std::vector<float> scratch_;          // per-target contiguous lat/lon fields
-  std::vector<std::vector<uint8_t>> encoded_;  // per target: the chunk's stored bytes
+  // Per target a contiguous lat/lon field, then (encode_targets) in place the
+  // bytes its chunk stores: stored_[t].size of them, with that filter mask.
+  std::vector<float> scratch_;
+  struct StoredChunk {
+    size_t size = 0;
+    uint32_t filter_mask = 0;
+  };
+  std::vector<StoredChunk> stored_;
   WriterTimings timings_;
 };
 

@@ -21,6 +21,7 @@
 #include "core/parallel.h"
 #include "io/chunk_codec.h"
 #include "io/netcdf_forecast_writer.h"
+#include "io/netcdf_input.h"
 #include "io/netcdf_util.h"
 #include "numerics/philox.h"
 #include "runtime/bench.h"
@@ -126,16 +127,19 @@ void synthesize_step(const std::vector<float>& lat, const std::vector<float>& lo
 }
 
 // netCDF's own path for the same chunks: HDF5's shuffle, then zlib's
-// compress2 at `level` (what H5Z's deflate filter calls), on one thread;
-// `seconds` is that thread's CPU time (its wall time on an idle host).
-void zlib_reference(const std::vector<float>& fields, size_t n_grid, size_t n_ch, int level,
-                    double& bytes, double& seconds) {
+// compress2 at `level` (what H5Z's deflate filter calls), on one thread, for
+// the channels marked in `written`; `seconds` is that thread's CPU time (its
+// wall time on an idle host).
+void zlib_reference(const std::vector<float>& fields, size_t n_grid,
+                    const std::vector<bool>& written, int level, double& bytes, double& seconds) {
+  const size_t n_ch = written.size();
   std::vector<float> field(n_grid);
   std::vector<uint8_t> shuffled(n_grid * sizeof(float));
   std::vector<uint8_t> out(compressBound(static_cast<uLong>(shuffled.size())));
   bytes = 0;
   seconds = 0;
   for (size_t c = 0; c < n_ch; ++c) {
+    if (!written[c]) continue;
     for (size_t g = 0; g < n_grid; ++g) field[g] = fields[g * n_ch + c];
     const double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     shuffle_bytes(field.data(), n_grid, sizeof(float), shuffled.data());
@@ -149,6 +153,26 @@ void zlib_reference(const std::vector<float>& fields, size_t n_grid, size_t n_ch
   }
 }
 
+// Member-step `step` from an input file: frame step % frames of every target
+// variable the file has (the others, e.g. precipitation, which is no input,
+// stay 0 and are not written: see `written`).
+void input_step(const InputDataset& input, const std::vector<ChannelSlot>& channels, int step,
+                std::vector<float>& out) {
+  const auto n_grid = static_cast<size_t>(input.n_grid());
+  const size_t n_ch = channels.size(), n_levels = input.levels.size();
+  out.assign(n_grid * n_ch, 0.0f);
+  for (size_t c = 0; c < n_ch; ++c) {
+    const auto it = input.fields.find(channels[c].variable);
+    if (it == input.fields.end()) continue;
+    const ArrayF& field = it->second;
+    const auto frames = static_cast<size_t>(field.shape[0]);
+    const size_t frame = static_cast<size_t>(step) % frames;
+    const size_t plane = channels[c].level >= 0 ? frame * n_levels + channels[c].level : frame;
+    const float* src = field.ptr() + plane * n_grid;
+    for (size_t g = 0; g < n_grid; ++g) out[g * n_ch + c] = src[g];
+  }
+}
+
 }  // namespace
 
 WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
@@ -159,9 +183,16 @@ WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
   if (options.steps < 1) {
     fail_input("command line", "--steps", "at least 1 member-step", std::to_string(options.steps));
   }
-  std::vector<float> lat, lon;
-  bench_grid(options.grid, lat, lon);
   const TaskConfig task = default_gencast_task();
+  std::vector<float> lat, lon;
+  InputDataset input;
+  if (options.fields_from.empty()) {
+    bench_grid(options.grid, lat, lon);
+  } else {
+    input = read_input_dataset(options.fields_from, task);
+    lat = input.lat;
+    lon = input.lon;
+  }
 
   ForecastOutputSpec spec;
   const bool temporary = options.output.empty();
@@ -187,16 +218,34 @@ WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
         ch.variable, ch.level >= 0 ? static_cast<double>(task.pressure_levels[ch.level]) : 0.0));
   }
   const size_t n_grid = lat.size() * lon.size(), n_ch = spec.channels.size();
+  // Which channels are written: all, or those of the target variables the
+  // input file has.
+  std::vector<bool> written(n_ch, true);
+  if (!options.fields_from.empty()) {
+    for (size_t c = 0; c < n_ch; ++c) {
+      const std::string& name = spec.channels[c].variable;
+      written[c] = input.fields.count(name) > 0;
+      if (written[c] && std::find(spec.variables.begin(), spec.variables.end(), name) ==
+                            spec.variables.end()) {
+        spec.variables.push_back(name);
+      }
+    }
+    if (spec.variables.empty()) {
+      fail_input(options.fields_from, "--fields-from", "an input file with target variables",
+                 "none of them");
+    }
+  }
+  const auto n_written = static_cast<size_t>(std::count(written.begin(), written.end(), true));
 
   WriterBenchResult r;
-  r.grid = options.grid;
+  r.grid = options.fields_from.empty() ? options.grid : options.fields_from;
   r.n_lat = static_cast<int64_t>(lat.size());
   r.n_lon = static_cast<int64_t>(lon.size());
-  r.fields = static_cast<int64_t>(n_ch);
+  r.fields = static_cast<int64_t>(n_written);
   r.steps = options.steps;
   r.compression = options.compression;
   r.keep_bits = options.keep_bits;
-  r.raw_bytes_per_step = static_cast<double>(n_grid * n_ch * sizeof(float));
+  r.raw_bytes_per_step = static_cast<double>(n_grid * n_written * sizeof(float));
 
   const ScopedParallelWorkers workers(options.threads == 0 ? parallel_worker_count()
                                                            : options.threads);
@@ -206,7 +255,11 @@ WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
   {
     NetcdfForecastWriter writer(spec);
     for (int s = 0; s < options.steps; ++s) {
-      synthesize_step(lat, lon, spec.channels, scales, s, fields);  // not timed
+      if (options.fields_from.empty()) {  // not timed
+        synthesize_step(lat, lon, spec.channels, scales, s, fields);
+      } else {
+        input_step(input, spec.channels, s, fields);
+      }
       if (s == 0) first = fields;
       const auto t0 = Clock::now();
       const double cpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
@@ -238,6 +291,7 @@ WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
     const NcFile nc = NcFile::open_read(spec.path);
     std::vector<float> field(n_grid);
     for (size_t c = 0; c < n_ch; ++c) {
+      if (!written[c]) continue;
       const auto var = nc_find_var(nc.id(), spec.channels[c].variable);
       if (!var) throw RuntimeFailure(spec.path + ": bench --writer: variable missing on read-back");
       std::vector<size_t> start = {0, 0, 0}, count = {1, 1, 1};
@@ -264,7 +318,7 @@ WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
   if (options.zlib_reference && options.compression > 0) {
     // Compare like with like: the same (rounded) values netCDF would be given.
     if (options.keep_bits > 0) bitround(first.data(), first.size(), static_cast<int>(options.keep_bits));
-    zlib_reference(first, n_grid, n_ch, static_cast<int>(options.compression),
+    zlib_reference(first, n_grid, written, static_cast<int>(options.compression),
                    r.zlib_bytes_per_step, r.zlib_seconds_per_step);
   }
   return r;

@@ -2,7 +2,9 @@
 // Writes synthetic member-steps -- every target variable at plausible values
 // (smooth large-scale patterns at each variable's scale, with small-scale
 // noise filling the low mantissa bits as a model's output does, SST NaN on a
-// land mask) -- through the real NetcdfForecastWriter on this thread, and
+// land mask), or the target variables of an input file's frames (e.g. ERA5,
+// or make-demo's source.nc) -- through the real NetcdfForecastWriter on this
+// thread, and
 // reports seconds per step, throughput and the stored size, next to what
 // netCDF's own zlib path (HDF5's shuffle + zlib at the same level, one
 // thread) would store and take for the same chunks.
@@ -15,6 +17,7 @@ namespace gencast {
 
 struct WriterBenchOptions {
   std::string grid = "0p25";  // 0p25, 1p0 or 4p0
+  std::string fields_from;    // input NetCDF whose frames are written instead ("" = synthetic)
   int threads = 0;            // cores for the encoding (0 = all, up to 16)
   int steps = 4;              // member-steps written (2 members x ceil(steps / 2) lead times)
   int64_t compression = 1;    // output.compression
@@ -24,7 +27,7 @@ struct WriterBenchOptions {
 };
 
 struct WriterBenchResult {
-  std::string grid;
+  std::string grid;         // or the --fields-from file
   int64_t n_lat = 0, n_lon = 0, fields = 0;  // fields per member-step
   int threads = 0, steps = 0;
   int64_t compression = 0, keep_bits = 0;

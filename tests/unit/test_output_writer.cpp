@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
 #include "test_temp_dir.h"
 #include <csignal>
@@ -21,6 +22,7 @@
 #include <limits>
 #include <numbers>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -756,6 +758,54 @@ TEST_CASE("output: chunks are no larger than netCDF's own zlib level 1 writes th
   CHECK(ours <= theirs);
   const uint64_t raw = fields.data.size() * fields.n_grid * fields.n_channels * sizeof(float);
   CHECK(ours < raw * 3 / 4);  // really compressed
+}
+
+TEST_CASE("output: incompressible fields are stored shuffled only, and read back exactly",
+          "[output]") {
+  TempDir dir;
+  auto spec = small_spec(dir.path() / "noise.nc");
+  spec.variables = {"2m_temperature", "temperature"};
+  Fields fields = random_fields(spec, 26);
+  // Random bit patterns (NaNs and infinities included) for 2m_temperature:
+  // deflate cannot shrink them; temperature stays compressible.
+  std::mt19937 rng(27);
+  size_t t2m = 0;
+  while (spec.channels[t2m].variable != "2m_temperature") ++t2m;
+  for (auto& step : fields.data) {
+    for (size_t g = 0; g < fields.n_grid; ++g) {
+      step[g * fields.n_channels + t2m] = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+    }
+  }
+  {
+    NetcdfForecastWriter writer(spec);
+    write_all(writer, spec, fields);
+    writer.close();
+  }
+  NcFile nc(dir.path() / "noise.nc");
+  check_values(nc, spec, fields, "2m_temperature", false);
+  check_values(nc, spec, fields, "temperature", false);
+  // The chunks say which filters they went through.
+  auto masks = [&](const char* name) {
+    const hid_t h = H5Fopen((dir.path() / "noise.nc").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t ds = H5Dopen2(h, name, H5P_DEFAULT);
+    const hid_t space = H5Dget_space(ds);
+    hsize_t n = 0;
+    H5Dget_num_chunks(ds, space, &n);
+    std::set<unsigned> out;
+    for (hsize_t i = 0; i < n; ++i) {
+      unsigned mask = 99;
+      haddr_t addr = 0;
+      hsize_t size = 0;
+      REQUIRE(H5Dget_chunk_info(ds, space, i, nullptr, &mask, &addr, &size) >= 0);
+      out.insert(mask);
+    }
+    H5Sclose(space);
+    H5Dclose(ds);
+    H5Fclose(h);
+    return out;
+  };
+  CHECK(masks("2m_temperature") == std::set<unsigned>{2});  // deflate skipped
+  CHECK(masks("temperature") == std::set<unsigned>{0});     // shuffle and deflate
 }
 
 TEST_CASE("output: flush() leaves a file another process reads after a kill -9", "[output]") {
