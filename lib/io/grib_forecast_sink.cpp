@@ -146,6 +146,10 @@ void check_grib_output_options(const ForecastOutputSpec& spec,
                    "target variables that have a GRIB parameter", "'" + name + "', which has none",
                    "write NetCDF (output.format: netcdf), or leave it out of output.variables");
   }
+  if (spec.keep_bits > 0)  // BitRound is a NetCDF (netCDF-C quantize) feature
+    problems.add(spec.spec_file, "output.keep_bits", "no keep_bits with GRIB output",
+                 std::to_string(spec.keep_bits),
+                 "GRIB packs values itself: choose output.grib_packing (simple or ieee)");
   std::vector<int64_t> too_large;
   for (const int64_t id : spec.member_ids)
     if (id > kMaxGribMemberId) too_large.push_back(id);

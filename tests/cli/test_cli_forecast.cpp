@@ -407,11 +407,17 @@ TEST_CASE("bench --writer times the sink and reads its file back", "[cli][bench]
 
 TEST_CASE("forecast --keep-bits is checked like output.keep_bits", "[cli][forecast]") {
   TempDir dir;
-  const CliResult r = run_gencast("forecast --steps 1 --members 1 --keep-bits 0 " +
-                                  fixture_flags(fixture("source_tiny.nc"), dir.file("f.nc")));
+  CliResult r = run_gencast("forecast --steps 1 --members 1 --keep-bits 0 " +
+                            fixture_flags(fixture("source_tiny.nc"), dir.file("f.nc")));
   INFO(r.all());
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--keep-bits") != std::string::npos);
+  // BitRound is a NetCDF feature: GRIB output refuses it rather than ignore it.
+  r = run_gencast("forecast --steps 1 --members 1 --keep-bits 12 " +
+                  fixture_flags(fixture("source_tiny.nc"), dir.file("f.grib2")));
+  INFO(r.all());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("output.keep_bits") != std::string::npos);
   CHECK(dir.entries().empty());
 }
 
