@@ -21,7 +21,7 @@
 // - output.compression N is recorded as deflate level N (what readers see)
 //   and compressed with libdeflate at level N + 4 (at most 12, its maximum):
 //   on forecast-like float fields libdeflate's levels 1-3 store 0.1-0.6 %
-//   more than zlib's level 1, its level 5 0.5-1.7 % less while still
+//   more than zlib's level 1, its level 5 0.7-1.9 % less while still
 //   running ~1.4x as fast per core (BENCHMARKS.md), so the default files are
 //   no larger than netCDF's own level-1 files.
 // - keep_bits: nc_def_var_quantize records BitRound exactly as netCDF-C
