@@ -14,6 +14,7 @@
 #include "attention_tiles.h"
 #include "core/error.h"
 #include "cuda_check.cuh"
+#include "edge_mlp.cuh"
 #include "elementwise.cuh"
 #include "gather_scatter.cuh"
 #include "gemm.cuh"
@@ -332,6 +333,60 @@ void CudaBackend::layer_norm_cond_segment_sum(const Tensor& x, const Tensor& con
   Tensor normalized = empty(x.shape(), x.dtype());
   layer_norm_cond(x, cond, normalized, false);
   segment_sum(normalized, offsets, y);
+}
+
+bool CudaBackend::fused_edge_mlp(const EdgeMlpOperands& op_args, Tensor& y) {
+  activate();
+  const char* op = "fused_edge_mlp";
+  const EdgeMlpOperands& a = op_args;
+  const int64_t C = a.x.cols(), E = a.x.rows(), S = y.rows();
+  // The kernel is bf16-only: other precisions compose the ops (no error).
+  for (const Tensor* t : {&a.x, &a.w0, &a.w1, &a.sender_proj, &a.receiver_proj})
+    if (t->dtype() != DType::bf16) return false;
+  if (!edge_mlp_supported(C)) return false;
+  for (const Tensor* t : {&a.x, &a.w0, &a.b0, &a.sender_proj, &a.senders, &a.receiver_proj,
+                          &a.receivers, &a.w1, &a.b1, &a.cond, &a.offsets, &a.tiles})
+    check_owned(*t, op);
+  check_owned(y, op);
+  require_float(y, op, "y");
+  for (const Tensor* t : {&a.w0, &a.w1})
+    require(t->shape().size() == 2 && t->shape()[0] == C && t->shape()[1] == C, op,
+            "weights must be [C, C]");
+  for (const Tensor* t : {&a.b0, &a.b1})
+    require(t->dtype() == DType::f32 && t->numel() == C, op, "biases must have C f32 elements");
+  require(a.cond.dtype() == DType::f32 && a.cond.numel() == 2 * C, op,
+          "cond must have 2*C f32 elements");
+  require(a.sender_proj.cols() == C && a.receiver_proj.cols() == C && y.cols() == C, op,
+          "column mismatch");
+  for (const Tensor* t : {&a.senders, &a.receivers, &a.offsets, &a.tiles})
+    require(t->dtype() == DType::i32, op, "indices, offsets and tiles must be i32");
+  require(a.senders.numel() == E && a.receivers.numel() == E, op, "one index per edge row");
+  require(a.offsets.numel() == S + 1, op, "offsets must have rows(y)+1 entries");
+  require(a.tiles.numel() >= 1, op, "tiles must hold at least the boundary 0");
+  for (const Tensor* t : {&a.x, &a.sender_proj, &a.receiver_proj})
+    require(!overlap(*t, y), op, "y must not overlap the inputs");
+  EdgeMlpDeviceArgs d;
+  d.x = a.x.data();
+  d.rows_x = E;
+  d.w0 = a.w0.data();
+  d.b0 = a.b0.as<float>();
+  d.sender_proj = a.sender_proj.data();
+  d.rows_s = a.sender_proj.rows();
+  d.senders = a.senders.as<int32_t>();
+  d.receiver_proj = a.receiver_proj.data();
+  d.rows_r = a.receiver_proj.rows();
+  d.receivers = a.receivers.as<int32_t>();
+  d.w1 = a.w1.data();
+  d.b1 = a.b1.as<float>();
+  d.cond = a.cond.as<float>();
+  d.offsets = a.offsets.as<int32_t>();
+  d.tiles = a.tiles.as<int32_t>();
+  d.n_tiles = a.tiles.numel() - 1;
+  d.y = y.data();
+  d.ty = y.dtype();
+  d.segments = S;
+  d.cols = C;
+  return edge_mlp_launch(d, stream_);
 }
 
 std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours, int heads,

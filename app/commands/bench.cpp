@@ -32,6 +32,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
     BenchOptions options;
     std::string precision = "fp32";
     std::string edge_cache = "auto";
+    std::string fused_edges = "on";
     std::string json;
     bool writer = false;
     WriterBenchOptions writer_options;
@@ -63,6 +64,11 @@ void register_bench_command(CLI::App& root, CommandResult&) {
                   "edges per piece of the two-level segment sums of heavy receivers (0 = off)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--fused-edges", args->fused_edges,
+                  "on or off: the fused edge MLP where the device has it (off: the ops one by "
+                  "one, for A/B timings)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_flag("--graph-only", args->options.graph_only, "only build and time the graphs");
   cmd->add_flag("--profile", args->options.profile,
                 "also time each stage of a call (synchronizes between stages)");
@@ -108,6 +114,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
     }
     args->options.precision = parse_precision(args->precision);
     args->options.edge_cache = parse_edge_cache(args->edge_cache);
+    args->options.fused_edges = args->fused_edges == "on";
     const BenchResult r = run_bench(args->options);
     std::printf("%s", bench_table(r).c_str());
     write_json(args->json, bench_json(r));

@@ -22,6 +22,8 @@ Tensor Backend::from_host_i32(const std::vector<int32_t>& v) {
   return t;
 }
 
+bool Backend::fused_edge_mlp(const EdgeMlpOperands&, Tensor&) { return false; }
+
 ArrayF Backend::to_host(const Tensor& t) {
   ArrayF a(t.shape());
   download(t, a.ptr());

@@ -99,6 +99,33 @@ class Backend {
   virtual void layer_norm_cond_segment_sum(const Tensor& x, const Tensor& cond,
                                            const Tensor& offsets, Tensor& y) = 0;
 
+  // The message MLP of one chunk of edges and the sum of its messages per
+  // segment (receiver or piece), in one op:
+  //   h_e  = swish(x[e] @ w0 + b0 + sender_proj[senders[e]] + receiver_proj[receivers[e]])
+  //   y[s] = sum over e in segment s of LN(h_e @ w1 + b1) * (1 + cond[0:C]) + cond[C:2C]
+  // = linear, gather2_add_act (swish), linear and layer_norm_cond_segment_sum,
+  // without the per-edge latents ever in memory. x [E, C]; w0, w1 [C, C];
+  // b0, b1 [C] and cond [2C] f32; senders/receivers i32 [E]; offsets i32
+  // [S + 1] as segment_sum's; tiles i32 [T + 1] = plan_edge_tiles(offsets,
+  // kEdgeTileRows) (backend/edge_tiles.h); y [S, C]. Returns false, doing
+  // nothing, when this backend has no fused kernel for these shapes and
+  // types (the CPU backend has none): the caller then composes the four ops.
+  struct EdgeMlpOperands {
+    const Tensor& x;
+    const Tensor& w0;
+    const Tensor& b0;
+    const Tensor& sender_proj;
+    const Tensor& senders;
+    const Tensor& receiver_proj;
+    const Tensor& receivers;
+    const Tensor& w1;
+    const Tensor& b1;
+    const Tensor& cond;
+    const Tensor& offsets;
+    const Tensor& tiles;
+  };
+  virtual bool fused_edge_mlp(const EdgeMlpOperands& op, Tensor& y);
+
   // Exact softmax attention restricted to a neighbourhood (self included).
   // `tiles` says which query/key tiles a tiled implementation visits: only
   // tiles holding neighbours (sparse), every tile inside the band of the

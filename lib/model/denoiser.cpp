@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "backend/edge_tiles.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "model/segment_split.h"
@@ -87,6 +89,43 @@ std::unique_ptr<Denoiser::EdgeSetSplit> Denoiser::plan_split(const std::vector<i
   return split;
 }
 
+std::unique_ptr<Denoiser::EdgeSetTiles> Denoiser::plan_tiles(const std::vector<int32_t>& offsets,
+                                                            const std::vector<EdgeChunk>& chunks,
+                                                            const EdgeSetSplit* split) {
+  auto tiles = std::make_unique<EdgeSetTiles>();
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const EdgeChunk& c = chunks[i];
+    // The chunk's segments: its pieces when its sum is split, else its receivers.
+    std::span<const int32_t> segments(offsets.data() + c.recv_begin,
+                                      static_cast<size_t>(c.recv_end - c.recv_begin + 1));
+    if (split && split->chunks.at(i).split) {
+      const ChunkPieces& p = split->chunks[i];
+      segments = std::span<const int32_t>(split->host.piece_offsets.data() + p.piece_begin,
+                                          static_cast<size_t>(p.piece_end - p.piece_begin + 1));
+    }
+    EdgeSetTiles::Chunk chunk;
+    if (const auto plan = plan_edge_tiles(segments, kEdgeTileRows)) {
+      chunk.first = static_cast<int64_t>(tiles->host.size());
+      chunk.tiles = static_cast<int64_t>(plan->size()) - 1;
+      tiles->host.insert(tiles->host.end(), plan->begin(), plan->end());
+    }
+    tiles->chunks.push_back(chunk);
+  }
+  return tiles;
+}
+
+int64_t Denoiser::g2m_tiled_chunks() const {
+  if (!g2m_tiles_) return 0;
+  return std::count_if(g2m_tiles_->chunks.begin(), g2m_tiles_->chunks.end(),
+                       [](const EdgeSetTiles::Chunk& c) { return c.tiles >= 0; });
+}
+
+int64_t Denoiser::m2g_tiled_chunks() const {
+  if (!m2g_tiles_) return 0;
+  return std::count_if(m2g_tiles_->chunks.begin(), m2g_tiles_->chunks.end(),
+                       [](const EdgeSetTiles::Chunk& c) { return c.tiles >= 0; });
+}
+
 DenoiserSizes Denoiser::plan_layout(const DenoiserGraph& graph, const GridInputRows& rows,
                                     const DenoiserOptions& options, Plan& plan) {
   const std::vector<int32_t>& g2m = graph.grid2mesh.receiver_offsets;
@@ -95,6 +134,11 @@ DenoiserSizes Denoiser::plan_layout(const DenoiserGraph& graph, const GridInputR
   plan.m2g_chunks = plan_chunks(m2g, options.chunk_rows);
   plan.g2m_split = plan_split(g2m, plan.g2m_chunks, options.segment_split_edges);
   plan.m2g_split = plan_split(m2g, plan.m2g_chunks, options.segment_split_edges);
+  // The fused edge MLP starts from the cached edge embeddings.
+  if (options.fused_edges && options.cache_edge_embeddings) {
+    plan.g2m_tiles = plan_tiles(g2m, plan.g2m_chunks, plan.g2m_split.get());
+    plan.m2g_tiles = plan_tiles(m2g, plan.m2g_chunks, plan.m2g_split.get());
+  }
 
   DenoiserSizes s;
   s.n_grid = graph.n_grid;
@@ -116,6 +160,8 @@ DenoiserSizes Denoiser::plan_layout(const DenoiserGraph& graph, const GridInputR
     *pieces = split->pieces;
     s.partial_rows = std::max(s.partial_rows, split->most_pieces);
   }
+  if (plan.g2m_tiles) s.grid2mesh_tile_entries = static_cast<int64_t>(plan.g2m_tiles->host.size());
+  if (plan.m2g_tiles) s.mesh2grid_tile_entries = static_cast<int64_t>(plan.m2g_tiles->host.size());
   return s;
 }
 
@@ -234,6 +280,13 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
     if (split) upload_split(*split);
   // float32 so that the partial sums are not rounded to the compute type.
   B.partial = allocate(activations, {sizes_.partial_rows, L}, DType::f32);
+  g2m_tiles_ = std::move(plan.g2m_tiles);
+  m2g_tiles_ = std::move(plan.m2g_tiles);
+  for (EdgeSetTiles* tiles : {g2m_tiles_.get(), m2g_tiles_.get()}) {
+    if (!tiles || tiles->host.empty()) continue;
+    tiles->table = upload_column(graph_part, tiles->host);
+    tiles->host = {};
+  }
 
   int64_t total = 0;
   for (const auto& layer : weights_.conditioning) total += layer.w.dim(1);
@@ -268,6 +321,8 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
                 "partial sums)",
                 g2m_split_chunks(), m2g_split_chunks(), sizes_.grid2mesh_pieces,
                 sizes_.mesh2grid_pieces, sizes_.partial_rows);
+  spdlog::debug("denoiser: fused edge MLP planned for {}/{}+{}/{} chunks", g2m_tiled_chunks(),
+                g2m_chunks_.size(), m2g_tiled_chunks(), m2g_chunks_.size());
 }
 
 Denoiser::~Denoiser() = default;
@@ -434,10 +489,53 @@ void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& 
   backend_.layer_norm_cond(mlp_rest(mlp, h, tmp), cond, dst, false);
 }
 
+bool Denoiser::fused_edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index,
+                                   const Tensor& segment_offsets, Tensor& y) {
+  if (!set.tiles || !set.cache || set.update.rest.size() != 1 || !set.update.rest[0].bias())
+    return false;
+  const EdgeSetTiles::Chunk& tiles = set.tiles->chunks.at(index);
+  if (tiles.tiles < 0) return false;
+  const int64_t n = c.edge_end - c.edge_begin;
+  const Tensor x = set.cache->e0.rows(c.edge_begin, n);
+  const Tensor senders = set.senders.rows(c.edge_begin, n);
+  const Tensor receivers = set.receivers.rows(c.edge_begin, n);
+  const Tensor table = set.tiles->table.rows(tiles.first, tiles.tiles + 1);
+  const Backend::EdgeMlpOperands op{x,
+                                    set.cache->w_folded,
+                                    set.cache->b_folded,
+                                    set.sender_proj,
+                                    senders,
+                                    set.receiver_proj,
+                                    receivers,
+                                    set.update.rest[0].w,
+                                    *set.update.rest[0].bias(),
+                                    site(set.update.conditioning_site),
+                                    segment_offsets,
+                                    table};
+  if (!backend_.fused_edge_mlp(op, y)) return false;
+  ++fused_chunks_;
+  // The two GEMMs the op ran (the composed path counts them in gemm()).
+  flops_ += 2.0 * 2.0 * static_cast<double>(n) * static_cast<double>(x.cols()) *
+            static_cast<double>(set.update.rest[0].w.cols());
+  return true;
+}
+
 void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index,
                              Tensor& agg) {
   Buffers& B = *buf_;
   const int64_t n = c.edge_end - c.edge_begin, nr = c.recv_end - c.recv_begin;
+  const ChunkPieces* pieces = set.split ? &set.split->chunks.at(index) : nullptr;
+  if (!pieces || !pieces->split) {
+    if (fused_edge_messages(set, c, index, set.offsets.rows(c.recv_begin, nr + 1), agg)) return;
+  } else {
+    const int64_t np = pieces->piece_end - pieces->piece_begin;
+    Tensor partial = B.partial.rows(0, np);
+    if (fused_edge_messages(set, c, index,
+                            set.split->piece_offsets.rows(pieces->piece_begin, np + 1), partial)) {
+      backend_.segment_sum(partial, set.split->receiver_pieces.rows(c.recv_begin, nr + 1), agg);
+      return;
+    }
+  }
   // chunk_c stays free: the decoder aggregates into it.
   Tensor a = B.chunk_a.rows(0, n), b = B.chunk_b.rows(0, n);
   edge_first_layer(set.embed, set.update, set.features, set.cache, c.edge_begin, n, a);
@@ -447,7 +545,6 @@ void Denoiser::edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size
   // each receiver's edges (no normalized per-edge tensor).
   const Tensor& h = mlp_rest(set.update, a, b);
   const Tensor& cond = site(set.update.conditioning_site);
-  const ChunkPieces* pieces = set.split ? &set.split->chunks.at(index) : nullptr;
   if (!pieces || !pieces->split) {
     backend_.layer_norm_cond_segment_sum(h, cond, set.offsets.rows(c.recv_begin, nr + 1), agg);
     return;
@@ -491,7 +588,7 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
   gemm(B.mesh_lat, eu.first_parts[2], nullptr, B.mesh_proj, Activation::none);
   const EdgeSetTensors g2m{W.g2m_edge_embed, eu, g2m_cache_.get(), B.g2m_features,
                            B.g2m_senders, B.g2m_receivers, B.g2m_offsets, B.grid_proj, B.mesh_proj,
-                           g2m_split_.get()};
+                           g2m_split_.get(), g2m_tiles_.get()};
   for (size_t i = 0; i < g2m_chunks_.size(); ++i) {
     const EdgeChunk& c = g2m_chunks_[i];
     Tensor agg = B.mesh_agg.rows(c.recv_begin, c.recv_end - c.recv_begin);
@@ -552,12 +649,13 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
   gemm(B.grid_lat, eu.first_parts[2], nullptr, B.grid_proj, Activation::none);
   const EdgeSetTensors m2g{W.m2g_edge_embed, eu, m2g_cache_.get(), B.m2g_features,
                            B.m2g_senders, B.m2g_receivers, B.m2g_offsets, B.mesh_proj, B.grid_proj,
-                           m2g_split_.get()};
+                           m2g_split_.get(), m2g_tiles_.get()};
   for (size_t i = 0; i < m2g_chunks_.size(); ++i) {
     const EdgeChunk& c = m2g_chunks_[i];
     const int64_t ng = c.recv_end - c.recv_begin;
     Tensor agg = B.chunk_c.rows(0, ng);  // edge_messages leaves chunk_c alone
     edge_messages(m2g, c, i, agg);
+    stage_done("mesh2grid edges");
 
     // Grid node update for this range, then the output MLP and preconditioning.
     Tensor grid = B.grid_lat.rows(c.recv_begin, ng);
@@ -566,6 +664,7 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
     gemm(grid, gu.first_parts[0], &gu.first_bias, h, Activation::none);
     gemm(agg, gu.first_parts[1], nullptr, h, Activation::swish, 1.f, 1.f);
     mlp_tail(gu, h, tmp, grid, true);
+    stage_done("decoder grid update");
 
     const SplitMlp& om = W.output_mlp;
     gemm(grid, om.first_parts[0], &om.first_bias, h, Activation::swish);
@@ -574,6 +673,7 @@ void Denoiser::decoder(float sigma, const Tensor& x, Tensor& out) {
     if (trace_) backend_.download(f, trace_->grid_output.ptr() + c.recv_begin * n_targets_);
     Tensor dst = out.rows(c.recv_begin, ng);
     backend_.axpby(c_out, f, c_skip, x.rows(c.recv_begin, ng), dst);
+    stage_done("decoder output");
   }
 }
 
@@ -585,13 +685,14 @@ void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
   if (!conditioned_)
     throw RuntimeFailure("denoiser: set_conditioning must be called before denoise");
   flops_ = 0;
+  fused_chunks_ = 0;
   upload_conditioning(sigma);
   stage_done("conditioning (host)");
   encoder(sigma, x);
   processor();
   decoder(sigma, x, out);
-  stage_done("decoder");
   flops_per_call_ = flops_;
+  fused_chunks_per_call_ = fused_chunks_;
   trace_ = nullptr;
 }
 

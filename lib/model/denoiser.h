@@ -73,8 +73,9 @@ class Denoiser {
   // (they may not alias).
   void denoise(float sigma, const Tensor& x, Tensor& out);
 
-  // Called at the end of each stage of a call ("grid embed", "grid2mesh",
-  // "encoder nodes", "transformer", "decoder") for profiling; the callback may
+  // Called at the end of each stage of a call ("grid embed: ...", "grid2mesh
+  // edges", "encoder node updates", "attention", "transformer", "mesh2grid
+  // edges", "decoder grid update", "decoder output") for profiling; the callback may
   // synchronize the backend. Empty = no calls.
   void set_stage_callback(std::function<void(const char* stage)> callback) {
     stage_callback_ = std::move(callback);
@@ -95,6 +96,16 @@ class Denoiser {
   // Chunks whose segment sums run in two levels, per edge set (logs, tests).
   int64_t g2m_split_chunks() const { return g2m_split_ ? g2m_split_->split_chunks : 0; }
   int64_t m2g_split_chunks() const { return m2g_split_ ? m2g_split_->split_chunks : 0; }
+  // Chunks planned for the fused edge MLP, per edge set (logs, tests): the
+  // backend may still compose the ops (Backend::fused_edge_mlp).
+  int64_t g2m_tiled_chunks() const;
+  int64_t m2g_tiled_chunks() const;
+  // Edge chunks of the last denoise() call that ran the fused edge MLP, and
+  // all its edge chunks (both edge sets).
+  int64_t fused_edge_chunks() const { return fused_chunks_per_call_; }
+  int64_t edge_chunks() const {
+    return static_cast<int64_t>(g2m_chunks_.size() + m2g_chunks_.size());
+  }
 
   // A range of whole receivers and their edges, processed together.
   struct EdgeChunk {
@@ -118,11 +129,28 @@ class Denoiser {
     int64_t pieces = 0, split_chunks = 0, most_pieces = 0;  // most: of one split chunk
     SegmentSplit host;                // the tables above, until they are uploaded
   };
+  // The fused edge MLP's tiles of one edge set (backend/edge_tiles.h): each
+  // chunk's tile boundaries over its segments (its receivers, or its pieces
+  // when its sum is split), all chunks in one table.
+  struct EdgeSetTiles {
+    struct Chunk {
+      int64_t first = 0;   // its boundaries start at this entry of the table
+      int64_t tiles = -1;  // -1: a segment is too heavy for a tile (ops composed)
+    };
+    std::vector<Chunk> chunks;   // parallel to the edge set's EdgeChunks
+    std::vector<int32_t> host;   // the table, until it is uploaded
+    Tensor table;                // [entries, 1] i32
+  };
   // The host side of the layout: both edge sets' chunks and two-level sums.
   struct Plan {
     std::vector<EdgeChunk> g2m_chunks, m2g_chunks;
     std::unique_ptr<EdgeSetSplit> g2m_split, m2g_split;  // null: one-level sums
+    std::unique_ptr<EdgeSetTiles> g2m_tiles, m2g_tiles;  // null: fused edge MLP off
   };
+  // Plans the tiles of every chunk of an edge set (host side only).
+  static std::unique_ptr<EdgeSetTiles> plan_tiles(const std::vector<int32_t>& offsets,
+                                                  const std::vector<EdgeChunk>& chunks,
+                                                  const EdgeSetSplit* split);
   // Plans the layout and returns the sizes it fixes (denoiser_sizes and the
   // constructor, so that both see the same plan).
   static DenoiserSizes plan_layout(const DenoiserGraph& graph, const GridInputRows& rows,
@@ -171,7 +199,13 @@ class Denoiser {
     const Tensor& sender_proj;    // sender latents @ the update's sender rows
     const Tensor& receiver_proj;  // receiver latents @ the update's receiver rows
     const EdgeSetSplit* split;    // null: one segment sum per chunk
+    const EdgeSetTiles* tiles;    // null: the fused edge MLP is off
   };
+  // The messages of chunk `c` summed per segment into y (its receivers' or
+  // its pieces' rows) by Backend::fused_edge_mlp; false when the chunk, the
+  // model or the backend does not allow it (nothing done).
+  bool fused_edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index,
+                           const Tensor& segment_offsets, Tensor& y);
   // Messages of the edges of chunk `c` (edge MLP on [edge, sender, receiver],
   // LayerNorm + conditioning), summed per receiver into agg [receivers of c, L].
   // `index` is c's position in its edge set's chunk list.
@@ -212,6 +246,7 @@ class Denoiser {
   std::vector<size_t> cond_offsets_;  // start of each site in cond_host_
   std::unique_ptr<EdgeEmbeddingCache> g2m_cache_, m2g_cache_;
   std::unique_ptr<EdgeSetSplit> g2m_split_, m2g_split_;
+  std::unique_ptr<EdgeSetTiles> g2m_tiles_, m2g_tiles_;
   std::vector<float> cond_host_;
   // [G, grid embedder input width] staging, page-locked on GPUs: the static
   // columns of every row, zeros in the target columns.
@@ -225,6 +260,7 @@ class Denoiser {
     if (stage_callback_) stage_callback_(stage);
   }
   double flops_ = 0, flops_per_call_ = 0;
+  int64_t fused_chunks_ = 0, fused_chunks_per_call_ = 0;
 };
 
 }  // namespace gencast

@@ -54,6 +54,9 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
     add(m.graph, receivers + 1, i32);
   }
   add(m.activations, s.partial_rows * L, f32);  // float32 partial sums
+  // The fused edge MLP's tile tables.
+  for (const int64_t entries : {s.grid2mesh_tile_entries, s.mesh2grid_tile_entries})
+    if (entries > 0) add(m.graph, entries, i32);
   // Conditioning values of every LayerNorm, and zeros for the unconditioned ones.
   int64_t conditioning = 0;
   for (const auto& layer : w.conditioning) conditioning += layer.w.dim(1);

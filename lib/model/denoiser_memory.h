@@ -37,12 +37,15 @@ struct DenoiserSizes {
   int64_t scratch_rows = 0;  // rows of the chunk scratch: the largest chunk, >= min(chunk_rows, n_grid)
   int64_t grid2mesh_pieces = 0, mesh2grid_pieces = 0;  // of the two-level sums; 0 = one level
   int64_t partial_rows = 0;  // most pieces of one two-level chunk
+  // Entries of each edge set's tile table of the fused edge MLP (every
+  // tileable chunk's boundaries, backend/edge_tiles.h); 0 = not fused.
+  int64_t grid2mesh_tile_entries = 0, mesh2grid_tile_entries = 0;
 };
 
 // Device bytes by part; every allocation's bytes are numel x element size.
 struct DenoiserMemory {
   int64_t weights = 0;      // upload_denoiser_weights: weights in the compute dtype, biases f32
-  int64_t graph = 0;        // edge features, senders/receivers/offsets, two-level sum tables, mesh node features
+  int64_t graph = 0;        // edge features, senders/receivers/offsets, two-level sum tables, fused-edge tiles, mesh node features
   int64_t activations = 0;  // embedder input rows, latents, projections, transformer and chunk scratch, partial sums, conditioning
   int64_t edge_cache = 0;   // DenoiserOptions::cache_edge_embeddings: embeddings and folded first layers
   int64_t tensors = 0;      // allocations (a backend may round each one up: CUDA to 512 bytes)

@@ -27,6 +27,13 @@ struct DenoiserOptions {
   // pieces); receivers of <= 64 edges (the average is ~40) gain nothing from
   // splitting. 0 = never split.
   int64_t segment_split_edges = 64;
+  // Run each edge chunk's message MLP and sum as one fused op
+  // (Backend::fused_edge_mlp) where the backend has one: the per-edge
+  // latents then never reach device memory. Needs the edge cache, an update
+  // MLP of two layers, and segments (receivers or pieces) of at most
+  // kEdgeTileRows edges (backend/edge_tiles.h); other chunks, precisions and
+  // backends compose the ops. Costs a small tile table per edge set.
+  bool fused_edges = true;
 };
 
 }  // namespace gencast

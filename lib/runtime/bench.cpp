@@ -130,7 +130,8 @@ BenchResult run_bench(const BenchOptions& options) {
   r.device_name = backend->device_name();
   const ModelConfig& config = model.checkpoint.config;
   auto denoiser = model.make_denoiser(*backend, options.chunk_rows, options.edge_cache,
-                                     options.segment_split_edges, options.batch);
+                                     options.segment_split_edges, options.batch,
+                                     options.fused_edges);
   r.edge_cache = denoiser->caches_edge_embeddings();
   const int64_t G = denoiser->n_grid(), T = denoiser->n_targets();
   denoiser->set_conditioning(random_normal({G, denoiser->n_conditioning()}, options.seed + 1, 1.f));
@@ -142,6 +143,8 @@ BenchResult run_bench(const BenchOptions& options) {
   backend->synchronize();
   r.first_call_seconds = process_uptime_seconds();
   r.flops_per_call = denoiser->flops_per_call();
+  r.fused_edge_chunks = denoiser->fused_edge_chunks();
+  r.edge_chunks = denoiser->edge_chunks();
 
   std::vector<double> times;
   for (int i = 0; i < options.calls; ++i) {
@@ -217,6 +220,8 @@ std::string bench_json(const BenchResult& r) {
       .key("precision").value(r.precision)
       .key("attention").value(r.attention)
       .key("edge_cache").value(r.edge_cache)
+      .key("fused_edge_chunks").value(r.fused_edge_chunks)
+      .key("edge_chunks").value(r.edge_chunks)
       .key("batch").value(r.batch)
       .key("parameters").value(r.parameters)
       .key("grid_nodes").value(r.n_grid)
@@ -265,6 +270,8 @@ std::string bench_table(const BenchResult& r) {
   if (r.device != "host") {
     row("device", r.device + " (" + r.device_name + "), " + r.precision + ", attention " +
                       r.attention + ", edge cache " + (r.edge_cache ? "on" : "off"));
+    row("fused edge MLP", std::to_string(r.fused_edge_chunks) + " of " +
+                              std::to_string(r.edge_chunks) + " edge chunks per call");
     row("launch to first call", num("%.2f s", r.first_call_seconds));
     row("denoiser call (median)", num("%.4f s", r.call_seconds_median) + " (min " +
                                       num("%.4f s", r.call_seconds_min) + ")");

@@ -30,12 +30,15 @@ struct BenchOptions {
   int64_t batch = 1;  // members per denoiser call (graph/batch_graph.h)
   EdgeCache edge_cache = EdgeCache::automatic;
   int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges;  // 0 = off
+  bool fused_edges = DenoiserOptions{}.fused_edges;  // false: compose the edge ops (A/B)
   uint64_t seed = 0;
 };
 
 struct BenchResult {
   std::string model, grid, device, device_name, precision, attention;
   bool edge_cache = false;
+  // Edge chunks of one call that ran the fused edge MLP, of all edge chunks.
+  int64_t fused_edge_chunks = 0, edge_chunks = 0;
   int64_t batch = 1;  // members per call: call and step times are for all of them
   int64_t n_grid = 0, n_mesh = 0, grid2mesh_edges = 0, mesh2grid_edges = 0, attention_pairs = 0;
   int64_t parameters = 0;

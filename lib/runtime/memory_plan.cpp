@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <numbers>
 
+#include "backend/edge_tiles.h"
 #include "backend/plan_sizes.h"
 #include "config/stacking.h"
 #include "runtime/model_setup.h"
@@ -79,6 +80,16 @@ DenoiserSizes estimate_denoiser_sizes(const ModelConfig& config, int64_t n_lat, 
   if (K > 0 && 3 > K) {
     s.mesh2grid_pieces = G * ceil_div(3, K);
     s.partial_rows = std::max(s.partial_rows, (s.scratch_rows / 3 + 1) * ceil_div(3, K));
+  }
+  // The fused edge MLP's tile tables (an upper bound): two neighbouring
+  // greedy tiles hold more than kEdgeTileRows edges together, so a chunk of
+  // e edges has at most 2e / kEdgeTileRows + 1 tiles and one boundary more.
+  if (options.fused_edges && options.cache_edge_embeddings) {
+    const auto entries = [&](int64_t edges) {
+      return ceil_div(2 * edges, kEdgeTileRows) + 2 * ceil_div(edges, options.chunk_rows);
+    };
+    s.grid2mesh_tile_entries = entries(s.grid2mesh_edges);
+    s.mesh2grid_tile_entries = entries(s.mesh2grid_edges);
   }
   return s;
 }

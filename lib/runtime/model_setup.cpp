@@ -56,10 +56,11 @@ int64_t PreparedModel::edge_cache_bytes(const Backend& backend, int64_t batch) c
 std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t chunk_rows,
                                                        EdgeCache edge_cache,
                                                        int64_t segment_split_edges,
-                                                       int64_t batch) const {
+                                                       int64_t batch, bool fused_edges) const {
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.segment_split_edges = segment_split_edges;
+  options.fused_edges = fused_edges;
   options.attention = attention.kind;
   const int64_t bytes = edge_cache_bytes(backend, batch);
   options.cache_edge_embeddings = edge_cache_enabled(edge_cache, bytes, backend.free_memory_bytes());

@@ -42,11 +42,12 @@ struct PreparedModel {
   // segment_split_edges: see DenoiserOptions (0 = one-level segment sums).
   // batch: members per call; the denoiser then works on `batch` stacked
   // members' rows (graph/batch_graph.h): its n_grid() is batch * grid nodes.
+  // fused_edges: see DenoiserOptions (off only for A/B timings).
   std::unique_ptr<Denoiser> make_denoiser(
       Backend& backend, int64_t chunk_rows = kDefaultChunkRows,
       EdgeCache edge_cache = EdgeCache::automatic,
       int64_t segment_split_edges = DenoiserOptions{}.segment_split_edges,
-      int64_t batch = 1) const;
+      int64_t batch = 1, bool fused_edges = DenoiserOptions{}.fused_edges) const;
 };
 
 // Loads and validates the checkpoint, resolves the attention request

@@ -8,6 +8,7 @@
 
 #if GENCAST_WITH_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -17,7 +18,9 @@
 
 #include "attention_tiles.h"
 #include "backend/backend.h"
+#include "backend/edge_tiles.h"
 #include "cuda_timer.h"
+#include "edge_mlp.cuh"
 #include "devices/device_factory.h"
 #include "graph/attention_neighbourhood.h"
 #include "graph/icosahedral_mesh.h"
@@ -181,6 +184,72 @@ TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
                 sparse_ms[0], sparse_ms[1], sparse_ms[2], sparse_ms[0] / sparse_ms[2], sparse_ms[3],
                 sparse_ms[1] / sparse_ms[3], 16 * sparse_ms[3]);
     std::fflush(stdout);
+  }
+
+  SECTION("edge MLP: fused kernel vs the composed ops (0.25-degree chunk shapes)") {
+    // One denoiser edge chunk: x [E, 512] @ w0, gather + swish, @ w1, then
+    // LayerNorm + conditioning summed per segment. mesh2grid: 43,690 grid
+    // nodes of 3 edges (131,070 edges); grid2mesh-like: 3,300 receivers of
+    // 10..64 edges (pieces). FLOPs: the two GEMMs.
+    auto gpu = make_backend("cuda:0", Precision::bf16);
+    const int64_t C = 512;
+    struct Case { const char* name; std::vector<int32_t> offsets; };
+    std::vector<Case> cases;
+    {
+      std::vector<int32_t> m2g{0};
+      for (int i = 0; i < 43690; ++i) m2g.push_back(m2g.back() + 3);
+      std::vector<int32_t> g2m{0};
+      std::mt19937 rng(21);
+      for (int i = 0; i < 3300; ++i) g2m.push_back(g2m.back() + 10 + int32_t(rng() % 55));
+      cases.push_back({"mesh2grid", m2g});
+      cases.push_back({"grid2mesh-like", g2m});
+    }
+    for (const Case& c : cases) {
+      const int64_t E = c.offsets.back(), S = int64_t(c.offsets.size()) - 1;
+      const int64_t n_send = 40962, n_recv = 1038240;
+      Tensor x = random_tensor(*gpu, {E, C}, DType::bf16, 31);
+      Tensor w0 = random_tensor(*gpu, {C, C}, DType::bf16, 32, 0.044f);
+      Tensor w1 = random_tensor(*gpu, {C, C}, DType::bf16, 33, 0.044f);
+      Tensor b0 = random_tensor(*gpu, {C}, DType::f32, 34), b1 = random_tensor(*gpu, {C}, DType::f32, 35);
+      Tensor cond = random_tensor(*gpu, {2 * C}, DType::f32, 36);
+      Tensor sp = random_tensor(*gpu, {n_send, C}, DType::bf16, 37);
+      Tensor rp = random_tensor(*gpu, {std::min(n_recv, S + 1), C}, DType::bf16, 38);
+      std::mt19937 rng(39);
+      std::vector<int32_t> snd(static_cast<size_t>(E)), rcv(static_cast<size_t>(E));
+      for (int64_t s = 0; s < S; ++s)
+        for (int32_t e = c.offsets[s]; e < c.offsets[s + 1]; ++e) {
+          snd[e] = int32_t(rng() % n_send);
+          rcv[e] = int32_t(s);
+        }
+      Tensor sg = gpu->from_host_i32(snd), rg = gpu->from_host_i32(rcv);
+      Tensor og = gpu->from_host_i32(c.offsets);
+      Tensor tiles = gpu->from_host_i32(*plan_edge_tiles(c.offsets, kEdgeTileRows));
+      Tensor a = gpu->empty({E, C}, DType::bf16), h = gpu->empty({E, C}, DType::bf16);
+      Tensor y = gpu->empty({S, C}, DType::bf16);
+      const double flops = 2.0 * 2.0 * double(E) * double(C) * double(C);
+      const double composed = time_ms(*gpu, [&] {
+        gpu->linear(x, w0, &b0, a, Activation::none, 1.f, 0.f);
+        gpu->gather2_add_act(sp, sg, rp, rg, a, Activation::swish);
+        gpu->linear(a, w1, &b1, h, Activation::none, 1.f, 0.f);
+        gpu->layer_norm_cond_segment_sum(h, cond, og, y);
+      });
+      report(std::string("edge MLP composed ") + c.name + " E=" + std::to_string(E), composed,
+             flops, 0);
+      const Backend::EdgeMlpOperands op{x, w0, b0, sp, sg, rp, rg, w1, b1, cond, og, tiles};
+      for (int variant : {1, 2}) {  // kernels/edge_mlp.cuh's shapes
+        cuda::set_edge_mlp_variant(variant);
+        bool ran = true;
+        const double fused = time_ms(*gpu, [&] { ran = gpu->fused_edge_mlp(op, y) && ran; });
+        cuda::set_edge_mlp_variant(0);
+        REQUIRE(ran);
+        report(std::string("edge MLP fused v") + std::to_string(variant) + " " + c.name +
+                   " E=" + std::to_string(E),
+               fused, flops, 0);
+        std::printf("  edge MLP %s: fused v%d %.3f ms vs composed %.3f ms (%.2fx)\n", c.name,
+                    variant, fused, composed, composed / fused);
+        for (float v : gpu->to_host(y).data) REQUIRE(std::isfinite(v));
+      }
+    }
   }
 
   SECTION("sphere noise") {
