@@ -32,7 +32,7 @@ void register_bench_command(CLI::App& root, CommandResult&) {
     BenchOptions options;
     std::string precision = "fp32";
     std::string edge_cache = "auto";
-    std::string fused_edges = "on";
+    std::string fused_edges = "off";
     std::string json;
     bool writer = false;
     WriterBenchOptions writer_options;

@@ -19,6 +19,7 @@ struct VerifyArgs {
   std::string precision = "fp32";
   std::string attention = "auto";
   std::string edge_cache = "auto";
+  std::string fused_edges = "default";
   int64_t batch = 1;
   bool json = false;
 };
@@ -56,6 +57,10 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--attention", args->attention, "auto, triblockdiag, sparse or dense")
       ->capture_default_str();
   cmd->add_option("--edge-cache", args->edge_cache, "auto, on or off")->capture_default_str();
+  cmd->add_option("--fused-edges", args->fused_edges,
+                  "on or off: the fused edge MLP where the device has it (default: the "
+                  "forecast's choice)")
+      ->check(CLI::IsMember({"default", "on", "off"}));
   cmd->add_option("--batch", args->batch,
                   "replay every case as N identical members in one denoiser call")
       ->capture_default_str()
@@ -68,6 +73,7 @@ void register_verify_command(CLI::App& root, CommandResult& result) {
     options.attention = args->attention;
     options.edge_cache = parse_edge_cache(args->edge_cache);
     options.batch = args->batch;
+    if (args->fused_edges != "default") options.fused_edges = args->fused_edges == "on";
     if (!args->json)
       std::printf("%-24s %-52s %12s %10s %8s\n", "case", "quantity", "rel L2", "tolerance",
                   "result");

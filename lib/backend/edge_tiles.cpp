@@ -20,7 +20,7 @@ std::optional<std::vector<int32_t>> plan_edge_tiles(std::span<const int32_t> off
     if (degree > max_rows) return std::nullopt;
     // Close the open tile before s when s does not fit in it.
     const int64_t rows = int64_t{offsets[static_cast<size_t>(s + 1)]} - offsets[static_cast<size_t>(start)];
-    if (rows > max_rows) {
+    if (rows > max_rows || s + 1 - start > max_rows) {
       tiles.push_back(static_cast<int32_t>(s));
       start = s;
     }

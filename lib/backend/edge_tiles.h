@@ -3,13 +3,14 @@
 // The fused kernel keeps one tile of per-edge latents on chip and sums each
 // segment (a receiver, or a piece of one: model/segment_split.h) inside the
 // tile that holds it, so a tile must hold whole segments. plan_edge_tiles
-// groups consecutive segments greedily into tiles of at most `max_rows`
-// edges; a segment with more edges than that cannot be tiled.
+// groups consecutive segments greedily into tiles of at most `max_rows` edges
+// and at most `max_rows` segments (empty ones count too: the kernel keeps one
+// boundary per segment); a segment with more edges cannot be tiled.
 //
 // Invariants of a plan for segments [0, S) of offsets o (o[s]..o[s+1] are the
 // edges of segment s): boundaries t[0] = 0 < t[1] < ... < t[T] = S; tile i
-// holds segments [t[i], t[i+1]) and o[t[i+1]] - o[t[i]] <= max_rows; every
-// tile is non-empty in segments (empty segments join a neighbouring tile;
+// holds segments [t[i], t[i+1]), t[i+1] - t[i] <= max_rows and
+// o[t[i+1]] - o[t[i]] <= max_rows; every tile is non-empty in segments (empty segments join a neighbouring tile;
 // S = 0 gives the single boundary {0}).
 #pragma once
 

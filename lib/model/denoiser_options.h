@@ -33,7 +33,9 @@ struct DenoiserOptions {
   // MLP of two layers, and segments (receivers or pieces) of at most
   // kEdgeTileRows edges (backend/edge_tiles.h); other chunks, precisions and
   // backends compose the ops. Costs a small tile table per edge set.
-  bool fused_edges = true;
+  // Off by default: on the H200 it is slower than the composed ops so far
+  // (BENCHMARKS.md, "Fast path, round 3").
+  bool fused_edges = false;
 };
 
 }  // namespace gencast

@@ -81,15 +81,18 @@ DenoiserSizes estimate_denoiser_sizes(const ModelConfig& config, int64_t n_lat, 
     s.mesh2grid_pieces = G * ceil_div(3, K);
     s.partial_rows = std::max(s.partial_rows, (s.scratch_rows / 3 + 1) * ceil_div(3, K));
   }
-  // The fused edge MLP's tile tables (an upper bound): two neighbouring
-  // greedy tiles hold more than kEdgeTileRows edges together, so a chunk of
-  // e edges has at most 2e / kEdgeTileRows + 1 tiles and one boundary more.
+  // The fused edge MLP's tile tables (an upper bound): a greedy tile closes
+  // when the next segment would bring it past kEdgeTileRows edges or
+  // segments, so two neighbouring tiles hold more than that together; a
+  // chunk of e edges and r segments has at most 2 (e + r) / kEdgeTileRows + 1
+  // tiles and one boundary more.
   if (options.fused_edges && options.cache_edge_embeddings) {
-    const auto entries = [&](int64_t edges) {
-      return ceil_div(2 * edges, kEdgeTileRows) + 2 * ceil_div(edges, options.chunk_rows);
+    const auto entries = [&](int64_t edges, int64_t receivers) {
+      return ceil_div(2 * (edges + receivers), kEdgeTileRows) +
+             2 * ceil_div(edges, options.chunk_rows);
     };
-    s.grid2mesh_tile_entries = entries(s.grid2mesh_edges);
-    s.mesh2grid_tile_entries = entries(s.mesh2grid_edges);
+    s.grid2mesh_tile_entries = entries(s.grid2mesh_edges, M);
+    s.mesh2grid_tile_entries = entries(s.mesh2grid_edges, G);
   }
   return s;
 }

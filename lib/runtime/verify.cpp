@@ -134,7 +134,8 @@ void run_denoise_case(Context& ctx, const std::string& file) {
   Backend& b = *ctx.backend;
   const int64_t B = ctx.options.batch;
   auto denoiser = ctx.model.make_denoiser(b, kDefaultChunkRows, ctx.options.edge_cache,
-                                          DenoiserOptions{}.segment_split_edges, B);
+                                          DenoiserOptions{}.segment_split_edges, B,
+                                          ctx.options.fused_edges);
   denoiser->set_conditioning(tile_rows(cond.features, B));
   Tensor x = b.from_host(tile_rows(noisy, B), DType::f32);
   Tensor out = b.empty({B * noisy.dim(0), noisy.dim(1)}, DType::f32);
@@ -239,7 +240,8 @@ void run_sampler_case(Context& ctx, const std::string& file) {
 
   const int64_t B = ctx.options.batch;
   auto denoiser = ctx.model.make_denoiser(b, kDefaultChunkRows, ctx.options.edge_cache,
-                                          DenoiserOptions{}.segment_split_edges, B);
+                                          DenoiserOptions{}.segment_split_edges, B,
+                                          ctx.options.fused_edges);
   const DenoiseFn denoise = [&](float sigma, const Tensor& x, Tensor& out) {
     denoiser->denoise(sigma, x, out);
   };

@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "config/run_options.h"
+#include "model/denoiser_options.h"
 
 namespace gencast {
 
@@ -21,6 +22,8 @@ struct VerifyOptions {
   // Members per denoiser call: every case is replayed as `batch` identical
   // members in one call, and each copy must pass.
   int64_t batch = 1;
+  // The fused edge MLP where the device has one (DenoiserOptions::fused_edges).
+  bool fused_edges = DenoiserOptions{}.fused_edges;
 };
 
 struct VerifyRow {

@@ -32,11 +32,12 @@ void check_plan(const std::vector<int32_t>& offsets, const std::vector<int32_t>&
     REQUIRE(tiles[i] < tiles[i + 1]);
     const int64_t rows = offsets[static_cast<size_t>(tiles[i + 1])] - offsets[static_cast<size_t>(tiles[i])];
     CHECK(rows <= max_rows);
+    CHECK(tiles[i + 1] - tiles[i] <= max_rows);
     // Greedy: the next tile's first segment did not fit into this one.
     if (i + 2 < tiles.size()) {
       const int64_t grown = offsets[static_cast<size_t>(tiles[i + 1]) + 1] -
                             offsets[static_cast<size_t>(tiles[i])];
-      CHECK(grown > max_rows);
+      CHECK((grown > max_rows || tiles[i + 1] + 1 - tiles[i] > max_rows));
     }
   }
 }
@@ -60,8 +61,11 @@ TEST_CASE("edge tiles: whole segments of at most max_rows edges, packed greedily
   const auto m2g = plan_edge_tiles(offsets_from(std::vector<int32_t>(100, 3), 0), 64);
   REQUIRE(m2g.has_value());
   CHECK(*m2g == std::vector<int32_t>{0, 21, 42, 63, 84, 100});
-  // Empty segments ride along; no segments: the single boundary.
+  // Empty segments ride along, at most max_rows segments a tile; no
+  // segments: the single boundary.
   CHECK(*plan_edge_tiles(offsets_from({0, 0, 5, 0}, 3), 64) == std::vector<int32_t>{0, 4});
+  CHECK(*plan_edge_tiles(offsets_from(std::vector<int32_t>(150, 0), 3), 64) ==
+        std::vector<int32_t>{0, 64, 128, 150});
   CHECK(*plan_edge_tiles(std::vector<int32_t>{7}, 64) == std::vector<int32_t>{0});
 }
 
