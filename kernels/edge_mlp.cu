@@ -74,15 +74,7 @@ struct EdgeMlpShape {
   static constexpr size_t kYBytes = kRowsBytes > kEpilogueBytes ? kRowsBytes : kEpilogueBytes;
   static constexpr size_t kSliceElems = size_t{KS} * kLd;
   static constexpr size_t kWBytes = STAGES * kSliceElems * 2;
-  // Two tiles' segment boundaries (tile rows), by tile parity.
-  static constexpr size_t kSegBytes = size_t{2} * (kTileRows + 1) * 4;
-  static constexpr size_t kBytes = kXBytes + kYBytes + kWBytes + kSegBytes;
-  // cp.async copies per thread of a weight slice and of a tile's x rows;
-  // thread t copies chunk t % kChunks of rows t / kChunks + k * kRowStep.
-  static constexpr int kRowStep = kThreads / kChunks;
-  static constexpr int kSliceCopies = KS * kChunks / kThreads;
-  static constexpr int kRowCopies = kTileRows * kChunks / kThreads;
-  static_assert(kThreads % kChunks == 0 && KS % kRowStep == 0 && kTileRows % kRowStep == 0);
+  static constexpr size_t kBytes = kXBytes + kYBytes + kWBytes;
   static_assert(C % 32 == 0 && kNT % 2 == 0 && C / kWarpCols * kWarpCols == C);
   static_assert(KS % 16 == 0 && C % KS == 0 && STAGES >= 2);
   static_assert(!SWZ || C >= 64, "the swizzle permutes 8 chunks");
@@ -137,9 +129,7 @@ __device__ __forceinline__ TileInfo tile_info(const Params& p, int64_t t) {
   ti.s1 = s1;
   const int64_t e0 = p.offsets[s0] - base, e1 = p.offsets[s1] - base;
   ti.ok = p.tiles[t] == s0 && p.tiles[t + 1] == s1 && 0 <= e0 && e0 <= e1 && e1 <= p.rows_x &&
-          e1 - e0 <= kTileRows && s1 - s0 <= kTileRows;
-  // A malformed tile writes NaN into at most kTileRows segments.
-  if (!ti.ok && ti.s1 - ti.s0 > kTileRows) ti.s1 = ti.s0 + kTileRows;
+          e1 - e0 <= kTileRows;
   if (ti.ok) {
     ti.e_begin = e0;
     ti.n = static_cast<int>(e1 - e0);
@@ -150,11 +140,6 @@ __device__ __forceinline__ TileInfo tile_info(const Params& p, int64_t t) {
 __device__ __forceinline__ float2 bf16_pair(const bf16* p) {
   return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
 }
-
-// x * sigmoid(x) with the fast exponential and division: within a few float
-// ulps of activate<swish>, far below the bf16 rounding that follows it (a
-// huge -x gives exp = inf and x / inf = 0, as the exact form does).
-__device__ __forceinline__ float fast_swish(float x) { return __fdividef(x, 1.f + __expf(-x)); }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) {
   asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
@@ -181,7 +166,6 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
   bf16* const ws = reinterpret_cast<bf16*>(smem + S::kXBytes + S::kYBytes);
   float* const staging = reinterpret_cast<float*>(ys);
   float* const stats = staging + S::kStagingFloats;  // [2][kWarps][64]
-  int* const seg_rows = reinterpret_cast<int*>(smem + S::kXBytes + S::kYBytes + S::kWBytes);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
@@ -193,16 +177,13 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
   const int total_steps = static_cast<int>(my_tiles) * 2 * kSlices;
 
   // Tile t's x rows into xs, rows past its edges zero-filled (nothing read).
-  const int copy_row = tid / kChunks, copy_col = tid % kChunks * 8;
   const auto issue_x = [&](int64_t t) {
     const TileInfo ti = tile_info(p, t);
-    const bf16* x0 = p.x + (ti.e_begin + copy_row) * C + copy_col;
-#pragma unroll
-    for (int k = 0; k < S::kRowCopies; ++k) {
-      const int r = copy_row + k * S::kRowStep;
+    for (int i = tid; i < kTileRows * kChunks; i += kThreads) {
+      const int r = i / kChunks, c = i % kChunks * 8;
       const bool live = r < ti.n;
-      ptx::cp_async_16(xs + S::at(r, copy_col), live ? x0 + k * S::kRowStep * C : p.x,
-                       live ? 16 : 0);
+      const bf16* src = live ? p.x + (ti.e_begin + r) * C + c : p.x;
+      ptx::cp_async_16(xs + S::at(r, c), src, live ? 16 : 0);
     }
   };
   // Tile t's sender and receiver projection rows into L2, so that its
@@ -220,12 +201,12 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
   // Global step q: slice (q mod kSlices) of w0 or w1, into ring slot q mod STAGES.
   const auto issue_slice = [&](int q) {
     const int s = q % (2 * kSlices);
-    const bf16* w = (s < kSlices ? p.w0 : p.w1) + (s % kSlices) * KS * C + copy_row * C + copy_col;
+    const bf16* w = (s < kSlices ? p.w0 : p.w1) + (s % kSlices) * KS * C;
     bf16* dst = ws + (q % STAGES) * S::kSliceElems;
-#pragma unroll
-    for (int k = 0; k < S::kSliceCopies; ++k)
-      ptx::cp_async_16(dst + S::at(copy_row + k * S::kRowStep, copy_col), w + k * S::kRowStep * C,
-                       16);
+    for (int i = tid; i < KS * kChunks; i += kThreads) {
+      const int r = i / kChunks, c = i % kChunks * 8;
+      ptx::cp_async_16(dst + S::at(r, c), w + r * C + c, 16);
+    }
   };
   // Every step commits one group (possibly empty), so waiting for all but
   // the newest STAGES - 2 groups means step q's slice has landed.
@@ -284,15 +265,6 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
       __syncthreads();
     }
 
-    // The tile's segment boundaries as tile rows, for step 6 (published by
-    // the first GEMM's barriers; the other parity's buffer may still be in
-    // use by the previous tile's step 6).
-    int* const tile_seg = seg_rows + (i & 1) * (kTileRows + 1);
-    for (int k = tid; k <= ti.s1 - ti.s0; k += kThreads) {
-      const int64_t r = p.offsets[ti.s0 + k] - p.offsets[0] - ti.e_begin;
-      tile_seg[k] = static_cast<int>(r < 0 ? 0 : (r > ti.n ? ti.n : r));
-    }
-
     // 1. Accumulators = b0 + both projections (the gathers' latency is paid
     // once per tile, all loads in flight together).
 #pragma unroll
@@ -336,9 +308,11 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
       for (int nt = 0; nt < kNT; ++nt) {
         const int c = col0 + 8 * nt + 2 * tq;
         *reinterpret_cast<uint32_t*>(ys + S::at(16 * mt + g, c)) =
-            ptx::pack_bf16(fast_swish(acc[mt][nt][0]), fast_swish(acc[mt][nt][1]));
+            ptx::pack_bf16(activate<Activation::swish>(acc[mt][nt][0]),
+                           activate<Activation::swish>(acc[mt][nt][1]));
         *reinterpret_cast<uint32_t*>(ys + S::at(16 * mt + g + 8, c)) =
-            ptx::pack_bf16(fast_swish(acc[mt][nt][2]), fast_swish(acc[mt][nt][3]));
+            ptx::pack_bf16(activate<Activation::swish>(acc[mt][nt][2]),
+                           activate<Activation::swish>(acc[mt][nt][3]));
       }
 
     // 4. Second GEMM from b1; its first step's barrier also publishes ys and
@@ -423,11 +397,11 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
     }
 
     // 6. Segment sums, 16 columns (two n8 tiles) at a time through this
-    // warp's staging rows: lane l takes (segment, column) pairs l, l + 32,
-    // ... of the tile's segments x 16 columns and sums its rows.
+    // warp's staging rows; lanes l and l + 16 sum alternate rows of column
+    // l % 16 and meet with a shuffle.
     float* const st = staging + warp * kTileRows * kStageLd;
+    const int64_t base = p.offsets[0];
     TY* const y = static_cast<TY*>(p.y);
-    const int nseg = static_cast<int>(ti.s1 - ti.s0);
 #pragma unroll
     for (int pair = 0; pair < kNT / 2; ++pair) {
 #pragma unroll
@@ -439,14 +413,20 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
             *reinterpret_cast<float2*>(st + (16 * mt + 8 * h + g) * kStageLd + 8 * j + 2 * tq) =
                 make_float2(acc[mt][2 * pair + j][2 * h], acc[mt][2 * pair + j][2 * h + 1]);
       __syncwarp();
-      for (int o = lane; o < nseg * 16; o += 32) {
-        const int sl = o >> 4, c = o & 15;
-        float sum = __int_as_float(0x7fc00000);  // malformed tile plan
+      const int c = lane % 16, half = lane / 16;
+      for (int64_t s = ti.s0; s < ti.s1; ++s) {
+        float sum = 0.f;
         if (ti.ok) {
-          sum = 0.f;
-          for (int r = tile_seg[sl]; r < tile_seg[sl + 1]; ++r) sum += st[r * kStageLd + c];
+          // Clamped to the tile's rows: staging reads stay in bounds even
+          // for non-monotonic offsets.
+          const int64_t rb = max(int64_t{0}, p.offsets[s] - base - ti.e_begin);
+          const int64_t re = min(int64_t{ti.n}, p.offsets[s + 1] - base - ti.e_begin);
+          for (int64_t r = rb + half; r < re; r += 2) sum += st[r * kStageLd + c];
+        } else {
+          sum = __int_as_float(0x7fc00000);  // malformed tile plan
         }
-        store_one(y + (ti.s0 + sl) * C + col0 + 16 * pair + c, sum);
+        sum += __shfl_down_sync(kFullMask, sum, 16);
+        if (half == 0) store_one(y + s * C + col0 + 16 * pair + c, sum);
       }
       __syncwarp();  // the staging rows are rewritten by the next pair
     }
