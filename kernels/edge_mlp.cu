@@ -17,15 +17,20 @@
 //      normalize and condition in registers;
 //   6. each warp stages its columns 16 at a time as float32 in ys and sums
 //      the rows of every segment of the tile into y.
-// The weights stream through a kStages-deep cp.async ring of 16-row k slices
-// (16 x C bf16 each), one slice per k16 step, continuing across the two GEMMs
-// and across tiles, so the next tile's first slices load during this tile's
-// epilogue. The next tile's x rows load into xs during this tile's second
-// GEMM (xs is free once the first GEMM is done).
+// The weights stream through a STAGES-deep cp.async ring of KS-row k slices
+// (one barrier per slice), continuing across the two GEMMs and across tiles,
+// so the next tile's first slices load during this tile's epilogue. The next
+// tile's x rows load into xs during this tile's second GEMM (xs is free once
+// the first GEMM is done). Two shapes (edge_mlp.cuh's variant knob): 16-row
+// slices 5 deep with rows padded by 16 bytes (the 8 rows of every ldmatrix
+// phase hit distinct banks), 211 KiB of shared memory at C = 512; or the
+// default, 32-row slices 3 deep with the 16-byte chunks of each row
+// XOR-swizzled by row % 8 instead, 224 KiB. One CTA per SM either way.
 //
-// Shared memory at C = 512: xs and ys 64 x 520 bf16 (16-byte row pad: the 8
-// rows of every ldmatrix phase hit distinct banks) 65 KiB each, 5 weight
-// slices 81 KiB, row statistics 4 KiB: 215 KiB, one CTA per SM.
+// Measured on an H200 (BENCHMARKS.md, round 3): correct, but 2.7x slower than
+// the composed ops -- issue- and latency-bound (8 warps per SM, serial
+// per-tile epilogues), not bandwidth-bound; the denoiser keeps it off by
+// default (DenoiserOptions::fused_edges).
 #include "edge_mlp.cuh"
 
 #include <algorithm>
