@@ -1,14 +1,21 @@
 // Tiles of whole segments for the fused edge MLP (backend/edge_tiles.h): the
 // plan's invariants on random degrees, greedy packing, the too-heavy case
-// and malformed input.
+// and malformed input; the denoiser's tile plan and its CPU fallback.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "backend/edge_tiles.h"
+#include "devices/device_factory.h"
+#include "model/denoiser.h"
+#include "runtime/memory_plan.h"
+#include "runtime/model_setup.h"
+#include "test_tiny_model.h"
 
 using namespace gencast;
 
@@ -75,4 +82,53 @@ TEST_CASE("edge tiles: a segment above max_rows cannot be tiled; bad input throw
   CHECK_THROWS_AS(plan_edge_tiles(std::vector<int32_t>{0, 5, 4}, 64), std::invalid_argument);
   CHECK_THROWS_AS(plan_edge_tiles(std::vector<int32_t>{}, 64), std::invalid_argument);
   CHECK_THROWS_AS(plan_edge_tiles(std::vector<int32_t>{0, 1}, 0), std::invalid_argument);
+}
+
+TEST_CASE("edge tiles: the tiny denoiser plans, allocates and falls back on the CPU",
+          "[edge_tiles][denoiser]") {
+  // With the fused edge MLP on, the denoiser plans tiles for every chunk
+  // (split ones over their pieces), allocates exactly what denoiser_memory()
+  // describes (the constructor checks it) within the memory plan's estimate,
+  // and on the CPU, which has no fused kernel, computes exactly what it
+  // computes with the option off.
+  const PreparedModel& model = gencast::testing::tiny_model();
+  const GridInputRows rows = grid_input_rows(model.layout);
+  auto backend = make_backend("cpu", Precision::fp32);
+  Backend& b = *backend;
+  for (const auto& [chunk_rows, split] : {std::pair<int64_t, int64_t>{kDefaultChunkRows, 64},
+                                          {1000, 2}}) {
+    INFO("chunk rows " << chunk_rows << ", split " << split);
+    const auto run = [&](bool fused) {
+      DenoiserOptions options;
+      options.cache_edge_embeddings = true;
+      options.fused_edges = fused;
+      options.chunk_rows = chunk_rows;
+      options.segment_split_edges = split;
+      options.attention = model.attention.kind;
+      auto d = std::make_unique<Denoiser>(b, model.checkpoint.config, model.checkpoint.params,
+                                          model.graph, rows, options);
+      d->set_conditioning(gencast::testing::random_normal({d->n_grid(), d->n_conditioning()}, 51));
+      const Tensor x =
+          b.from_host(gencast::testing::random_normal({d->n_grid(), d->n_targets()}, 52), DType::f32);
+      Tensor out = b.empty({d->n_grid(), d->n_targets()}, DType::f32);
+      d->denoise(0.9f, x, out);
+      if (fused) {
+        CHECK(d->g2m_tiled_chunks() > 0);
+        CHECK(d->m2g_tiled_chunks() > 0);
+        CHECK(d->fused_edge_chunks() == 0);  // the CPU backend declines
+        CHECK(d->sizes().grid2mesh_tile_entries > 0);
+        CHECK(d->sizes().mesh2grid_tile_entries > 0);
+        const DenoiserSizes est = estimate_denoiser_sizes(model.checkpoint.config, 46, 90, options);
+        CHECK(est.grid2mesh_tile_entries >= d->sizes().grid2mesh_tile_entries);
+        CHECK(est.mesh2grid_tile_entries >= d->sizes().mesh2grid_tile_entries);
+      } else {
+        CHECK(d->sizes().grid2mesh_tile_entries == 0);
+      }
+      return b.to_host(out);
+    };
+    const ArrayF off = run(false);
+    const ArrayF on = run(true);
+    REQUIRE(on.data.size() == off.data.size());
+    CHECK(on.data == off.data);
+  }
 }
