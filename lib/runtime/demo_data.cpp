@@ -390,7 +390,8 @@ fs::path demo_fixture_dir() {
       fail_input(p.string(), "GENCAST_DEMO_DIR",
                  "the tiny reference fixture's " + name + " (make-demo builds its data from it)",
                  "no such file",
-                 "set GENCAST_DEMO_DIR to the gencast-run source folder (it holds "
+                 "reinstall gencast-run (cmake --install puts the fixture under "
+                 "share/gencast-run/), or set GENCAST_DEMO_DIR to the source folder (it holds "
                  "tests/data/gencast_tiny/)");
   }
   return dir;

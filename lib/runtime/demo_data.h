@@ -44,8 +44,8 @@ inline constexpr const char* kDemoStartTime = "2019-03-29T00:00";
 const std::vector<std::string>& demo_stats_files();
 
 // The folder holding the fixture files a demo is made from:
-// demo_root_dir()/tests/data/gencast_tiny (the source tree, or
-// $GENCAST_DEMO_DIR). InputError naming the first missing file (the tiny
+// demo_root_dir()/tests/data/gencast_tiny (the data folder installed with the
+// executable, or $GENCAST_DEMO_DIR). InputError naming the first missing file (the tiny
 // source and the four statistics files) with a hint about GENCAST_DEMO_DIR.
 std::filesystem::path demo_fixture_dir();
 

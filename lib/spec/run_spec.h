@@ -147,9 +147,10 @@ std::string format_init_time(std::chrono::sys_seconds time);
 // Text of configs/demo.yaml, compiled in (a test keeps the two identical).
 std::string_view builtin_demo_spec_yaml();
 
-// The folder standing in for the source tree when the built-in demo spec
-// resolves its paths (it lives in <dir>/configs/): $GENCAST_DEMO_DIR when set,
-// else the compile-time GENCAST_SOURCE_DIR. Throws InputError when neither.
+// The data folder the built-in demo spec resolves its paths against (it lives
+// in <dir>/configs/) and make-demo reads its fixture from: $GENCAST_DEMO_DIR
+// when set, else share/gencast-run beside the executable's folder
+// (core/install_paths.h). InputError naming both when that folder is missing.
 std::filesystem::path demo_root_dir();
 
 // The checkpoint's sampler config with the spec's sampler overrides applied.
