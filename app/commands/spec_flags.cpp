@@ -86,7 +86,8 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   list_flag(cmd, "--member-ids", o.member_ids,
             "forecast.member_ids: comma list, e.g. 0,1,2 (for split runs)");
   seed_flag(cmd, o.seed);
-  optional_flag(cmd, "--device", o.device, "runtime.device: cpu or cuda:N");
+  optional_flag(cmd, "--device", o.device,
+                "runtime.device: auto (the first usable GPU, else the CPU; default), cpu or cuda:N");
   list_flag(cmd, "--devices", o.devices,
             "runtime.devices: one worker per device, e.g. cuda:0,cuda:1 (a device may repeat), or all");
   optional_flag(cmd, "--precision", o.precision, "model.precision: " + precision_choices());

@@ -68,7 +68,7 @@ void write_demo_source(const std::string& fixture_source, const std::string& out
 
 // The run spec of a demo folder (YAML with comments): relative paths to the
 // demo files, 4 steps, 2 members, output forecast.nc; device cpu for tiny and
-// cuda:0 otherwise; precision bf16 for 0p25deg, else fp32. `weights_seed` is
+// auto otherwise; precision bf16 for 0p25deg, else fp32. `weights_seed` is
 // only quoted in the comments.
 std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed);
 

@@ -103,7 +103,9 @@ struct OutputSection {
 };
 
 struct RuntimeSection {
-  std::string device = "cuda:0";  // canonical: "cpu" or "cuda:N"
+  // "auto" (the first usable GPU, else the CPU, which auto refuses for grids
+  // of 1 degree or finer), or canonical "cpu" / "cuda:N".
+  std::string device = kAutoDevice;
   // One worker per entry (canonical names, or {"all"} = every GPU); empty =
   // one worker on `device`. Members are handed to workers as they free up;
   // member k's values never depend on which worker ran it.

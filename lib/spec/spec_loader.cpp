@@ -536,7 +536,7 @@ class SpecParser {
     RuntimeSection& r = draft_.spec.runtime;
     walk(node, path, {
         {"device", [&](const std::string& p, const YAML::Node& n) {
-           choice(p, n, r.device, canonical_device, kDeviceChoices);
+           choice(p, n, r.device, canonical_run_device, kRunDeviceChoices);
          }},
         {"edge_cache", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, r.edge_cache, find_edge_cache, kEdgeCacheChoices);

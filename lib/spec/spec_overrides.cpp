@@ -67,8 +67,8 @@ class OverrideApplier {
       spec.forecast.seed = *o.seed;
       set("forecast.seed", "--seed");
     }
-    choice(o.device, spec.runtime.device, canonical_device, "runtime.device", "--device",
-           kDeviceChoices);
+    choice(o.device, spec.runtime.device, canonical_run_device, "runtime.device", "--device",
+           kRunDeviceChoices);
     if (o.device && !o.devices) spec.runtime.devices.clear();  // --device alone: one worker
     if (o.devices) {
       const auto list = canonical_device_list(*o.devices);

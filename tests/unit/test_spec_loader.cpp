@@ -78,7 +78,7 @@ TEST_CASE("a minimal spec loads with defaults and paths resolved against its fol
   CHECK(spec.forecast.member_ids.size() == static_cast<size_t>(defaults.forecast.members));
   CHECK(spec.forecast.member_ids.front() == 0);
   CHECK(spec.forecast.member_ids.back() == defaults.forecast.members - 1);
-  CHECK(spec.runtime.device == "cuda:0");
+  CHECK(spec.runtime.device == "auto");
   CHECK(spec.output.ensemble_dim == "sample");
   CHECK_FALSE(spec.input.init_time.has_value());
   CHECK_FALSE(spec.sampler.any());
