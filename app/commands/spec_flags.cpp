@@ -108,6 +108,9 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
                 "output.keep_bits: BitRound to 1-23 float32 mantissa bits (lossy; default lossless)");
   cmd.add_flag("--overwrite", o.overwrite, "output.overwrite: replace an existing output file")
       ->group(kGroup);
+  cmd.add_flag("--plot", o.plot,
+               "output.plot: also write a quick-look PNG map next to the output (see `plot`)")
+      ->group(kGroup);
 }
 
 }  // namespace gencast::app

@@ -22,6 +22,7 @@
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
 #include "runtime/output_sinks.h"
+#include "runtime/plot_maps.h"
 #include "runtime/progress.h"
 #include "runtime/run_fingerprint.h"
 #include "sampler/dpm_solver.h"
@@ -103,12 +104,12 @@ RunCheck check_run(const RunSpec& spec) {
                                                          : "none needed");
   }
   SamplerConfig sampler;
-  problems.collect([&] {
   int64_t calls_per_step = 0;
+  problems.collect([&] {
     sampler = merge_sampler_config(config.sampler, spec);
     const SamplerSchedule schedule = make_schedule(sampler, spec.source);
-    plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
     calls_per_step = denoiser_calls_per_step(schedule);
+    plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
                                      std::to_string(denoiser_calls_per_step(schedule)) +
                                      " denoiser calls per 12 h step, churn " +
                                      std::to_string(sampler.stochastic_churn_rate));
@@ -204,7 +205,6 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     problems.throw_if_any();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  Checkpoint checkpoint = load_checkpoint(spec.model.checkpoint);
   const InputGrid grid = read_initial_grid(spec.input.paths());
   const auto n_lat = static_cast<int64_t>(grid.lat.size());
   const auto n_lon = static_cast<int64_t>(grid.lon.size());
@@ -222,6 +222,7 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     if (const std::string note = auto_device_note(spec, devices); !note.empty())
       spdlog::info("device auto: {}", note);
   }
+  Checkpoint checkpoint = load_checkpoint(spec.model.checkpoint);
   const ModelConfig config = checkpoint.config;
   const TaskConfig& task = config.task;
   const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);
@@ -310,6 +311,15 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("wrote {} ({} member-steps in {})", result.output_path, result.member_steps,
                format_duration(result.seconds));
+  if (spec.output.plot) {
+    PlotOptions plot;
+    plot.forecast = spec.output.path;
+    const PlotResult map = plot_forecast(plot);
+    spdlog::info("wrote {} ({}{}, lead {} h, member {})", map.path, map.variable,
+                 map.level ? " at " + std::to_string(*map.level) + " hPa" : std::string(),
+                 map.lead_hours, map.member);
+    result.plot_path = map.path;
+  }
   return result;
 }
 

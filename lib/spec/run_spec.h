@@ -99,6 +99,9 @@ struct OutputSection {
   OutputFormat format = OutputFormat::netcdf;
   GribPacking grib_packing = GribPacking::simple;  // GRIB output only
   bool overwrite = false;  // replace an existing output file (else refused before any work)
+  // Write the quick-look PNG (runtime/plot_maps.h, default variable and lead)
+  // next to the output when the forecast is complete.
+  bool plot = false;
   bool operator==(const OutputSection&) const = default;
 };
 

@@ -95,6 +95,10 @@ class OverrideApplier {
     choice(o.grib_packing, spec.output.grib_packing, parse_grib_packing, "output.grib_packing",
            "--grib-packing", kGribPackingChoices);
     if (o.variables) variables(*o.variables);
+    if (o.plot) {
+      spec.output.plot = true;
+      set("output.plot", "--plot");
+    }
     if (o.overwrite) {
       spec.output.overwrite = true;
       set("output.overwrite", "--overwrite");
@@ -225,7 +229,7 @@ bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
          !edge_cache && !format && !grib_packing && !variables && !compression && !keep_bits &&
-         !overwrite;
+         !overwrite && !plot;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

@@ -3,7 +3,7 @@
 # prefix elsewhere, check that no source or build path is in the binary, then
 # -- with the source and build trees hidden when the system allows a private
 # mount namespace (unshare -m), else merely unused -- run make-demo, a
-# forecast of that demo and the embedded demo from a folder outside
+# forecast of that demo, the embedded demo and a plot from a folder outside
 # both trees. The embedded demo must read its model from the moved prefix.
 # Usage: install_check.sh CMAKE BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -40,6 +40,8 @@ run_demo() {
   header=$(ncdump -h gencast-demo-forecast.nc)
   grep -F -q "$share/tests/data/gencast_tiny/tiny_checkpoint.npz" <<<"$header" ||
     fail "the embedded demo did not read its model from $share"
+  "$bin" plot gencast-demo-forecast.nc -o map.png
+  [[ -s map.png ]] || fail "plot wrote no map.png"
 }
 export -f run_demo fail
 export work bin share src build

@@ -475,3 +475,28 @@ TEST_CASE("device names are canonical", "[spec]") {
     CHECK_FALSE(canonical_device(bad).has_value());
   }
 }
+
+TEST_CASE("output.plot and runtime.device auto parse; bad values are named", "[spec]") {
+  const std::string base =
+      "model: {checkpoint: ck.npz, stats_dir: stats}\ninput: {path: in.nc}\n";
+  const SpecDraft ok = parse_spec_text(
+      SpecText{"spec.yaml", base + "output: {path: out.nc, plot: true}\nruntime: {device: auto}\n",
+               "/tmp", "/tmp"});
+  CHECK(ok.problems.empty());
+  CHECK(ok.spec.output.plot);
+  CHECK(ok.spec.runtime.device == "auto");
+  CHECK_FALSE(RunSpec{}.output.plot);
+  const auto bad = parse_problems(base + "output: {path: out.nc, plot: 3}\nruntime: {device: any}\n");
+  const Problem* plot = find_problem(bad, "output.plot");
+  REQUIRE(plot != nullptr);
+  CHECK(contains(plot->expected, "true or false"));
+  const Problem* device = find_problem(bad, "runtime.device");
+  REQUIRE(device != nullptr);
+  CHECK(contains(device->expected, "auto"));
+
+  TempDir dir;
+  const auto grib = load_problems(dir, base + "output: {path: out.grib2, plot: true}\n");
+  const Problem* p = find_problem(grib, "output.plot");
+  REQUIRE(p != nullptr);
+  CHECK(contains(p->found, "grib"));
+}
