@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   gencast::app::register_verify_command(root, result);
   gencast::app::register_bench_command(root, result);
   gencast::app::register_make_demo_command(root, result);
+  gencast::app::register_plot_command(root, result);
 
   try {
     root.parse(argc, argv);

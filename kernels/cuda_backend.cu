@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -526,31 +527,54 @@ int cuda_device_count_impl() {
   return count;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
+std::string cuda_unavailable_reason_impl() {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
-  const std::string found = "cuda:" + std::to_string(device);
-  const std::string hint = "list the GPUs with nvidia-smi, or run on the CPU with --device cpu";
-  if (err != cudaSuccess) {
-    cudaGetLastError();  // clear the error so later CUDA calls are not poisoned
-    switch (err) {
-      case cudaErrorNoDevice:
-      case cudaErrorInsufficientDriver:
-      case cudaErrorStubLibrary:
-      case cudaErrorSystemDriverMismatch:
-      case cudaErrorCompatNotSupportedOnDevice:
-      case cudaErrorDevicesUnavailable:
-      case cudaErrorSystemNotReady:
-      case cudaErrorInitializationError:
-        fail_input("", "device", "a CUDA device index < 0 (no usable CUDA device or driver)",
-                   found + " (" + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")",
-                   hint);
-      default:
-        CUDA_CHECK(err);
-    }
+  if (err == cudaSuccess && count > 0) return "";
+  cudaGetLastError();  // clear the error so later CUDA calls are not poisoned
+  std::string why;
+  switch (err) {
+    case cudaSuccess:
+    case cudaErrorNoDevice:
+      why = "the NVIDIA driver reports no GPU";
+      break;
+    case cudaErrorInsufficientDriver:
+      why = "no NVIDIA driver is loaded, or it is older than this build's CUDA " +
+            std::to_string(CUDART_VERSION / 1000) + "." +
+            std::to_string(CUDART_VERSION % 1000 / 10);
+      break;
+    case cudaErrorStubLibrary:
+      why = "no NVIDIA driver is installed (only the CUDA toolkit's stub libcuda.so was found)";
+      break;
+    case cudaErrorSystemDriverMismatch:
+      why = "the NVIDIA kernel module and libcuda have different versions (reboot, or "
+            "reinstall the driver)";
+      break;
+    case cudaErrorDevicesUnavailable:
+      why = "every GPU is busy or in a prohibited/exclusive compute mode (see nvidia-smi)";
+      break;
+    default:
+      why = std::string("CUDA cannot start: ") + cudaGetErrorName(err) + ", " +
+            cudaGetErrorString(err);
   }
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES"))
+    why += std::string(" (CUDA_VISIBLE_DEVICES is '") + visible + "')";
+  return why;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
+  const std::string found = "cuda:" + std::to_string(device);
+  const std::string why = cuda_unavailable_reason_impl();
+  if (!why.empty())
+    fail_input("", "device", "a usable NVIDIA GPU for " + found, "none: " + why,
+               "check the GPU with nvidia-smi, or run on the CPU with --device cpu");
+  const int count = cuda_device_count_impl();
   if (device < 0 || device >= count)
-    fail_input("", "device", "a CUDA device index < " + std::to_string(count), found, hint);
+    fail_input("", "device",
+               count == 1 ? std::string("cuda:0 (this machine has one GPU)")
+                          : "cuda:0 to cuda:" + std::to_string(count - 1) + " (this machine has " +
+                                std::to_string(count) + " GPUs)",
+               found, "list the GPUs with nvidia-smi");
   return std::make_unique<cuda::CudaBackend>(device, precision);
 }
 

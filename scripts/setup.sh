@@ -15,6 +15,9 @@ packages=(
   catch2
   python3-xarray python3-netcdf4   # a real client reads our output in the tests
   python3-cfgrib     # cfgrib (xarray's GRIB engine) reads our GRIB output in the tests
+  libcairo2-dev                     # `plot`: PNG maps (drawing, text, PNG encoding)
+  fonts-dejavu-core                 # `plot`: a font for the map labels (cairo finds it via fontconfig)
+  gmt-gshhg-low                     # `plot`: GSHHG coastlines, read at run time from /usr/share/gmt-gshhg
 )
 
 missing=()

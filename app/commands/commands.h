@@ -21,5 +21,6 @@ void register_inspect_command(CLI::App& root, CommandResult& result);
 void register_verify_command(CLI::App& root, CommandResult& result);
 void register_bench_command(CLI::App& root, CommandResult& result);
 void register_make_demo_command(CLI::App& root, CommandResult& result);
+void register_plot_command(CLI::App& root, CommandResult& result);
 
 }  // namespace gencast::app

@@ -86,7 +86,8 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   list_flag(cmd, "--member-ids", o.member_ids,
             "forecast.member_ids: comma list, e.g. 0,1,2 (for split runs)");
   seed_flag(cmd, o.seed);
-  optional_flag(cmd, "--device", o.device, "runtime.device: cpu or cuda:N");
+  optional_flag(cmd, "--device", o.device,
+                "runtime.device: auto (the first usable GPU, else the CPU; default), cpu or cuda:N");
   list_flag(cmd, "--devices", o.devices,
             "runtime.devices: one worker per device, e.g. cuda:0,cuda:1 (a device may repeat), or all");
   optional_flag(cmd, "--precision", o.precision, "model.precision: " + precision_choices());
@@ -106,6 +107,9 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   optional_flag(cmd, "--keep-bits", o.keep_bits,
                 "output.keep_bits: BitRound to 1-23 float32 mantissa bits (lossy; default lossless)");
   cmd.add_flag("--overwrite", o.overwrite, "output.overwrite: replace an existing output file")
+      ->group(kGroup);
+  cmd.add_flag("--plot", o.plot,
+               "output.plot: also write a quick-look PNG map next to the output (see `plot`)")
       ->group(kGroup);
 }
 

@@ -32,6 +32,11 @@ std::optional<std::string> canonical_device(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<std::string> canonical_run_device(std::string_view text) {
+  if (text == kAutoDevice) return std::string(kAutoDevice);
+  return canonical_device(text);
+}
+
 std::optional<std::vector<std::string>> canonical_device_list(
     const std::vector<std::string>& names) {
   if (names.empty()) return std::nullopt;

@@ -9,6 +9,7 @@ namespace gencast {
 // Defined in kernels/cuda_backend.cu (the gencast_cuda target).
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision);
 int cuda_device_count_impl();
+std::string cuda_unavailable_reason_impl();
 #endif
 
 bool cuda_backend_built() { return GENCAST_WITH_CUDA; }
@@ -21,15 +22,27 @@ int cuda_device_count() {
 #endif
 }
 
+std::string gpu_unavailable_reason() {
+#if GENCAST_WITH_CUDA
+  return cuda_unavailable_reason_impl();
+#else
+  return "this build has no CUDA backend (nvcc was not found when it was configured)";
+#endif
+}
+
+std::string resolve_auto_device() {
+  return gpu_unavailable_reason().empty() ? std::string("cuda:0") : std::string("cpu");
+}
+
 std::vector<std::string> expand_devices(const std::vector<std::string>& devices) {
+  if (devices.size() == 1 && devices[0] == kAutoDevice) return {resolve_auto_device()};
   if (devices.size() != 1 || devices[0] != kAllDevices) return devices;
-  const int n = cuda_device_count();
-  if (n == 0)
-    fail_input("", "runtime.devices", "at least one usable CUDA GPU for 'all'",
-               cuda_backend_built() ? "none (no driver or no device)" : "a build without CUDA",
+  const std::string why = gpu_unavailable_reason();
+  if (!why.empty())
+    fail_input("", "runtime.devices", "at least one usable NVIDIA GPU for 'all'", "none: " + why,
                "name the devices instead, e.g. --devices cpu");
   std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) out.push_back("cuda:" + std::to_string(i));
+  for (int i = 0, n = cuda_device_count(); i < n; ++i) out.push_back("cuda:" + std::to_string(i));
   return out;
 }
 
@@ -43,12 +56,14 @@ std::unique_ptr<Backend> make_backend(const DeviceName& device, Precision precis
 #if GENCAST_WITH_CUDA
   return make_cuda_backend(device.index, precision);
 #else
-  fail_input("", "device", "cpu (this build has no CUDA backend)", "'" + device.text() + "'",
-             "rebuild with the CUDA toolkit installed (cmake -DGENCAST_CUDA=ON)");
+  fail_input("", "device", "cpu (" + gpu_unavailable_reason() + ")", "'" + device.text() + "'",
+             "rebuild with the CUDA toolkit installed (cmake -DGENCAST_CUDA=ON), or run on "
+             "the CPU with --device cpu");
 #endif
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device, Precision precision) {
+  if (device == kAutoDevice) return make_backend(resolve_auto_device(), precision);
   return make_backend(parse_device_name(device), precision);
 }
 

@@ -24,9 +24,18 @@ bool cuda_backend_built();
 // CUDA devices usable by this process (0 in a CPU-only build).
 int cuda_device_count();
 
+// Why this process cannot use a GPU, in plain words ("this build has no CUDA
+// backend", "no NVIDIA driver is loaded, ...", "the NVIDIA driver reports no
+// GPU", ...); empty when at least one GPU is usable.
+std::string gpu_unavailable_reason();
+
+// runtime.device auto: "cuda:0" when a GPU is usable, else "cpu".
+std::string resolve_auto_device();
+
 // The workers' devices of a run (RuntimeSection::worker_devices): {"all"}
-// becomes cuda:0 .. cuda:N-1; InputError (field "runtime.devices") when "all"
-// finds no GPU. Other lists are returned as they are.
+// becomes cuda:0 .. cuda:N-1 (InputError, field "runtime.devices", naming
+// the cause when there is no usable GPU); {"auto"} becomes
+// {resolve_auto_device()}. Other lists are returned as they are.
 std::vector<std::string> expand_devices(const std::vector<std::string>& devices);
 
 }  // namespace gencast

@@ -390,7 +390,8 @@ fs::path demo_fixture_dir() {
       fail_input(p.string(), "GENCAST_DEMO_DIR",
                  "the tiny reference fixture's " + name + " (make-demo builds its data from it)",
                  "no such file",
-                 "set GENCAST_DEMO_DIR to the gencast-run source folder (it holds "
+                 "reinstall gencast-run (cmake --install puts the fixture under "
+                 "share/gencast-run/), or set GENCAST_DEMO_DIR to the source folder (it holds "
                  "tests/data/gencast_tiny/)");
   }
   return dir;
@@ -531,7 +532,7 @@ void write_demo_source(const std::string& fixture_source, const std::string& out
 std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed) {
   const int64_t n_lat = demo_grid_lat_count(preset);
   const bool tiny = preset == "tiny";
-  const std::string device = tiny ? "cpu" : "cuda:0";
+  const std::string device = tiny ? "cpu" : kAutoDevice;
   const std::string precision = preset == "0p25deg" ? "bf16" : "fp32";
   std::string y;
   y += "# gencast-run demo: the GenCast " + preset + " architecture with RANDOM WEIGHTS.\n";
@@ -549,7 +550,8 @@ std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed) {
   y += "#\n";
   y += "# Run it:  gencast-run forecast forecast.yaml   (from this folder)\n";
   if (!tiny)
-    y += "# Without a GPU: add --device cpu --precision fp32 (slow at this size).\n";
+    y += "# Without a GPU, auto refuses this size with the expected CPU time; add\n"
+         "# --device cpu --precision fp32 to run on the CPU anyway (slow).\n";
   y += "# Relative paths below resolve against this file's folder.\n";
   y += "model:\n";
   y += "  checkpoint: " + std::string(kCheckpointName) + "\n";
@@ -571,7 +573,8 @@ std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed) {
   y += "  compression: 1                 # zlib level 0-9\n";
   y += "  overwrite: true                # re-running the demo replaces its forecast\n";
   y += "runtime:\n";
-  y += "  device: " + device + "\n";
+  y += "  device: " + device +
+       (tiny ? "\n" : "                   # auto (first usable GPU) | cpu | cuda:N\n");
   y += "  edge_cache: auto\n";
   return y;
 }

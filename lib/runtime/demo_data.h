@@ -44,8 +44,8 @@ inline constexpr const char* kDemoStartTime = "2019-03-29T00:00";
 const std::vector<std::string>& demo_stats_files();
 
 // The folder holding the fixture files a demo is made from:
-// demo_root_dir()/tests/data/gencast_tiny (the source tree, or
-// $GENCAST_DEMO_DIR). InputError naming the first missing file (the tiny
+// demo_root_dir()/tests/data/gencast_tiny (the data folder installed with the
+// executable, or $GENCAST_DEMO_DIR). InputError naming the first missing file (the tiny
 // source and the four statistics files) with a hint about GENCAST_DEMO_DIR.
 std::filesystem::path demo_fixture_dir();
 
@@ -68,7 +68,7 @@ void write_demo_source(const std::string& fixture_source, const std::string& out
 
 // The run spec of a demo folder (YAML with comments): relative paths to the
 // demo files, 4 steps, 2 members, output forecast.nc; device cpu for tiny and
-// cuda:0 otherwise; precision bf16 for 0p25deg, else fp32. `weights_seed` is
+// auto otherwise; precision bf16 for 0p25deg, else fp32. `weights_seed` is
 // only quoted in the comments.
 std::string demo_spec_yaml(const std::string& preset, uint64_t weights_seed);
 

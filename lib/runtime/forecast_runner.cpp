@@ -10,16 +10,19 @@
 #include "core/version.h"
 #include "data/normalization.h"
 #include "devices/device_factory.h"
+#include "io/checkpoint_reader.h"
 #include "io/initial_conditions.h"
 #include "io/stats.h"
 #include "model/checkpoint.h"
 #include "runtime/async_writer.h"
+#include "runtime/device_choice.h"
 #include "runtime/interrupt.h"
 #include "runtime/member_scheduler.h"
 #include "runtime/member_worker.h"
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
 #include "runtime/output_sinks.h"
+#include "runtime/plot_maps.h"
 #include "runtime/progress.h"
 #include "runtime/run_fingerprint.h"
 #include "sampler/dpm_solver.h"
@@ -101,9 +104,11 @@ RunCheck check_run(const RunSpec& spec) {
                                                          : "none needed");
   }
   SamplerConfig sampler;
+  int64_t calls_per_step = 0;
   problems.collect([&] {
     sampler = merge_sampler_config(config.sampler, spec);
     const SamplerSchedule schedule = make_schedule(sampler, spec.source);
+    calls_per_step = denoiser_calls_per_step(schedule);
     plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
                                      std::to_string(denoiser_calls_per_step(schedule)) +
                                      " denoiser calls per 12 h step, churn " +
@@ -135,7 +140,10 @@ RunCheck check_run(const RunSpec& spec) {
 
   // Devices: each exists, and its workers fit in its free memory.
   problems.collect([&] {
-    const std::vector<std::string> devices = expand_devices(spec.runtime.worker_devices());
+    const std::vector<std::string> devices =
+        choose_run_devices(spec, n_lat, n_lon, calls_per_step, problems);
+    if (const std::string note = auto_device_note(spec, devices); !note.empty())
+      plan.emplace_back("auto device", note);
     std::vector<std::pair<std::string, int>> workers_per_device;  // in first-listed order
     for (const auto& d : devices) {
       auto it = std::find_if(workers_per_device.begin(), workers_per_device.end(),
@@ -197,19 +205,32 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     problems.throw_if_any();
   }
   const auto t0 = std::chrono::steady_clock::now();
+  const InputGrid grid = read_initial_grid(spec.input.paths());
+  const auto n_lat = static_cast<int64_t>(grid.lat.size());
+  const auto n_lon = static_cast<int64_t>(grid.lon.size());
+  // runtime.device auto is decided (and a CPU fallback at 1 degree or finer
+  // refused) from the checkpoint's configs alone, before its weights load.
+  std::vector<std::string> devices;
+  {
+    const ModelConfig peek = read_model_config(NpzReader(spec.model.checkpoint));
+    const SamplerConfig peek_sampler = merge_sampler_config(peek.sampler, spec);
+    ProblemList problems;
+    devices = choose_run_devices(spec, n_lat, n_lon,
+                                 denoiser_calls_per_step(make_schedule(peek_sampler, spec.source)),
+                                 problems);
+    problems.throw_if_any();
+    if (const std::string note = auto_device_note(spec, devices); !note.empty())
+      spdlog::info("device auto: {}", note);
+  }
   Checkpoint checkpoint = load_checkpoint(spec.model.checkpoint);
   const ModelConfig config = checkpoint.config;
   const TaskConfig& task = config.task;
   const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);
   const NormalizationStats stats = read_stats(spec.model.stats_dir, task);
-  const InputGrid grid = read_initial_grid(spec.input.paths());
-  const auto n_lat = static_cast<int64_t>(grid.lat.size());
-  const auto n_lon = static_cast<int64_t>(grid.lon.size());
   // The graph and one worker per device (backend, denoiser, noise plan) need
   // only the grid: they are set up on a second thread while this one reads
   // the input fields (seconds at 0.25°). All netCDF calls stay on this thread
   // (the library is not thread-safe, and HDF5 reports per thread).
-  const std::vector<std::string> devices = expand_devices(spec.runtime.worker_devices());
   struct DeviceSetup {
     std::unique_ptr<PreparedModel> model;  // the graph, shared by every worker
     std::vector<std::unique_ptr<MemberWorker>> workers;
@@ -290,6 +311,15 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("wrote {} ({} member-steps in {})", result.output_path, result.member_steps,
                format_duration(result.seconds));
+  if (spec.output.plot) {
+    PlotOptions plot;
+    plot.forecast = spec.output.path;
+    const PlotResult map = plot_forecast(plot);
+    spdlog::info("wrote {} ({}{}, lead {} h, member {})", map.path, map.variable,
+                 map.level ? " at " + std::to_string(*map.level) + " hPa" : std::string(),
+                 map.lead_hours, map.member);
+    result.plot_path = map.path;
+  }
   return result;
 }
 

@@ -29,6 +29,7 @@ struct ForecastResult {
   std::string output_path;
   double seconds = 0;
   int64_t member_steps = 0;
+  std::string plot_path;  // the quick-look PNG (output.plot), else ""
 };
 
 // Runs the forecast; the output file appears only when everything succeeded.

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/install_paths.h"
 
 namespace gencast {
 namespace {
@@ -170,9 +171,10 @@ std::string_view builtin_demo_spec_yaml() {
 # demo shows the pipeline end to end in seconds.
 #
 # Relative paths below resolve against this file's folder (configs/). When
-# the spec is the built-in one, they resolve against <source tree>/configs/
-# ($GENCAST_DEMO_DIR/configs/ when that variable is set) and output.path
-# resolves against the current directory.
+# the spec is the built-in one, they resolve against the data folder's
+# configs/ (share/gencast-run/configs/ beside the executable's bin/ folder, a
+# copy of this folder; $GENCAST_DEMO_DIR/configs/ when that variable is set)
+# and output.path resolves against the current directory.
 model:
   checkpoint: ../tests/data/gencast_tiny/tiny_checkpoint.npz
   stats_dir: ../tests/data/gencast_tiny   # mean/stddev/diffs_stddev/min_by_level.nc
@@ -199,12 +201,16 @@ runtime:
 
 std::filesystem::path demo_root_dir() {
   if (const char* env = std::getenv("GENCAST_DEMO_DIR"); env && *env) return std::filesystem::absolute(env);
-#ifdef GENCAST_SOURCE_DIR
-  return std::filesystem::path(GENCAST_SOURCE_DIR);
-#else
-  fail_input("built-in demo spec", "GENCAST_DEMO_DIR", "the gencast-run source folder (it holds tests/data/gencast_tiny/)",
-             "not set", "pass a run spec file (see configs/), or set GENCAST_DEMO_DIR");
-#endif
+  const std::filesystem::path dir = bundled_data_dir();
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec))
+    fail_input(dir.empty() ? std::string("share/gencast-run") : dir.string(), "GENCAST_DEMO_DIR",
+               "the gencast-run data folder (share/gencast-run next to the bin/ folder of the "
+               "executable; it holds configs/ and tests/data/gencast_tiny/)",
+               "no such folder",
+               "install with `cmake --install BUILD --prefix P` and run P/bin/gencast-run, pass a "
+               "run spec file, or set GENCAST_DEMO_DIR to a folder laid out like the source tree");
+  return dir;
 }
 
 }  // namespace gencast

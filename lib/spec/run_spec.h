@@ -99,11 +99,16 @@ struct OutputSection {
   OutputFormat format = OutputFormat::netcdf;
   GribPacking grib_packing = GribPacking::simple;  // GRIB output only
   bool overwrite = false;  // replace an existing output file (else refused before any work)
+  // Write the quick-look PNG (runtime/plot_maps.h, default variable and lead)
+  // next to the output when the forecast is complete.
+  bool plot = false;
   bool operator==(const OutputSection&) const = default;
 };
 
 struct RuntimeSection {
-  std::string device = "cuda:0";  // canonical: "cpu" or "cuda:N"
+  // "auto" (the first usable GPU, else the CPU, which auto refuses for grids
+  // of 1 degree or finer), or canonical "cpu" / "cuda:N".
+  std::string device = kAutoDevice;
   // One worker per entry (canonical names, or {"all"} = every GPU); empty =
   // one worker on `device`. Members are handed to workers as they free up;
   // member k's values never depend on which worker ran it.
@@ -147,9 +152,10 @@ std::string format_init_time(std::chrono::sys_seconds time);
 // Text of configs/demo.yaml, compiled in (a test keeps the two identical).
 std::string_view builtin_demo_spec_yaml();
 
-// The folder standing in for the source tree when the built-in demo spec
-// resolves its paths (it lives in <dir>/configs/): $GENCAST_DEMO_DIR when set,
-// else the compile-time GENCAST_SOURCE_DIR. Throws InputError when neither.
+// The data folder the built-in demo spec resolves its paths against (it lives
+// in <dir>/configs/) and make-demo reads its fixture from: $GENCAST_DEMO_DIR
+// when set, else share/gencast-run beside the executable's folder
+// (core/install_paths.h). InputError naming both when that folder is missing.
 std::filesystem::path demo_root_dir();
 
 // The checkpoint's sampler config with the spec's sampler overrides applied.

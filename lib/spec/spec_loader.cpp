@@ -487,6 +487,14 @@ class SpecParser {
              invalid(p, n, "true or false");
            }
          }},
+        {"plot", [&](const std::string& p, const YAML::Node& n) {
+           if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+             o.plot = n.Scalar() == "true";
+             given(p, n);
+           } else {
+             invalid(p, n, "true or false");
+           }
+         }},
         {"compression", [&](const std::string& p, const YAML::Node& n) {
            if (auto v = integer<int64_t>(p, n, 0, 9, "a zlib level from 0 to 9")) o.compression = *v;
          }},
@@ -536,7 +544,7 @@ class SpecParser {
     RuntimeSection& r = draft_.spec.runtime;
     walk(node, path, {
         {"device", [&](const std::string& p, const YAML::Node& n) {
-           choice(p, n, r.device, canonical_device, kDeviceChoices);
+           choice(p, n, r.device, canonical_run_device, kRunDeviceChoices);
          }},
         {"edge_cache", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, r.edge_cache, find_edge_cache, kEdgeCacheChoices);
@@ -763,6 +771,13 @@ RunSpec finalize_spec(SpecDraft draft) {
                      d.field + ")");
   }
   resolve_output_format(draft);
+  // The quick-look map reads the forecast back as NetCDF (runtime/plot_maps.h).
+  if (spec.output.plot && spec.output.format != OutputFormat::netcdf) {
+    const SpecOrigin p = draft.origin("output.plot");
+    problems.add(p.file, p.field, "output.plot only with NetCDF output (plot reads NetCDF forecasts)",
+                 std::string("output format ") + output_format_name(spec.output.format),
+                 "drop --plot (output.plot), or write NetCDF (a .nc output name)");
+  }
   problems.throw_if_any();
 
   ForecastSection& f = spec.forecast;

@@ -67,8 +67,8 @@ class OverrideApplier {
       spec.forecast.seed = *o.seed;
       set("forecast.seed", "--seed");
     }
-    choice(o.device, spec.runtime.device, canonical_device, "runtime.device", "--device",
-           kDeviceChoices);
+    choice(o.device, spec.runtime.device, canonical_run_device, "runtime.device", "--device",
+           kRunDeviceChoices);
     if (o.device && !o.devices) spec.runtime.devices.clear();  // --device alone: one worker
     if (o.devices) {
       const auto list = canonical_device_list(*o.devices);
@@ -95,6 +95,10 @@ class OverrideApplier {
     choice(o.grib_packing, spec.output.grib_packing, parse_grib_packing, "output.grib_packing",
            "--grib-packing", kGribPackingChoices);
     if (o.variables) variables(*o.variables);
+    if (o.plot) {
+      spec.output.plot = true;
+      set("output.plot", "--plot");
+    }
     if (o.overwrite) {
       spec.output.overwrite = true;
       set("output.overwrite", "--overwrite");
@@ -225,7 +229,7 @@ bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
          !edge_cache && !format && !grib_packing && !variables && !compression && !keep_bits &&
-         !overwrite;
+         !overwrite && !plot;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

@@ -349,7 +349,7 @@ TEST_CASE("demo specs of the official sizes parse with their devices and precisi
     std::ofstream(path) << demo_spec_yaml(preset, 0);
     const RunSpec spec = load_run_spec(path);
     const bool tiny = std::string(preset) == "tiny";
-    CHECK(spec.runtime.device == (tiny ? "cpu" : "cuda:0"));
+    CHECK(spec.runtime.device == (tiny ? "cpu" : "auto"));
     CHECK(spec.model.precision ==
           (std::string(preset) == "0p25deg" ? Precision::bf16 : Precision::fp32));
     CHECK(spec.forecast.steps == 4);

@@ -78,7 +78,7 @@ TEST_CASE("a minimal spec loads with defaults and paths resolved against its fol
   CHECK(spec.forecast.member_ids.size() == static_cast<size_t>(defaults.forecast.members));
   CHECK(spec.forecast.member_ids.front() == 0);
   CHECK(spec.forecast.member_ids.back() == defaults.forecast.members - 1);
-  CHECK(spec.runtime.device == "cuda:0");
+  CHECK(spec.runtime.device == "auto");
   CHECK(spec.output.ensemble_dim == "sample");
   CHECK_FALSE(spec.input.init_time.has_value());
   CHECK_FALSE(spec.sampler.any());
@@ -474,4 +474,29 @@ TEST_CASE("device names are canonical", "[spec]") {
     INFO(bad);
     CHECK_FALSE(canonical_device(bad).has_value());
   }
+}
+
+TEST_CASE("output.plot and runtime.device auto parse; bad values are named", "[spec]") {
+  const std::string base =
+      "model: {checkpoint: ck.npz, stats_dir: stats}\ninput: {path: in.nc}\n";
+  const SpecDraft ok = parse_spec_text(
+      SpecText{"spec.yaml", base + "output: {path: out.nc, plot: true}\nruntime: {device: auto}\n",
+               "/tmp", "/tmp"});
+  CHECK(ok.problems.empty());
+  CHECK(ok.spec.output.plot);
+  CHECK(ok.spec.runtime.device == "auto");
+  CHECK_FALSE(RunSpec{}.output.plot);
+  const auto bad = parse_problems(base + "output: {path: out.nc, plot: 3}\nruntime: {device: any}\n");
+  const Problem* plot = find_problem(bad, "output.plot");
+  REQUIRE(plot != nullptr);
+  CHECK(contains(plot->expected, "true or false"));
+  const Problem* device = find_problem(bad, "runtime.device");
+  REQUIRE(device != nullptr);
+  CHECK(contains(device->expected, "auto"));
+
+  TempDir dir;
+  const auto grib = load_problems(dir, base + "output: {path: out.grib2, plot: true}\n");
+  const Problem* p = find_problem(grib, "output.plot");
+  REQUIRE(p != nullptr);
+  CHECK(contains(p->found, "grib"));
 }
