@@ -99,6 +99,9 @@ struct OutputSection {
   OutputFormat format = OutputFormat::netcdf;
   GribPacking grib_packing = GribPacking::simple;  // GRIB output only
   bool overwrite = false;  // replace an existing output file (else refused before any work)
+  // Continue the partial output an interrupted run left (OUT.partial), else
+  // start afresh; with a complete OUT of the same run: nothing to do.
+  bool resume = false;
   bool operator==(const OutputSection&) const = default;
 };
 

@@ -40,6 +40,7 @@ struct SpecOverrides {
   std::optional<int64_t> compression;      // --compression 0..9
   std::optional<int64_t> keep_bits;        // --keep-bits 1..23
   bool overwrite = false;                  // --overwrite
+  bool resume = false;                     // --resume
 
   bool empty() const;
 };

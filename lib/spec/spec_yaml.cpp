@@ -118,6 +118,7 @@ std::string to_yaml(const RunSpec& spec) {
         << YAML::Comment("BitRound: float32 mantissa bits kept");
   }
   out << YAML::Key << "overwrite" << YAML::Value << o.overwrite;
+  out << YAML::Key << "resume" << YAML::Value << o.resume;
   out << YAML::EndMap;
 
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
