@@ -206,7 +206,7 @@ TEST_CASE("resume: a group whose members stopped at different steps restarts at 
   }
 }
 
-TEST_CASE("resume: SIGTERM keeps a resumable partial; other runs' partials are refused by name",
+TEST_CASE("resume: SIGTERM keeps a resumable partial, and other runs' partials are refused by name",
           "[cli][resume][signals]") {
   TempDir dir;
   const std::string out = dir.file("f.nc");
