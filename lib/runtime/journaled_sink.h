@@ -6,7 +6,7 @@
 // The ordering that makes a record trustworthy, for every step written:
 //   1. the sink writes the step;            2. (sidecar) its fields are
 //   written beside, fsync'd and renamed in; 3. the sink's flush() makes the
-//   data durable (nc_sync + fsync);         4. the journal record is appended
+//   data durable (HDF5 flush + fsync);      4. the journal record is appended
 //   and fsync'd.
 // A crash before 4 leaves the step unrecorded: it is recomputed (it was in
 // flight). A crash after 4 finds the data durable. Nothing in 1-3 touches a

@@ -42,11 +42,11 @@ std::vector<std::string> written_variables(const ForecastOutputSpec& out) {
 
 // Whether the output file gives every step's fields back bit for bit, so
 // that members continue from it and need no state sidecar: every target
-// variable written, losslessly.
+// variable written, losslessly (no BitRound).
 bool partial_holds_frames(const ForecastOutputSpec& out) {
   std::set<std::string> targets;
   for (const auto& ch : out.channels) targets.insert(ch.variable);
-  return written_variables(out).size() == targets.size();
+  return written_variables(out).size() == targets.size() && out.keep_bits == 0;
 }
 
 std::string grid_text(const ForecastOutputSpec& out) {
@@ -72,6 +72,7 @@ JournalHeader journal_header(const ForecastOutputSpec& out, const RunFingerprint
   structure("ensemble_dim", out.ensemble_dim);
   structure("variables", join(written_variables(out), ","));
   structure("compression", std::to_string(out.compression));
+  structure("keep_bits", std::to_string(out.keep_bits));
   structure("members", join_numbers(out.member_ids, ","));
   structure("lead_hours", join_numbers(out.lead_hours, ","));
   structure("levels", join_numbers(out.levels, ","));
