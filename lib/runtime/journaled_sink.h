@@ -9,8 +9,17 @@
 //   data durable (HDF5 flush + fsync);      4. the journal record is appended
 //   and fsync'd.
 // A crash before 4 leaves the step unrecorded: it is recomputed (it was in
-// flight). A crash after 4 finds the data durable. Nothing in 1-3 touches a
-// step recorded earlier.
+// flight). A crash after 4 finds the data durable. A step's chunks are new
+// file space, never a recorded step's.
+//
+// What this ordering cannot make atomic is HDF5's own metadata: without
+// SWMR (which netCDF-4 files do not use) HDF5 updates chunk-index nodes in
+// place, during a flush or when its cache evicts them, so a kill inside such
+// an update could in principle leave an index that loses a recorded chunk.
+// Resume therefore reads back the steps each member continues from and
+// checks them against their journal digests (a mismatch recomputes the
+// member); re-reading every recorded chunk would cost as much as reading
+// the whole file, which is why the other steps are trusted to the index.
 //
 // Runs on the AsyncForecastWriter's thread, so the flushes cost the forecast
 // nothing while the writer keeps up.
