@@ -230,7 +230,7 @@ print(f"{computed} member-steps computed before the kill, {saved} of {total} sav
       f"{computed - saved + again} member-steps redone; output {'equal bit for bit' if same else 'DIFFERENT'}")
 sys.exit(0 if same and m else 1)
 PY
-) && note "resume $rmodel (${rmembers}x${rsteps} ${GPU_CHECK_RESUME_FLAGS:-}): uninterrupted $(secs "$whole_ms") s; killed (rc $krc) after $(secs "$killed_ms") s; resumed run $(secs "$resumed_ms") s; total $(secs $(( killed_ms + resumed_ms ))) s; $report" ||
+) && note "resume $rmodel (${rmembers}x${rsteps}${GPU_CHECK_RESUME_FLAGS:+ $GPU_CHECK_RESUME_FLAGS}): uninterrupted $(secs "$whole_ms") s; killed (rc $krc) after $(secs "$killed_ms") s; resumed run $(secs "$resumed_ms") s; total $(secs $(( killed_ms + resumed_ms ))) s; $report" ||
         { note "resume $rmodel: FAIL ($report; see logs/resume-*.log)"; status=1; }
     else
       note "resume $rmodel: FAIL (the resumed run failed, see logs/resume-resumed.log)"; status=1
