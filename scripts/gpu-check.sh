@@ -13,7 +13,7 @@
 #   GPU_CHECK_ARCHS     CUDA architectures to build (default 90)
 #   GPU_CHECK_DEVICE    device to test (default cuda:0)
 #   GPU_CHECK_BENCH     space-separated bench cases "model:precision" (default below)
-#   GPU_CHECK_SKIP      space-separated stages to skip: tests perf verify forecast bench writer
+#   GPU_CHECK_SKIP      space-separated stages to skip: tests perf verify forecast bench writer resume
 #   GPU_CHECK_BENCH_FLAGS extra flags for every bench run (e.g. --profile)
 #   GPU_CHECK_LONG      1 = also a 15-day 0.25 deg forecast end to end (make-demo 0p25deg,
 #                       1 member x 30 steps, bf16), the issue's headline figure
@@ -26,6 +26,12 @@
 #                       seconds per member-step of the sampling (setup excluded)
 #   GPU_CHECK_ENSEMBLE_MODEL  make-demo preset of that stage (default 1p0deg)
 #   GPU_CHECK_ENSEMBLE_SIZE   "MEMBERS STEPS" of that stage (default "8 4")
+#   GPU_CHECK_RESUME_MODEL  make-demo preset of the resume stage (default 1p0deg)
+#   GPU_CHECK_RESUME_SIZE   "MEMBERS STEPS" of that stage (default "2 8")
+#   GPU_CHECK_RESUME_KILL   seconds after its start at which the run is killed with SIGKILL
+#                       (default: half the uninterrupted run's wall time)
+#   GPU_CHECK_RESUME_FLAGS  extra forecast flags for every run of that stage (e.g.
+#                       "--precision bf16 --compression 0 --batch 2")
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -167,6 +173,71 @@ PY
       note "ensemble [$flags]: FAIL (see logs/ensemble-$i.log)"; status=1
     fi
   done
+fi
+
+if [[ "$SKIP" != *" resume "* ]]; then
+  # A forecast killed with SIGKILL mid-run, then continued with --resume: the
+  # time lost, the member-steps computed twice, and the values against an
+  # uninterrupted run (bit for bit, every data variable).
+  rmodel=${GPU_CHECK_RESUME_MODEL:-1p0deg}
+  read -r rmembers rsteps <<< "${GPU_CHECK_RESUME_SIZE:-2 8}"
+  rdemo="${GPU_CHECK_DEMO_DIR:-$BUILD/demo}-resume-$rmodel"
+  rflags="--members $rmembers --steps $rsteps --device $DEVICE --overwrite ${GPU_CHECK_RESUME_FLAGS:-}"
+  now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+  secs() { echo "$(( $1 / 1000 )).$(printf %03d $(( $1 % 1000 )))"; }
+  rm -f "$rdemo"/resume-*.nc*
+  # shellcheck disable=SC2086
+  if { [[ -f "$rdemo/forecast.yaml" ]] ||
+       "$BIN" make-demo --model "$rmodel" --dir "$rdemo" --force > "$LOG/make-demo-resume.log" 2>&1; } &&
+     t0=$(now_ms) &&
+     "$BIN" --log-format json forecast "$rdemo/forecast.yaml" $rflags --output "$rdemo/resume-ref.nc" \
+       > "$LOG/resume-whole.log" 2>&1; then
+    whole_ms=$(( $(now_ms) - t0 ))
+    kill_s=${GPU_CHECK_RESUME_KILL:-$(( whole_ms / 2000 ))}
+    t0=$(now_ms)
+    # shellcheck disable=SC2086
+    "$BIN" --log-format json forecast "$rdemo/forecast.yaml" $rflags --output "$rdemo/resume-out.nc" \
+      > "$LOG/resume-killed.log" 2>&1 &
+    pid=$!
+    sleep "$kill_s"; kill -KILL "$pid" 2>/dev/null; wait "$pid"; krc=$?
+    killed_ms=$(( $(now_ms) - t0 ))
+    t0=$(now_ms)
+    # shellcheck disable=SC2086
+    if "$BIN" --log-format json forecast "$rdemo/forecast.yaml" $rflags --resume \
+         --output "$rdemo/resume-out.nc" > "$LOG/resume-resumed.log" 2>&1; then
+      resumed_ms=$(( $(now_ms) - t0 ))
+      report=$(/usr/bin/python3 - "$LOG/resume-killed.log" "$LOG/resume-resumed.log" "$rdemo/resume-ref.nc" \
+                 "$rdemo/resume-out.nc" <<'PY'
+import re, sys
+import netCDF4, numpy as np
+killed, resumed, ref, out = sys.argv[1:5]
+computed = sum(1 for l in open(killed) if l.startswith('{"event":"step"'))
+text = open(resumed).read()
+m = re.search(r"resuming .*?(\d+) of (\d+) member-steps saved; (\d+) member-steps to compute"
+              r"(?: \((\d+) of them saved already)?", text)
+saved, total, compute, again = (int(g) if g else 0 for g in m.groups()) if m else (0, 0, 0, 0)
+same = True
+with netCDF4.Dataset(ref) as a, netCDF4.Dataset(out) as b:
+    a.set_auto_maskandscale(False)
+    b.set_auto_maskandscale(False)
+    for name, v in a.variables.items():
+        if v.dtype != np.float32 or v.ndim < 4:
+            continue
+        same = same and np.array_equal(np.asarray(v[:]).view(np.uint32),
+                                       np.asarray(b.variables[name][:]).view(np.uint32))
+print(f"{computed} member-steps computed before the kill, {saved} of {total} saved; "
+      f"the resumed run computed {compute} ({again} of them saved already); "
+      f"{computed - saved + again} member-steps redone; output {'equal bit for bit' if same else 'DIFFERENT'}")
+sys.exit(0 if same and m else 1)
+PY
+) && note "resume $rmodel (${rmembers}x${rsteps}${GPU_CHECK_RESUME_FLAGS:+ $GPU_CHECK_RESUME_FLAGS}): uninterrupted $(secs "$whole_ms") s; killed (rc $krc) after $(secs "$killed_ms") s; resumed run $(secs "$resumed_ms") s; total $(secs $(( killed_ms + resumed_ms ))) s; $report" ||
+        { note "resume $rmodel: FAIL ($report; see logs/resume-*.log)"; status=1; }
+    else
+      note "resume $rmodel: FAIL (the resumed run failed, see logs/resume-resumed.log)"; status=1
+    fi
+  else
+    note "resume $rmodel: FAIL (see logs/make-demo-resume.log, logs/resume-whole.log)"; status=1
+  fi
 fi
 
 if [[ "${GPU_CHECK_LONG:-0}" == 1 ]]; then

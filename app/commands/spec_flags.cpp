@@ -106,7 +106,11 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   optional_flag(cmd, "--compression", o.compression, "output.compression: zlib level 0-9");
   optional_flag(cmd, "--keep-bits", o.keep_bits,
                 "output.keep_bits: BitRound to 1-23 float32 mantissa bits (lossy; default lossless)");
-  cmd.add_flag("--overwrite", o.overwrite, "output.overwrite: replace an existing output file")
+  cmd.add_flag("--overwrite", o.overwrite,
+               "output.overwrite: replace an existing output file (and discard a partial one)")
+      ->group(kGroup);
+  cmd.add_flag("--resume", o.resume,
+               "output.resume: continue the partial output of an interrupted run (else start)")
       ->group(kGroup);
   cmd.add_flag("--plot", o.plot,
                "output.plot: also write a quick-look PNG map next to the output (see `plot`)")

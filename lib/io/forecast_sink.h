@@ -6,13 +6,14 @@
 //
 // Contract of every sink:
 //  - The final path appears only after close() succeeded; a sink destroyed
-//    without close() leaves nothing behind (temporary file removed).
+//    without close() or suspend() leaves nothing behind (temporary file removed).
 //  - Members and lead times may be written in any order, each exactly once.
 //  - Not thread-safe: one sink is used from one thread (runtime's
 //    AsyncForecastWriter gives it a thread of its own).
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,14 @@ class ForecastSink {
   // Checks that every (member, lead) was written, finishes the file and moves
   // it to its final path; RuntimeFailure (temporary file removed) otherwise.
   virtual void close() = 0;
+  // Makes everything written so far durable: readable by a later process
+  // even after a kill -9 or a power loss. A resumable run's step journal
+  // (io/step_journal.h) records a step only after this returned. Sinks of
+  // formats that cannot be resumed (runtime/output_sinks.h) may do nothing.
+  virtual void flush() {}
+  // Flushes and closes the temporary file but keeps it, for a later run to
+  // continue (--resume), instead of deleting it. Only for resumable formats.
+  virtual void suspend() { throw std::logic_error("suspend(): this output format cannot be resumed"); }
   virtual const std::string& path() const = 0;
   // What makes this sink slow and how to speed it up, for the one-time
   // warning when the forecast waits for it ("" = nothing to suggest).

@@ -50,6 +50,8 @@
 #include "core/parallel.h"
 #include "core/version.h"
 #include "io/cf_metadata.h"
+#include "io/durable_file.h"
+#include "io/partial_output.h"
 #include "io/chunk_codec.h"
 #include "io/hdf5_chunk_file.h"
 
@@ -278,6 +280,39 @@ void check_output_options(const ForecastOutputSpec& spec,
 }
 
 NetcdfForecastWriter::NetcdfForecastWriter(ForecastOutputSpec spec) : spec_(std::move(spec)) {
+  prepare();
+  try {
+    define_file();
+    open_for_chunks();
+  } catch (...) {
+    discard();
+    throw;
+  }
+}
+
+NetcdfForecastWriter::NetcdfForecastWriter(ForecastOutputSpec spec,
+                                           std::vector<unsigned char> written)
+    : spec_(std::move(spec)) {
+  prepare();
+  if (written.size() != written_.size())
+    throw std::invalid_argument("NetcdfForecastWriter: `written` is not members x leads");
+  written_ = std::move(written);
+  try {
+    reopen_file();
+    open_for_chunks();
+    flush();
+  } catch (...) {
+    // The file is an interrupted run's work: never delete it on a failed reopen.
+    if (h5_) h5_->abandon();
+    h5_.reset();
+    if (ncid_ >= 0) nc_close(ncid_);
+    ncid_ = -1;
+    closed_ = true;
+    throw;
+  }
+}
+
+void NetcdfForecastWriter::prepare() {
   if (spec_.ensemble_dim.empty()) spec_.ensemble_dim = default_ensemble_dim(spec_.layout);
   std::vector<std::string> targets;
   for (const auto& ch : spec_.channels) {
@@ -298,14 +333,7 @@ NetcdfForecastWriter::NetcdfForecastWriter(ForecastOutputSpec spec) : spec_(std:
     }
   }
   written_.assign(spec_.member_ids.size() * spec_.lead_hours.size(), 0);
-  temp_path_ = spec_.path + ".partial-" + std::to_string(::getpid());
-  try {
-    define_file();
-    open_for_chunks();
-  } catch (...) {
-    discard();
-    throw;
-  }
+  temp_path_ = partial_output_paths(spec_.path).data;
 }
 
 NetcdfForecastWriter::~NetcdfForecastWriter() {
@@ -496,11 +524,7 @@ void NetcdfForecastWriter::define_file() {
     }
     // Makes xarray attach the valid/init times as coordinates, not data variables.
     if (!wb2) att.text(varid, "coordinates", "datetime forecast_reference_time");
-    for (int c = 0; c < static_cast<int>(spec_.channels.size()); ++c) {
-      if (spec_.channels[c].variable == name) {
-        targets_.push_back({c, name, spec_.channels[c].level, -1});
-      }
-    }
+    add_targets(name);
   }
 
   // Global attributes.
@@ -542,6 +566,65 @@ void NetcdfForecastWriter::define_file() {
   status = nc_close(ncid_);
   ncid_ = -1;
   nc_check(status, "writing the file's definitions", file);
+}
+
+void NetcdfForecastWriter::add_targets(const std::string& variable) {
+  for (int c = 0; c < static_cast<int>(spec_.channels.size()); ++c) {
+    if (spec_.channels[c].variable == variable) {
+      targets_.push_back({c, variable, spec_.channels[c].level, -1});
+    }
+  }
+}
+
+void NetcdfForecastWriter::reopen_file() {
+  const std::string& file = temp_path_;
+  int status = nc_open(file.c_str(), NC_WRITE, &ncid_);
+  if (status != NC_NOERR) {
+    ncid_ = -1;
+    throw RuntimeFailure(file + ": cannot reopen the partial output: " + nc_strerror(status));
+  }
+  // Each written variable must be there with the shape this spec defines.
+  const LayoutAxes axes = layout_axes(spec_.layout);
+  for (const auto& name : variable_names_) {
+    int varid = -1;
+    if (nc_inq_varid(ncid_, name.c_str(), &varid) != NC_NOERR)
+      throw RuntimeFailure(file + ": the partial output has no variable " + name);
+    int ndims = 0;
+    nc_check(nc_inq_varndims(ncid_, varid, &ndims), "reading variable " + name, file);
+    std::vector<int> dims(static_cast<size_t>(ndims));
+    nc_check(nc_inq_vardimid(ncid_, varid, dims.data()), "reading variable " + name, file);
+    size_t points = 1;
+    for (int d : dims) {
+      size_t len = 0;
+      nc_check(nc_inq_dimlen(ncid_, d, &len), "reading variable " + name, file);
+      points *= len;
+    }
+    bool has_levels = false;
+    for (const auto& ch : spec_.channels) has_levels = has_levels || (ch.variable == name && ch.level >= 0);
+    const size_t expected = spec_.member_ids.size() * spec_.lead_hours.size() *
+                            (has_levels ? spec_.levels.size() : 1) * spec_.lat.size() *
+                            spec_.lon.size();
+    const size_t expected_rank = axes.order.size() - (has_levels ? 0 : 1);
+    if (points != expected || static_cast<size_t>(ndims) != expected_rank)
+      throw RuntimeFailure(file + ": variable " + name + " of the partial output has another shape than this run's");
+    add_targets(name);
+  }
+  // Provenance: the history attribute says when the file was continued.
+  size_t old_len = 0;
+  std::string history;
+  if (nc_inq_attlen(ncid_, NC_GLOBAL, "history", &old_len) == NC_NOERR) {
+    history.resize(old_len);
+    nc_check(nc_get_att_text(ncid_, NC_GLOBAL, "history", history.data()), "reading history", file);
+  }
+  const std::string line =
+      utc_now_iso() + " resumed: " + (spec_.command_line.empty() ? "gencast-run" : spec_.command_line);
+  nc_check(nc_redef(ncid_), "entering define mode", file);
+  AttributeWriter(ncid_, file).text(NC_GLOBAL, "history", history.empty() ? line : line + "\n" + history);
+  nc_check(nc_enddef(ncid_), "leaving define mode", file);
+  // Closed here, as after define_file: the data goes in through HDF5.
+  status = nc_close(ncid_);
+  ncid_ = -1;
+  nc_check(status, "updating the partial output's history", file);
 }
 
 void NetcdfForecastWriter::open_for_chunks() {
@@ -688,6 +771,21 @@ void NetcdfForecastWriter::encode_targets(int64_t begin, int64_t end) {
 void NetcdfForecastWriter::flush() {
   if (closed_ || !h5_) throw std::logic_error("NetcdfForecastWriter::flush after close()");
   h5_->flush();
+}
+
+void NetcdfForecastWriter::suspend() {
+  if (closed_) return;
+  closed_ = true;  // kept, whatever happens next: its journal says what it holds
+  if (h5_) {
+    try {
+      h5_->close();
+    } catch (const RuntimeFailure&) {
+      h5_.reset();  // released whatever happened (strong close degree)
+      throw;
+    }
+    h5_.reset();
+  }
+  fsync_file(temp_path_);
 }
 
 void NetcdfForecastWriter::close() {

@@ -11,8 +11,12 @@
 //
 // Invariants:
 //  - The final path appears only after close() succeeded: data goes to
-//    "<path>.partial-<pid>" in the same folder and is renamed at the end; a
-//    writer destroyed without close() deletes its temporary file.
+//    "<path>.partial" in the same folder (io/partial_output.h) and is renamed
+//    at the end; a writer destroyed without close() or suspend() deletes its
+//    temporary file. The caller keeps a second writer off the same path
+//    (io/output_lock.h).
+//  - Resumable: flush() makes the steps written so far durable, suspend()
+//    keeps the temporary file, and the reopening constructor continues it.
 //  - Values are stored bit-exact as float32 (lossless shuffle + deflate)
 //    unless keep_bits asks for BitRound; one chunk = one member x one lead
 //    time x one level x the whole lat/lon field.
@@ -68,6 +72,12 @@ class NetcdfForecastWriter final : public ForecastSink {
   // for an inconsistent grid/channel description), creates the temporary
   // file, defines dims, variables and attributes and writes the coordinates.
   explicit NetcdfForecastWriter(ForecastOutputSpec spec);
+  // Reopens the temporary file an interrupted writer of the same `spec` left
+  // (its structure checked against `spec`) to write the steps it lacks;
+  // `written` ([member][lead], 1 = the file holds the step) may only be
+  // trusted for steps whose data were flushed. The steps marked 0 may be
+  // written (again), once each. Appends a line to the history attribute.
+  NetcdfForecastWriter(ForecastOutputSpec spec, std::vector<unsigned char> written);
   // Removes the temporary file unless close() succeeded.
   ~NetcdfForecastWriter();
   NetcdfForecastWriter(const NetcdfForecastWriter&) = delete;
@@ -80,7 +90,9 @@ class NetcdfForecastWriter final : public ForecastSink {
 
   // Makes everything written so far durable (HDF5 metadata flushed, fsync):
   // a later process can read the temporary file even after a kill -9.
-  void flush();
+  void flush() override;
+  // Flushes, closes and keeps the temporary file for a later reopening.
+  void suspend() override;
 
   // Checks that every (member, lead) was written, flushes, closes and renames
   // the file to its final path. On any failure the temporary file is deleted
@@ -105,7 +117,10 @@ class NetcdfForecastWriter final : public ForecastSink {
     int dataset = -1;  // Hdf5ChunkFile handle
   };
 
+  void prepare();  // validation, variable names, the temporary path
   void define_file();
+  void reopen_file();
+  void add_targets(const std::string& variable);
   void open_for_chunks();
   void encode_targets(int64_t begin, int64_t end);
   std::vector<uint64_t> chunk_offset(const ChannelTarget& target, int member, int lead) const;
@@ -115,7 +130,7 @@ class NetcdfForecastWriter final : public ForecastSink {
   std::string temp_path_;
   int ncid_ = -1;                      // open only while the file is defined
   std::unique_ptr<Hdf5ChunkFile> h5_;  // open from then until close()
-  bool closed_ = false;
+  bool closed_ = false;  // closed (published) or suspended: nothing to delete
   std::vector<std::string> variable_names_;
   std::vector<ChannelTarget> targets_;
   // Targets in the order the parallel encode visits them: level by level,

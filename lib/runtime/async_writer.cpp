@@ -90,16 +90,33 @@ void AsyncForecastWriter::write_step(int member_index, int lead_index, ArrayF fi
   changed_.notify_all();
 }
 
-void AsyncForecastWriter::close() {
+void AsyncForecastWriter::drain_and_stop() {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [this] { return (queue_.empty() && !busy_) || error_; });
-    rethrow_if_failed();
     stop_ = true;
+    if (error_) queue_.clear();
   }
   changed_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AsyncForecastWriter::close() {
+  drain_and_stop();
+  rethrow_if_failed();
   sink_->close();
+}
+
+void AsyncForecastWriter::suspend() {
+  drain_and_stop();
+  if (error_) {
+    try {
+      std::rethrow_exception(error_);
+    } catch (const std::exception& e) {
+      spdlog::warn("writing the last steps failed: {}", e.what());
+    }
+  }
+  sink_->suspend();
 }
 
 }  // namespace gencast

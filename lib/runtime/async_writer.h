@@ -43,6 +43,10 @@ class AsyncForecastWriter {
   ArrayF take_buffer(const Shape& shape);
   // Waits for every queued step, then closes and renames the file.
   void close();
+  // After an interrupt: writes the steps already queued, then suspends the
+  // sink (ForecastSink::suspend keeps its file for --resume). A write error
+  // met meanwhile is logged, not thrown: what was recorded stays valid.
+  void suspend();
 
  private:
   struct Item {
@@ -51,6 +55,7 @@ class AsyncForecastWriter {
   };
   void run();
   void rethrow_if_failed();
+  void drain_and_stop();  // waits for the queue (or an error), stops the thread
 
   std::unique_ptr<ForecastSink> sink_;
   size_t depth_;

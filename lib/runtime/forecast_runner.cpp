@@ -21,6 +21,7 @@
 #include "runtime/member_worker.h"
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
+#include "runtime/output_session.h"
 #include "runtime/output_sinks.h"
 #include "runtime/plot_maps.h"
 #include "runtime/progress.h"
@@ -137,6 +138,7 @@ RunCheck check_run(const RunSpec& spec) {
                                     std::to_string(spec.forecast.member_ids.size()) +
                                     " members, seed " + std::to_string(spec.forecast.seed));
   plan.emplace_back("output", spec.output.path + " (" + output_description(spec.output) + ")");
+  check_output_session(spec, problems, plan);
 
   // Devices: each exists, and its workers fit in its free memory.
   problems.collect([&] {
@@ -204,6 +206,8 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     check_spec_paths(spec, problems);
     problems.throw_if_any();
   }
+  // The output's lock and what an interrupted run left, before any work.
+  OutputSession session(spec);
   const auto t0 = std::chrono::steady_clock::now();
   const InputGrid grid = read_initial_grid(spec.input.paths());
   const auto n_lat = static_cast<int64_t>(grid.lat.size());
@@ -271,7 +275,15 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     check_sink_options(spec.output.format, out_spec, target_names(task), problems);
     problems.throw_if_any();
   }
-  AsyncForecastWriter writer(make_forecast_sink(spec.output.format, out_spec));
+  if (session.output_already_complete(fingerprint)) {
+    ForecastResult done;
+    done.output_path = spec.output.path;
+    return done;
+  }
+  const int64_t batch = setup.workers.front()->batch();
+  const ResumePoint resume = session.load_resume_point(out_spec, fingerprint, batch, task);
+  AsyncForecastWriter writer(
+      session.open_sink(spec.output.format, out_spec, fingerprint, resume, batch));
 
   EnsembleRun run;
   run.config = &config;
@@ -285,28 +297,34 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
   const auto members = static_cast<int64_t>(run.member_ids.size());
   // Members run in fixed groups of `batch` (member indices [g*batch, ...)),
   // one denoiser call per group: which worker takes a group never matters.
-  const int64_t batch = setup.workers.front()->batch();
   const int64_t groups = (members + batch - 1) / batch;
   spdlog::info("{} members x {} steps on {} worker(s), {} member(s) per call, {} denoiser calls "
                "per step; writing {}",
                members, run.steps, setup.workers.size(), batch,
                denoiser_calls_per_step(run.schedule), spec.output.path);
 
-  ForecastProgress progress(members, run.steps);
-  const auto ran = schedule_members(
-      static_cast<int>(setup.workers.size()), groups,
-      [&](int w, int64_t group, const std::atomic<bool>& stop) {
-        std::vector<int64_t> indices;
-        for (int64_t m = group * batch; m < std::min(members, (group + 1) * batch); ++m)
-          indices.push_back(m);
-        setup.workers[static_cast<size_t>(w)]->run_members(run, indices, writer, progress, stop);
-      });
+  ForecastProgress progress(members, run.steps, resume.saved());
+  std::vector<std::vector<int64_t>> ran;
+  try {
+    ran = schedule_members(
+        static_cast<int>(setup.workers.size()), groups,
+        [&](int w, int64_t group, const std::atomic<bool>& stop) {
+          std::vector<int64_t> indices;
+          for (int64_t m = group * batch; m < std::min(members, (group + 1) * batch); ++m)
+            indices.push_back(m);
+          setup.workers[static_cast<size_t>(w)]->run_members(run, indices, writer, progress, stop,
+                                                             &resume);
+        });
+  } catch (const Interrupted& interrupted) {
+    // The steps computed are written and, for a resumable output, kept.
+    throw RuntimeFailure(session.suspend(writer, interrupted));
+  }
   for (size_t w = 0; w < ran.size() && setup.workers.size() > 1; ++w)
     spdlog::info("{} ran {} group(s) of up to {} member(s)", setup.workers[w]->label(),
                  ran[w].size(), batch);
   writer.close();
   ForecastResult result;
-  result.member_steps = members * run.steps;
+  result.member_steps = members * run.steps - resume.saved();
   result.output_path = spec.output.path;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("wrote {} ({} member-steps in {})", result.output_path, result.member_steps,

@@ -33,16 +33,19 @@ const char* signal_name(int sig) {
 
 void install_interrupt_handlers() {
   // SIGHUP (a closed terminal or ssh session) and SIGQUIT end a run as
-  // cleanly as Ctrl-C and SIGTERM: the temporary output file is removed.
+  // cleanly as Ctrl-C and SIGTERM.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(sig, on_signal);
 }
 
 bool interrupt_requested() { return g_signals.load() > 0; }
 
+Interrupted::Interrupted(std::string name)
+    : RuntimeFailure("interrupted by " + name +
+                     ": stopped before finishing; no output file was written"),
+      signal_name_(std::move(name)) {}
+
 void throw_if_interrupted() {
-  if (interrupt_requested())
-    throw RuntimeFailure(std::string("interrupted by ") + signal_name(g_first_signal.load()) +
-                         ": stopped before finishing; no output file was written");
+  if (interrupt_requested()) throw Interrupted(signal_name(g_first_signal.load()));
 }
 
 }  // namespace gencast

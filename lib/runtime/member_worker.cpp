@@ -43,7 +43,7 @@ std::string MemberWorker::label() const {
 
 void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t>& member_indices,
                                AsyncForecastWriter& writer, ForecastProgress& progress,
-                               const std::atomic<bool>& stop) {
+                               const std::atomic<bool>& stop, const ResumePoint* resume) {
   using Clock = std::chrono::steady_clock;
   if (member_indices.empty() || static_cast<int64_t>(member_indices.size()) > batch_)
     throw std::invalid_argument("MemberWorker::run_members: 1 to batch() members");
@@ -73,8 +73,14 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
     throw_if_interrupted();
     denoiser_->denoise(sigma, in, out);
   };
+  const int64_t first = resume ? resume->first_step(member_indices) : 0;
+  if (first >= run.steps) return;  // the partial output holds the whole group
   for (auto& f : frames_) assign_frames(f, initial);  // every member starts from the same frames
-  for (int64_t step = 0; step < run.steps; ++step) {
+  if (first > 0)
+    for (int64_t b = 0; b < used; ++b)
+      rebuild_frames(frames_[static_cast<size_t>(b)], resume->recent.at(slot_index[static_cast<size_t>(b)]),
+                     first, task);
+  for (int64_t step = first; step < run.steps; ++step) {
     if (stop.load()) return;
     // The host work between two sampler steps is on the critical path:
     // each phase is timed (debug log) so that it can be watched on the target host.
@@ -128,8 +134,11 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
       if (step + 1 < run.steps)
         advance_frames_in_place(frames_[slot], physical.ptr(), target_time, task);
       advance_ms += lap_ms();
-      writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
-                        std::move(physical));
+      // A step the partial output holds already was recomputed only because
+      // its group restarted with a slower member: bitwise the same, not written again.
+      if (resume == nullptr || !resume->is_done(slot_index[slot], step))
+        writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
+                          std::move(physical));
       write_ms += lap_ms();
     }
     spdlog::debug(
@@ -141,8 +150,9 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
         write_ms);
     const double seconds = std::chrono::duration<double>(Clock::now() - ts).count();
     for (int64_t b = 0; b < used; ++b)
-      progress.step_done(slot_index[static_cast<size_t>(b)], slot_member[static_cast<size_t>(b)],
-                         step, seconds);
+      if (resume == nullptr || !resume->is_done(slot_index[static_cast<size_t>(b)], step))
+        progress.step_done(slot_index[static_cast<size_t>(b)], slot_member[static_cast<size_t>(b)],
+                           step, seconds);
     throw_if_interrupted();
   }
 }

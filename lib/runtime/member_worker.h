@@ -29,6 +29,7 @@
 #include "runtime/memory_plan.h"
 #include "runtime/model_setup.h"
 #include "runtime/progress.h"
+#include "runtime/resume_point.h"
 #include "sampler/schedule.h"
 
 namespace gencast {
@@ -70,10 +71,12 @@ class MemberWorker {
   // is padded with copies of its last member, whose results are dropped.
   // Checks for interrupts between denoiser calls. RuntimeFailure when the
   // model produces non-finite values. Returns early (nothing more written)
-  // once `stop` turns true.
+  // once `stop` turns true. With `resume`, the group starts at its first
+  // step missing from the partial output (from the fields `resume` holds)
+  // and writes only the steps the partial lacks.
   void run_members(const EnsembleRun& run, const std::vector<int64_t>& member_indices,
                    AsyncForecastWriter& writer, ForecastProgress& progress,
-                   const std::atomic<bool>& stop);
+                   const std::atomic<bool>& stop, const ResumePoint* resume = nullptr);
 
  private:
   std::unique_ptr<Backend> backend_;  // declared first: destroyed last

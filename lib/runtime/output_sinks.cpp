@@ -21,4 +21,23 @@ std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOu
   throw std::logic_error("make_forecast_sink: an OutputFormat without a sink");
 }
 
+bool sink_can_resume(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::netcdf: return true;
+    case OutputFormat::grib: return false;  // a GRIB file is written as one stream
+  }
+  return false;
+}
+
+std::unique_ptr<ForecastSink> reopen_forecast_sink(OutputFormat format, ForecastOutputSpec spec,
+                                                   std::vector<unsigned char> written) {
+  switch (format) {
+    case OutputFormat::netcdf:
+      return std::make_unique<NetcdfForecastWriter>(std::move(spec), std::move(written));
+    case OutputFormat::grib: break;
+  }
+  throw std::logic_error(std::string("reopen_forecast_sink: ") + output_format_name(format) +
+                         " cannot be resumed");
+}
+
 }  // namespace gencast

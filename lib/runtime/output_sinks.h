@@ -19,4 +19,12 @@ void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
 // A new sink writing `spec` in `format` (creates its temporary file).
 std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOutputSpec spec);
 
+// Whether `format`'s sink can continue an interrupted run's partial file
+// (flush, suspend and reopen): the output formats --resume supports.
+bool sink_can_resume(OutputFormat format);
+// The sink of a resumable `format` reopening the partial file an interrupted
+// run of `spec` left; `written` ([member][lead]) marks the steps it holds.
+std::unique_ptr<ForecastSink> reopen_forecast_sink(OutputFormat format, ForecastOutputSpec spec,
+                                                   std::vector<unsigned char> written);
+
 }  // namespace gencast

@@ -25,8 +25,12 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-ForecastProgress::ForecastProgress(int64_t members, int64_t steps)
-    : members_(members), steps_(steps), start_(std::chrono::steady_clock::now()) {}
+ForecastProgress::ForecastProgress(int64_t members, int64_t steps, int64_t already_done)
+    : members_(members),
+      steps_(steps),
+      start_(std::chrono::steady_clock::now()),
+      done_(already_done),
+      already_done_(already_done) {}
 
 double ForecastProgress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -44,7 +48,8 @@ void ForecastProgress::step_done(int64_t member_index, int64_t member_id, int64_
   ++done_;
   const int64_t total = members_ * steps_;
   const double elapsed = elapsed_seconds();
-  const double eta = elapsed / static_cast<double>(done_) * static_cast<double>(total - done_);
+  const double eta = elapsed / static_cast<double>(done_ - already_done_) *
+                     static_cast<double>(total - done_);
   if (log_format() == LogFormat::json) {
     JsonWriter json;
     json.begin_object()

@@ -13,7 +13,9 @@ namespace gencast {
 
 class ForecastProgress {
  public:
-  ForecastProgress(int64_t members, int64_t steps);
+  // `already_done`: member-steps a resumed run finds saved (counted as done,
+  // left out of the pace behind the ETA).
+  ForecastProgress(int64_t members, int64_t steps, int64_t already_done = 0);
   // Member `member_index` (0-based position among the members run; its id is
   // `member_id`) finished step `step` (0-based) in `step_seconds`. Counts
   // the step and writes its line whole; lines of concurrent calls never mix.
@@ -28,6 +30,7 @@ class ForecastProgress {
   // Guards done_ and the output, so that "done" counts up line by line.
   mutable std::mutex mutex_;
   int64_t done_ = 0;
+  const int64_t already_done_ = 0;
 };
 
 // "1h02m03s" / "4m05s" / "6.1s".

@@ -102,6 +102,9 @@ struct OutputSection {
   // Write the quick-look PNG (runtime/plot_maps.h, default variable and lead)
   // next to the output when the forecast is complete.
   bool plot = false;
+  // Continue the partial output an interrupted run left (OUT.partial), else
+  // start afresh; with a complete OUT of the same run: nothing to do.
+  bool resume = false;
   bool operator==(const OutputSection&) const = default;
 };
 

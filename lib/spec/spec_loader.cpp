@@ -508,6 +508,14 @@ class SpecParser {
              o.keep_bits = *v;
            }
          }},
+        {"resume", [&](const std::string& p, const YAML::Node& n) {
+           if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+             o.resume = n.Scalar() == "true";
+             given(p, n);
+           } else {
+             invalid(p, n, "true or false");
+           }
+         }},
     });
   }
 
@@ -843,7 +851,7 @@ void check_spec_paths(const RunSpec& spec, ProblemList& problems) {
   const fs::path out(spec.output.path);
   if (fs::is_directory(out, ec)) {
     problems.add(spec.output.path, "output.path", "a file name for the forecast", "a folder");
-  } else if (fs::exists(out, ec) && !spec.output.overwrite) {
+  } else if (fs::exists(out, ec) && !spec.output.overwrite && !spec.output.resume) {
     problems.add(spec.output.path, "output.path", "a file that does not exist yet",
                  "an existing file",
                  "pass --overwrite (output.overwrite: true) to replace it, or choose another name");

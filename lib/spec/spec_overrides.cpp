@@ -103,6 +103,10 @@ class OverrideApplier {
       spec.output.overwrite = true;
       set("output.overwrite", "--overwrite");
     }
+    if (o.resume) {
+      spec.output.resume = true;
+      set("output.resume", "--resume");
+    }
     if (o.compression) {
       if (*o.compression < 0 || *o.compression > 9) {
         problem("--compression", "a zlib level from 0 to 9", std::to_string(*o.compression));
@@ -229,7 +233,7 @@ bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
          !edge_cache && !format && !grib_packing && !variables && !compression && !keep_bits &&
-         !overwrite && !plot;
+         !overwrite && !plot && !resume;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

@@ -41,6 +41,7 @@ struct SpecOverrides {
   std::optional<int64_t> keep_bits;        // --keep-bits 1..23
   bool overwrite = false;                  // --overwrite
   bool plot = false;                       // --plot
+  bool resume = false;                     // --resume
 
   bool empty() const;
 };

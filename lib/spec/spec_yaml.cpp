@@ -119,6 +119,7 @@ std::string to_yaml(const RunSpec& spec) {
   }
   out << YAML::Key << "overwrite" << YAML::Value << o.overwrite;
   out << YAML::Key << "plot" << YAML::Value << o.plot;
+  out << YAML::Key << "resume" << YAML::Value << o.resume;
   out << YAML::EndMap;
 
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;

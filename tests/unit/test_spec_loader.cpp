@@ -143,6 +143,11 @@ TEST_CASE("wrong value types are errors naming key, position, expected and found
     check_problem(problems, "output.format " + position_of(text, "zarr"), "netcdf", "'zarr'",
                   file);
   }
+  SECTION("output.resume takes true or false") {
+    const std::string text = minimal_spec() + "  resume: yes please\n";  // inside output:
+    check_problem(load_problems(dir, text), "output.resume " + position_of(text, "yes please"),
+                  "true or false", "'yes please'", file);
+  }
   SECTION("a quoted number is a string, not an integer") {
     const std::string text = minimal_spec() + "forecast:\n  members: \"8\"\n";
     const auto problems = load_problems(dir, text);
