@@ -105,6 +105,10 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   optional_flag(cmd, "--compression", o.compression, "output.compression: zlib level 0-9");
   cmd.add_flag("--overwrite", o.overwrite, "output.overwrite: replace an existing output file")
       ->group(kGroup);
+  cmd.add_flag("--no-probe", o.no_probe,
+               "runtime.probe_inputs: false: read trusted NetCDF files without first checking "
+               "them in a child process")
+      ->group(kGroup);
 }
 
 }  // namespace gencast::app

@@ -14,6 +14,7 @@
 #include "io/stats.h"
 #include "model/checkpoint.h"
 #include "runtime/async_writer.h"
+#include "runtime/input_probes.h"
 #include "runtime/interrupt.h"
 #include "runtime/member_scheduler.h"
 #include "runtime/member_worker.h"
@@ -84,10 +85,17 @@ RunCheck check_run(const RunSpec& spec) {
     check.problems = problems.problems();
     return check;
   }
+  // The NetCDF files are checked in child processes (a corrupt file may crash
+  // the library), running while the checkpoint is read.
+  RunInputProbes probes(spec);
+  plan.emplace_back("file probe", probes.enabled() ? "statistics and input checked in a child "
+                                                     "process first"
+                                                   : "off (runtime.probe_inputs: false)");
 
   // Checkpoint (configs and parameter shapes, no parameter data).
-  const CheckpointSummary ck = summarize_checkpoint(spec.model.checkpoint,
-                                                    attention_mode_name(spec.model.attention));
+  // Values too: NaN/inf weights would otherwise pass here and fail the forecast.
+  const CheckpointSummary ck = summarize_checkpoint(
+      spec.model.checkpoint, attention_mode_name(spec.model.attention), /*check_values=*/true);
   for (const auto& p : ck.problems) problems.add(p);
   const ModelConfig& config = ck.config;
   const std::string first_line = config.description.substr(0, config.description.find('\n'));
@@ -109,10 +117,12 @@ RunCheck check_run(const RunSpec& spec) {
                                      std::to_string(sampler.stochastic_churn_rate));
   });
 
-  problems.collect([&] { check_stats(spec.model.stats_dir, config.task, problems); });
+  if (probes.enabled()) probes.wait_stats(problems);
+  else problems.collect([&] { check_stats(spec.model.stats_dir, config.task, problems); });
   const std::string init = init_time_text(spec);
   const size_t before_input = problems.size();
-  problems.collect([&] { check_initial_conditions(spec.input.paths(), config.task, init, problems); });
+  if (probes.enabled()) probes.wait_input(problems);
+  else problems.collect([&] { check_initial_conditions(spec.input.paths(), config.task, init, problems); });
   int64_t n_lat = 0, n_lon = 0;
   if (problems.size() == before_input) {
     problems.collect([&] {
@@ -193,10 +203,20 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     // refused before the checkpoint is even read.
     ProblemList problems;
     check_spec_paths(spec, problems);
+    if (problems.empty()) check_sink_path(spec.output.format, spec.output.path, problems);
     problems.throw_if_any();
   }
   const auto t0 = std::chrono::steady_clock::now();
+  // The NetCDF files are checked in child processes while the checkpoint loads,
+  // before this process reads them (a corrupt file may crash the library).
+  RunInputProbes probes(spec);
   Checkpoint checkpoint = load_checkpoint(spec.model.checkpoint);
+  if (probes.enabled()) {
+    ProblemList problems;
+    probes.wait_stats(problems);
+    probes.wait_input(problems);
+    problems.throw_if_any();
+  }
   const ModelConfig config = checkpoint.config;
   const TaskConfig& task = config.task;
   const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);

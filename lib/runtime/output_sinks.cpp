@@ -13,6 +13,12 @@ void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
   }
 }
 
+void check_sink_path(OutputFormat format, const std::string& path, ProblemList& problems) {
+  switch (format) {
+    case OutputFormat::netcdf: return check_output_path(path, problems);
+  }
+}
+
 std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOutputSpec spec) {
   switch (format) {
     case OutputFormat::netcdf: return std::make_unique<NetcdfForecastWriter>(std::move(spec));

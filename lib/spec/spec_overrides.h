@@ -39,6 +39,7 @@ struct SpecOverrides {
   std::optional<std::vector<std::string>> variables;  // --variables a,b,c
   std::optional<int64_t> compression;      // --compression 0..9
   bool overwrite = false;                  // --overwrite
+  bool no_probe = false;                   // --no-probe (runtime.probe_inputs: false)
 
   bool empty() const;
 };
