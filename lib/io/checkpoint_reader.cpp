@@ -196,11 +196,10 @@ std::vector<Problem> check_param_values(const NpzReader& reader,
                                         const std::map<std::string, npy::Header>& headers) {
   std::vector<Problem> problems;
   const std::string prefix = kParamKeyPrefix;
-  for (const auto& [name, header] : headers) {
+  for (const auto& entry : headers) {
+    const std::string key = prefix + entry.first;
     ProblemList unreadable;
-    unreadable.collect([&] {
-      check_finite(reader, prefix + name, reader.read_f32(prefix + name), problems);
-    });
+    unreadable.collect([&] { check_finite(reader, key, reader.read_f32(key), problems); });
     for (const auto& p : unreadable.problems()) problems.push_back(p);
   }
   return problems;

@@ -55,7 +55,7 @@ namespace {
 // file declaring absurd sizes fails allocating (an error, reported) instead of
 // taking the machine's memory. Sanitizers reserve terabytes of shadow memory,
 // so they run without it.
-constexpr rlim_t kChildAddressSpaceBytes = rlim_t{16} << 30;
+[[maybe_unused]] constexpr rlim_t kChildAddressSpaceBytes = rlim_t{16} << 30;
 // The stderr text kept for the crash message.
 constexpr size_t kMaxStderrBytes = 16384;
 constexpr int kChildErrorExit = 3;
