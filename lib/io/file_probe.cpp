@@ -13,6 +13,7 @@
 #include "io/file_probe.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -224,6 +225,7 @@ FileProbe::FileProbe(FileProbeRequest request, FileProbeOptions options)
   }
   out_fd_ = out_pipe[0];
   err_fd_ = err_pipe[0];
+  started_ = std::chrono::steady_clock::now();
 }
 
 FileProbe::~FileProbe() { stop_child(); }
@@ -342,6 +344,9 @@ void FileProbe::wait(ProblemList& problems) {
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (code == 0 && done) {
+    spdlog::debug("file probe: {} checked in a child process in {:.2f} s ({} problem(s))",
+                  request_.path,
+                  std::chrono::duration<double>(Clock::now() - started_).count(), found.size());
     for (auto& p : found) problems.add(std::move(p));
     return;
   }

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -82,6 +83,7 @@ class FileProbe {
   FileProbeOptions options_;
   double timeout_s_ = 0;
   pid_t pid_ = -1;
+  std::chrono::steady_clock::time_point started_;
   int out_fd_ = -1, err_fd_ = -1;  // the child's stdout (answers) and stderr
 };
 

@@ -147,6 +147,14 @@ npy::Header NpzReader::read_raw(const std::string& key, std::vector<char>* raw, 
     raw->resize(bytes);
     read_exact(raw->data(), bytes, "npy data");
   }
+  // libzip compares the member's CRC-32 when a read reaches its end: one more
+  // read gets there, so a corrupted member is an error, not silently wrong values.
+  char past_end = 0;
+  const zip_int64_t tail = zip_fread(mf.file, &past_end, 1);
+  if (tail != 0)
+    fail_input(context(key), "npy data", "data matching the member's CRC-32",
+               tail < 0 ? std::string(zip_file_strerror(mf.file)) : "more bytes than its size",
+               "the archive is corrupt: re-download it");
   return h;
 }
 

@@ -107,15 +107,20 @@ RunCheck check_run(const RunSpec& spec) {
     plan.emplace_back("GPU patch", ck.attention->patched ? ck.attention->patch_line
                                                          : "none needed");
   }
+  // Sizes from an invalid config (already reported) may be absurd: nothing
+  // below builds a schedule or a memory plan from them.
+  const bool config_valid = ck.schema_checked;
   SamplerConfig sampler;
-  problems.collect([&] {
-    sampler = merge_sampler_config(config.sampler, spec);
-    const SamplerSchedule schedule = make_schedule(sampler, spec.source);
-    plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
-                                     std::to_string(denoiser_calls_per_step(schedule)) +
-                                     " denoiser calls per 12 h step, churn " +
-                                     std::to_string(sampler.stochastic_churn_rate));
-  });
+  if (config_valid) {
+    problems.collect([&] {
+      sampler = merge_sampler_config(config.sampler, spec);
+      const SamplerSchedule schedule = make_schedule(sampler, spec.source);
+      plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
+                                       std::to_string(denoiser_calls_per_step(schedule)) +
+                                       " denoiser calls per 12 h step, churn " +
+                                       std::to_string(sampler.stochastic_churn_rate));
+    });
+  }
 
   if (probes.enabled()) probes.wait_stats(problems);
   else problems.collect([&] { check_stats(spec.model.stats_dir, config.task, problems); });
@@ -165,7 +170,7 @@ RunCheck check_run(const RunSpec& spec) {
                                       precision_name(spec.model.precision) +
                                       (workers > 1 ? ", " + std::to_string(workers) + " workers"
                                                    : std::string()));
-      if (n_lat <= 0) continue;
+      if (n_lat <= 0 || !config_valid) continue;
       const MemoryEstimate one =
           estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kDefaultChunkRows);
       if (batch == kBatchAuto) {

@@ -239,6 +239,22 @@ std::vector<Case> cases() {
          const float v = std::numeric_limits<float>::infinity();
          std::memcpy(bytes.data() + npy_data_offset(bytes) + 4, &v, sizeof v);
        })},
+      {"ckpt-absurd-config", 2, "hidden_layers: expected an integer from 0 to 64",
+       checkpoint_case("hidden_layers", [](std::string&, std::string& bytes) {
+         const int64_t v = int64_t{1} << 57;  // was an endless loop building the schema
+         std::memcpy(bytes.data() + npy_data_offset(bytes), &v, sizeof v);
+       })},
+      {"ckpt-corrupt-member", 2, "expected data matching the member's CRC-32",
+       [](const TempDir& dir, Run& r) {
+         // One flipped byte in a weight, the archive otherwise intact.
+         r.checkpoint = dir.file("checkpoint.npz");
+         std::ifstream in(fixture("tiny_checkpoint.npz"), std::ios::binary);
+         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+         const size_t at = bytes.find("params:");
+         REQUIRE(at != std::string::npos);
+         bytes[at + 2000] = static_cast<char>(bytes[at + 2000] ^ 0x10);
+         std::ofstream(r.checkpoint, std::ios::binary) << bytes;
+       }},
       {"ckpt-is-a-folder", 2, "model.checkpoint",
        [](const TempDir& dir, Run& r) { r.checkpoint = dir.path().string(); }},
       // ---- statistics ----

@@ -31,6 +31,7 @@ TEST_CASE("to_yaml round-trips a spec with every field set", "[spec]") {
   REQUIRE(spec.forecast.steps == 20);  // lead_time 10d
   REQUIRE(spec.output.variables == std::vector<std::string>{"2m_temperature", "null", "123"});
   REQUIRE(fs::path(spec.model.checkpoint).filename() == "GenCast 1p0deg <2019.npz");
+  REQUIRE_FALSE(spec.runtime.probe_inputs);
   const RunSpec back = round_trip(spec);
   INFO(to_yaml(spec));
   CHECK(back.model == spec.model);
