@@ -17,7 +17,7 @@ Usage:
 
 Prints one line per mutant that crashed, hung or broke a promise, then the
 outcome counts. Crashing and hanging mutants are kept under --keep (default
-mutants-failed/) with the command line that reproduces them. Exit status 1 when
+$TMPDIR/gencast-mutants-failed/), each a folder with its run.yaml: `gencast-run check-config run.yaml` in it reproduces the run. Exit status 1 when
 any mutant crashed, hung or broke a promise.
 """
 import argparse
@@ -260,7 +260,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--kinds", default="input,stats,checkpoint,spec")
     ap.add_argument("--commands", default="check-config,forecast")
-    ap.add_argument("--keep", default="mutants-failed")
+    ap.add_argument("--keep", default=os.path.join(tempfile.gettempdir(), "gencast-mutants-failed"))
     ap.add_argument("--json", help="write every mutant's outcome here")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--tmp", default=None, help="folder for the mutants (default: $TMPDIR)")

@@ -14,6 +14,7 @@ packages=(
   catch2
   python3-xarray python3-netcdf4   # a real client reads our output in the tests
   python3-cfgrib     # cfgrib (xarray's GRIB engine) reads our GRIB output in the tests
+  clang libclang-rt-dev            # scripts/fuzz.sh: libFuzzer harnesses (fuzz/)
 )
 
 missing=()
