@@ -4,7 +4,7 @@
 //
 // Protocol (child stdout, one record per line, fields tab-separated, with
 // '\\', tab and newline escaped):
-//   open <path>                        NcFile::open_read is about to open <path>
+//   open <path> <library>              a reader is about to open <path> (open_observer.h)
 //   problem <file> <field> <expected> <found> <hint>
 //   error <text>                       the check failed outside the library
 //   done                               the check finished
@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "io/checkpoint_reader.h"
-#include "io/netcdf_input.h"
-#include "io/netcdf_util.h"
+#include "io/initial_conditions.h"
+#include "io/open_observer.h"
 #include "io/npz.h"
 #include "io/stats.h"
 
@@ -117,7 +117,7 @@ void emit(const std::vector<std::string>& fields) {
   }
 }
 
-void report_open(const std::string& path) { emit({"open", path}); }
+void report_open(const std::string& path, const char* library) { emit({"open", path, library}); }
 
 void emit_problems(const std::vector<Problem>& problems) {
   for (const auto& p : problems) emit({"problem", p.file, p.field, p.expected, p.found, p.hint});
@@ -125,8 +125,8 @@ void emit_problems(const std::vector<Problem>& problems) {
 
 // Test hook: GENCAST_PROBE_SELFTEST=crash|hang makes the child crash or hang
 // after opening the first file, standing in for a library bug.
-void selftest_after_open(const std::string& path) {
-  report_open(path);
+void selftest_after_open(const std::string& path, const char* library) {
+  report_open(path, library);
   const char* mode = std::getenv("GENCAST_PROBE_SELFTEST");
   if (mode && std::strcmp(mode, "crash") == 0) std::abort();
   if (mode && std::strcmp(mode, "hang") == 0)
@@ -196,7 +196,8 @@ FileProbe::FileProbe(FileProbeRequest request, FileProbeOptions options)
 
   const std::string kind = request_.kind == FileProbeKind::stats ? "stats" : "input";
   std::vector<std::string> args = {exe, kFileProbeCommand, kind, request_.checkpoint,
-                                   request_.path, request_.init_time};
+                                   request_.init_time};
+  args.insert(args.end(), request_.paths.begin(), request_.paths.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -306,7 +307,7 @@ void FileProbe::wait(ProblemList& problems) {
   }
 
   // The answer so far.
-  std::string last_open;
+  std::string last_open, library = "NetCDF/HDF5";
   std::vector<Problem> found;
   std::string error;
   bool done = false;
@@ -316,19 +317,24 @@ void FileProbe::wait(ProblemList& problems) {
     if (nl == std::string::npos) break;  // a record cut by a crash
     const std::vector<std::string> f = split_tabs(out.substr(start, nl - start));
     start = nl + 1;
-    if (f[0] == "open" && f.size() == 2) last_open = f[1];
+    if (f[0] == "open" && f.size() == 3) {
+      last_open = f[1];
+      library = f[2];
+    }
     else if (f[0] == "problem" && f.size() == 6) found.push_back({f[1], f[2], f[3], f[4], f[5]});
     else if (f[0] == "error" && f.size() == 2) error = f[1];
     else if (f[0] == "done") done = true;
   }
   // The file the library was reading when it failed: the last one opened.
-  const std::string file = last_open.empty() ? request_.path : last_open;
-  const std::string expected = "a NetCDF file the NetCDF/HDF5 library can read";
+  const std::string file = !last_open.empty()        ? last_open
+                           : request_.paths.empty() ? std::string()
+                                                    : request_.paths.front();
+  const std::string expected = "a file the " + library + " library can read";
   if (timed_out) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%g", timeout_s_);
     problems.add(file, "", expected,
-                 std::string("the NetCDF/HDF5 library hung reading it (no answer in ") + secs +
+                 "the " + library + " library hung reading it (no answer in " + secs +
                      " s): the file is corrupt or truncated",
                  std::string(kCorruptHint) +
                      "; a very slow disk may need a longer limit: GENCAST_PROBE_TIMEOUT=SECONDS");
@@ -337,7 +343,7 @@ void FileProbe::wait(ProblemList& problems) {
   if (WIFSIGNALED(status)) {
     const std::string why = last_line(err);
     problems.add(file, "", expected,
-                 "the NetCDF/HDF5 library crashed reading it (" + signal_text(WTERMSIG(status)) +
+                 "the " + library + " library crashed reading it (" + signal_text(WTERMSIG(status)) +
                      (why.empty() ? "" : ": " + why) + "): the file is corrupt or truncated",
                  kCorruptHint);
     return;
@@ -345,7 +351,7 @@ void FileProbe::wait(ProblemList& problems) {
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (code == 0 && done) {
     spdlog::debug("file probe: {} checked in a child process in {:.2f} s ({} problem(s))",
-                  request_.path,
+                  file,
                   std::chrono::duration<double>(Clock::now() - started_).count(), found.size());
     for (auto& p : found) problems.add(std::move(p));
     return;
@@ -354,7 +360,7 @@ void FileProbe::wait(ProblemList& problems) {
     problems.add(file, "", expected, "a failure reading it (" + error + ")", kCorruptHint);
     return;
   }
-  throw RuntimeFailure("the NetCDF file probe of " + request_.path + " ended without an answer" +
+  throw RuntimeFailure("the file probe of " + file + " ended without an answer" +
                        " (exit " + std::to_string(code) + ")" +
                        (err.empty() ? std::string() : ": " + last_line(err)));
 }
@@ -376,14 +382,15 @@ int file_probe_child_main(int argc, char** argv) {
   const rlimit limit{kChildAddressSpaceBytes, kChildAddressSpaceBytes};
   ::setrlimit(RLIMIT_AS, &limit);
 #endif
-  if (argc != 6) {
+  if (argc < 6) {
     emit({"error", "usage: " + std::string(kFileProbeCommand) +
-                       " stats|input CHECKPOINT PATH INIT_TIME"});
+                       " stats|input CHECKPOINT INIT_TIME PATH..."});
     return kChildErrorExit;
   }
-  const std::string kind = argv[2], checkpoint = argv[3], path = argv[4], init_time = argv[5];
-  set_nc_open_observer(std::getenv("GENCAST_PROBE_SELFTEST") ? selftest_after_open
-                                                             : report_open);
+  const std::string kind = argv[2], checkpoint = argv[3], init_time = argv[4];
+  const std::vector<std::string> paths(argv + 5, argv + argc);
+  set_file_open_observer(std::getenv("GENCAST_PROBE_SELFTEST") ? selftest_after_open
+                                                               : report_open);
   try {
     TaskConfig task;
     try {
@@ -395,9 +402,9 @@ int file_probe_child_main(int argc, char** argv) {
     }
     ProblemList problems;
     if (kind == "stats") {
-      check_stats(path, task, problems);
+      check_stats(paths.front(), task, problems);
     } else if (kind == "input") {
-      check_input_dataset(path, task, init_time, problems);
+      check_initial_conditions(paths, task, init_time, problems);
     } else {
       emit({"error", "unknown probe kind '" + kind + "'"});
       return kChildErrorExit;

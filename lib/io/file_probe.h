@@ -1,15 +1,17 @@
-// Reading untrusted NetCDF/HDF5 files without risking the process: a corrupt
-// file can crash the HDF5 library (invalid frees, segfaults in its heap and
-// B-tree code) or make it loop, and no error code comes back. So before the
-// process reads a statistics folder or an input file, a child process runs the
-// very same validation (check_stats / check_input_dataset, the same reads of
-// the same files) under a time limit:
+// Reading untrusted files without risking the process: a corrupt NetCDF-4 file
+// can crash the HDF5 library (invalid frees, segfaults in its heap and B-tree
+// code) or make it loop, a corrupt GRIB file ecCodes, and no error code comes
+// back. So before the process reads a statistics folder or its initial
+// conditions, a child process runs the very same validation (check_stats /
+// check_initial_conditions, the same reads of the same files) under a time
+// limit:
 //  - it finishes: its problems are the check's problems, with the in-process
 //    check's exact messages; with none, the process may read the files (the
 //    library does the same thing twice on the same bytes);
 //  - it crashes or hangs: one problem naming the file the library was reading
 //    ("the NetCDF/HDF5 library crashed reading it ... the file is corrupt or
-//    truncated"), an InputError (exit 2) for the caller.
+//    truncated"; io/open_observer.h tells the parent which file and library),
+//    an InputError (exit 2) for the caller.
 //
 // The child is this program itself (/proc/self/exe) started with
 // kFileProbeCommand as argv[1], never a fork of the caller: the caller has
@@ -24,13 +26,14 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
 namespace gencast {
 
 // argv[1] of the hidden command that runs a probe's child side.
-inline constexpr const char* kFileProbeCommand = "__probe-netcdf";
+inline constexpr const char* kFileProbeCommand = "__probe-files";
 // Time limit of a probe when GENCAST_PROBE_TIMEOUT (seconds) is not set: far
 // above a 0.25 degree input read on a slow disk, far below "forever".
 inline constexpr double kDefaultProbeTimeoutSeconds = 300;
@@ -39,9 +42,9 @@ enum class FileProbeKind { stats, input };
 
 struct FileProbeRequest {
   FileProbeKind kind = FileProbeKind::input;
-  std::string checkpoint;  // the task (variables, levels) comes from its config
-  std::string path;        // the statistics folder, or the input file
-  std::string init_time;   // input only: ISO 8601, "" = latest usable
+  std::string checkpoint;          // the task (variables, levels) comes from its config
+  std::vector<std::string> paths;  // {the statistics folder}, or the input file(s)
+  std::string init_time;           // input only: ISO 8601, "" = latest usable
 };
 
 struct FileProbeOptions {

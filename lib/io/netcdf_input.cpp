@@ -366,36 +366,11 @@ ArrayF read_field(const NcVarInfo& var, const ReadPlan& plan, bool is_static) {
   return out;
 }
 
-void read_opened(int ncid, const std::string& path, const TaskConfig& task,
-                 const std::string& init_time, int n_frames, InputDataset& ds,
-                 ProblemList& problems);
-
-// The shared reader: collects every problem; the returned dataset is only
-// meaningful when no problem was added.
-InputDataset read_collecting(const std::string& path, const TaskConfig& task,
-                             const std::string& init_time, ProblemList& problems) {
-  InputDataset ds;
-  ds.path = path;
-  int n_frames = 0;
-  problems.collect([&] {
-    check_task_supported(task);
-    n_frames = static_cast<int>(input_frame_count(task));
-  });
-  if (n_frames == 0) return ds;
-
-  std::optional<NcFile> file;
-  problems.collect([&] { file.emplace(NcFile::open_read(path)); });
-  if (!file) return ds;
-  // A library failure outside a field read (coordinates, attributes) names the file.
-  nc_collect_read(path, "", problems, [&] { read_opened(file->id(), path, task, init_time, n_frames, ds, problems); });
-  return ds;
-}
-
-// read_collecting's work on the open file.
+// read_collecting's work on the open file: grid, levels, times, then the
+// fields of the input frames, every problem recorded.
 void read_opened(int ncid, const std::string& path, const TaskConfig& task,
                  const std::string& init_time, int n_frames, InputDataset& ds,
                  ProblemList& problems) {
-
   const GridMap grid = read_grid(ncid, path, problems);
 
   const std::vector<std::string> varying = time_varying_inputs(task);
@@ -445,6 +420,29 @@ void read_opened(int ncid, const std::string& path, const TaskConfig& task,
     ds.lon = grid.lon;
     ds.levels = task.pressure_levels;
   }
+}
+
+// The shared reader: collects every problem; the returned dataset is only
+// meaningful when no problem was added.
+InputDataset read_collecting(const std::string& path, const TaskConfig& task,
+                             const std::string& init_time, ProblemList& problems) {
+  InputDataset ds;
+  ds.path = path;
+  int n_frames = 0;
+  problems.collect([&] {
+    check_task_supported(task);
+    n_frames = static_cast<int>(input_frame_count(task));
+  });
+  if (n_frames == 0) return ds;
+
+  std::optional<NcFile> file;
+  problems.collect([&] { file.emplace(NcFile::open_read(path)); });
+  if (!file) return ds;
+  // A library failure outside a field read (coordinates, attributes) names the file.
+  nc_collect_read(path, "", problems, [&] {
+    read_opened(file->id(), path, task, init_time, n_frames, ds, problems);
+  });
+  return ds;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/open_observer.h"
 
 namespace gencast {
 namespace {
@@ -142,8 +143,6 @@ bool parse_datetime_text(const std::string& text, int64_t& out_seconds) {
 
 namespace {
 
-NcOpenObserver g_open_observer = nullptr;
-
 // HDF5 1.10 registers an atexit cleanup that flushes and closes every file
 // still open. After a close that failed (a full disk: nc_close returns an
 // error, netCDF frees its side of the file) HDF5 keeps a dangling file ID,
@@ -161,8 +160,6 @@ void nc_check(int status, const std::string& context) {
   if (status != NC_NOERR) throw NcError(status, context + ": " + nc_strerror(status));
 }
 
-void set_nc_open_observer(NcOpenObserver observer) { g_open_observer = observer; }
-
 Problem nc_read_problem(const std::string& path, const std::string& field, const NcError& error) {
   return Problem{path, field, "a readable NetCDF file",
                  std::string("a read error (") + error.what() + ")",
@@ -171,7 +168,7 @@ Problem nc_read_problem(const std::string& path, const std::string& field, const
 }
 
 NcFile NcFile::open_read(const std::string& path) {
-  if (g_open_observer) g_open_observer(path);
+  notify_file_open(path, "NetCDF/HDF5");
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     fail_input(path, "", "an existing NetCDF file", "no such file");

@@ -37,12 +37,6 @@ class NcError : public RuntimeFailure {
 // Throws NcError "<context>: <netCDF error text>" unless status is NC_NOERR.
 void nc_check(int status, const std::string& context);
 
-// Called with the path just before NcFile::open_read opens a file, so that the
-// file probe's child process (io/file_probe.h) can tell its parent which file
-// the library was reading if it crashes. nullptr (the default) = no observer.
-using NcOpenObserver = void (*)(const std::string& path);
-void set_nc_open_observer(NcOpenObserver observer);
-
 // The problem "`path`: `field`: expected a readable NetCDF file, found a read
 // error (<library text>)" with the corrupt-file hint.
 Problem nc_read_problem(const std::string& path, const std::string& field, const NcError& error);

@@ -11,10 +11,10 @@ RunInputProbes::RunInputProbes(const RunSpec& spec) {
   options.poll = [] { throw_if_interrupted(); };
   const std::string init = spec.input.init_time ? format_init_time(*spec.input.init_time) : "";
   stats_ = std::make_unique<FileProbe>(
-      FileProbeRequest{FileProbeKind::stats, spec.model.checkpoint, spec.model.stats_dir, ""},
+      FileProbeRequest{FileProbeKind::stats, spec.model.checkpoint, {spec.model.stats_dir}, ""},
       options);
   input_ = std::make_unique<FileProbe>(
-      FileProbeRequest{FileProbeKind::input, spec.model.checkpoint, spec.input.path, init},
+      FileProbeRequest{FileProbeKind::input, spec.model.checkpoint, spec.input.paths(), init},
       options);
 }
 

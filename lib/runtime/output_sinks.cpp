@@ -15,7 +15,8 @@ void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
 
 void check_sink_path(OutputFormat format, const std::string& path, ProblemList& problems) {
   switch (format) {
-    case OutputFormat::netcdf: return check_output_path(path, problems);
+    case OutputFormat::netcdf:
+    case OutputFormat::grib: return check_output_path(path, problems);  // both sinks use it
   }
 }
 

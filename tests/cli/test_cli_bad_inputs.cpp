@@ -27,6 +27,10 @@
 
 #include "cli/bad_input_files.h"
 #include "cli/cli_runner.h"
+#include "io/checkpoint_reader.h"
+#include "io/netcdf_input.h"
+#include "io/npz.h"
+#include "unit/test_grib_files.h"
 #include "unit/test_input_files.h"
 
 using namespace gencast::testing;
@@ -45,6 +49,7 @@ struct Run {
   std::string checkpoint = fixture("tiny_checkpoint.npz");
   std::string stats_dir = kFixtureDir;
   std::string input = fixture("source_tiny.nc");
+  std::vector<std::string> more_inputs;  // further --input files (GRIB)
   std::string output;  // <case folder>/out/forecast.nc
   // The spec file; configs/tiny.yaml (output.overwrite false, unlike the
   // built-in demo spec) with every path given as a flag.
@@ -127,6 +132,25 @@ std::function<void(const TempDir&, Run&)> stats_case(const std::string& file,
         f.write(dst);
       }
     }
+  };
+}
+
+// The fixture input written as one ERA5-style GRIB file (io/grib_input.h),
+// then `edit`ed as bytes.
+std::function<void(const TempDir&, Run&)> grib_case(std::function<void(std::string&)> edit) {
+  return [edit](const TempDir& dir, Run& r) {
+    const gencast::TaskConfig task =
+        gencast::read_model_config(gencast::NpzReader(fixture("tiny_checkpoint.npz"))).task;
+    const gencast::InputDataset ds =
+        gencast::read_input_dataset(fixture("source_tiny.nc"), task, "2019-03-29T12:00");
+    Era5GribOptions o;
+    o.split = false;
+    r.input = write_era5_grib(ds, dir.path(), o).front();
+    std::ifstream in(r.input, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    edit(bytes);
+    std::ofstream(r.input, std::ios::binary | std::ios::trunc) << bytes;
   };
 }
 
@@ -323,6 +347,19 @@ std::vector<Case> cases() {
          r.input = dir.file("source.nc");
          REQUIRE(::mkfifo(r.input.c_str(), 0600) == 0);
        }},
+      {"input-grib-truncated", 2, "era5.grib",
+       grib_case([](std::string& b) { b.resize(b.size() * 3 / 5); })},
+      {"input-grib-no-end-marker", 2, "era5.grib",
+       grib_case([](std::string& b) {
+         const size_t end = b.find("7777");  // the first message's end section
+         REQUIRE(end != std::string::npos);
+         b[end + 3] = 'X';
+       })},
+      {"input-grib-with-netcdf", 2, "source_tiny.nc",
+       [](const TempDir& dir, Run& r) {
+         grib_case([](std::string&) {})(dir, r);
+         r.more_inputs = {fixture("source_tiny.nc")};
+       }},
       {"input-library-crash", 2, "the NetCDF/HDF5 library crashed reading it",
        [](const TempDir&, Run& r) { r.env = "GENCAST_PROBE_SELFTEST=crash "; }},
       {"input-library-hang", 2, "the NetCDF/HDF5 library hung reading it",
@@ -353,7 +390,9 @@ std::vector<Case> cases() {
 // Every file a run reads, with its hash.
 std::map<std::string, uint64_t> input_hashes(const Run& r) {
   std::map<std::string, uint64_t> out;
-  for (const std::string& p : {r.checkpoint, r.input, r.spec}) {
+  std::vector<std::string> files = {r.checkpoint, r.input, r.spec};
+  files.insert(files.end(), r.more_inputs.begin(), r.more_inputs.end());
+  for (const std::string& p : files) {
     std::error_code ec;
     if (!p.empty() && fs::is_regular_file(p, ec)) out[p] = file_hash(p);
   }
@@ -368,6 +407,7 @@ std::string command_line(const std::string& command, const Run& r) {
     cmd += " --checkpoint " + shell_quote(r.checkpoint) + " --stats-dir " + shell_quote(r.stats_dir) +
            " --input " + shell_quote(r.input) + " --output " + shell_quote(r.output) +
            " --device cpu --steps 1 --members 1";
+  for (const auto& more : r.more_inputs) cmd += " --input " + shell_quote(more);
   return cmd + " " + r.flags;
 }
 
@@ -521,7 +561,7 @@ bool probe_child_running(const std::string& path) {
     std::vector<std::string> args;
     std::string arg;
     while (std::getline(in, arg, '\0')) args.push_back(arg);
-    if (args.size() > 2 && args[1] == "__probe-netcdf" &&
+    if (args.size() > 2 && args[1] == "__probe-files" &&
         std::find(args.begin(), args.end(), path) != args.end())
       return true;
   }

@@ -36,7 +36,7 @@ std::vector<Problem> probe(FileProbeKind kind, const std::string& path, double t
   ProblemList problems;
   FileProbeOptions options;
   options.timeout_s = timeout_s;
-  probe_files({kind, kCheckpoint, path, ""}, problems, options);
+  probe_files({kind, kCheckpoint, {path}, ""}, problems, options);
   return problems.problems();
 }
 
@@ -126,7 +126,7 @@ TEST_CASE("a caller that gives up stops the probe's child", "[probe]") {
     if (++polls == 3) throw RuntimeFailure("interrupted");
   };
   ProblemList problems;
-  CHECK_THROWS_WITH(probe_files({FileProbeKind::input, kCheckpoint, kTinyDir + "/source_tiny.nc", ""},
+  CHECK_THROWS_WITH(probe_files({FileProbeKind::input, kCheckpoint, {kTinyDir + "/source_tiny.nc"}, ""},
                                 problems, options),
                     "interrupted");
   CHECK(problems.empty());
@@ -136,12 +136,12 @@ TEST_CASE("a probe that cannot run, or ends without an answer, is a runtime fail
   ProblemList problems;
   FileProbeOptions missing;
   missing.executable = "/nonexistent/gencast-run";
-  CHECK_THROWS_AS(probe_files({FileProbeKind::input, kCheckpoint, "x.nc", ""}, problems, missing),
+  CHECK_THROWS_AS(probe_files({FileProbeKind::input, kCheckpoint, {"x.nc"}, ""}, problems, missing),
                   RuntimeFailure);
   // A program that does not answer the hidden command (here: `true`).
   FileProbeOptions mute;
   mute.executable = "/bin/true";
-  CHECK_THROWS_WITH(probe_files({FileProbeKind::input, kCheckpoint, "x.nc", ""}, problems, mute),
+  CHECK_THROWS_WITH(probe_files({FileProbeKind::input, kCheckpoint, {"x.nc"}, ""}, problems, mute),
                     Catch::Contains("ended without an answer"));
   CHECK(problems.empty());
 }
