@@ -14,6 +14,7 @@ Usage:
   scripts/mutation_campaign.py --binary build-cpu/app/gencast-run [--count 400]
       [--seed 1] [--timeout 30] [--kinds input,stats,checkpoint,spec]
       [--commands check-config,forecast] [--keep DIR] [--json FILE] [--jobs 2]
+      [--flags "--no-probe"]
 
 Prints one line per mutant that crashed, hung or broke a promise, then the
 outcome counts. Crashing and hanging mutants are kept under --keep (default
@@ -209,7 +210,7 @@ def run_one(args, index):
         before = {p: sha256(p) for p in watched if os.path.isfile(p)}
         results = []
         for command in args.commands:
-            argv = [args.binary, command, spec]
+            argv = [args.binary, command, spec] + args.flags
             start = time.monotonic()
             timed_out = False
             try:
@@ -222,8 +223,11 @@ def run_one(args, index):
             seconds = time.monotonic() - start
             outcome = classify(rc if rc is not None else 0, timed_out)
             broken = []
-            leftovers = [f for f in os.listdir(os.path.dirname(output))
-                         if rc != 0 or f != "forecast.nc"]
+            # A successful forecast leaves its one output (a mutated spec may have
+            # renamed it); anything else, or anything after a failure, is left over.
+            files = sorted(os.listdir(os.path.dirname(output)))
+            finished = [f for f in files if ".partial" not in f][:1] if rc == 0 else []
+            leftovers = [f for f in files if f not in finished]
             if leftovers and command == "forecast":
                 broken.append("left files behind: " + ", ".join(leftovers))
             if command == "check-config" and os.listdir(os.path.dirname(output)):
@@ -264,9 +268,13 @@ def main():
     ap.add_argument("--json", help="write every mutant's outcome here")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--tmp", default=None, help="folder for the mutants (default: $TMPDIR)")
+    ap.add_argument("--flags", default="",
+                    help="extra flags for both commands, e.g. --no-probe (to see what the "
+                         "file probe contains)")
     args = ap.parse_args()
     args.kinds = args.kinds.split(",")
     args.commands = args.commands.split(",")
+    args.flags = args.flags.split()
     args.binary = os.path.abspath(args.binary)
     if not os.access(args.binary, os.X_OK):
         sys.exit("no gencast-run binary at %s (build it, or pass --binary)" % args.binary)

@@ -13,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SANITIZE_BUILD_DIR:-build-asan}
 start=$(date +%s)
+# Warnings stay warnings here: GCC reports false "maybe-uninitialized" inside
+# libstdc++ under -fsanitize; the ordinary build (-Werror) gates warnings.
 cmake -S . -B "$build" -G Ninja -DGENCAST_CUDA=OFF -DGENCAST_SANITIZE=address,undefined \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DGENCAST_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build"
 built=$(date +%s)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:check_initialization_order=1:strict_init_order=1

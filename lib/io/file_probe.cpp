@@ -151,9 +151,15 @@ std::string last_line(const std::string& text) {
   return line;
 }
 
-const char* kCorruptHint =
-    "the file is corrupt or truncated: re-download or re-export it (`ncdump -h FILE` should "
-    "list its variables, `ncdump FILE > /dev/null` reads every value)";
+// What to do about a file the library could not read, by library.
+std::string corrupt_hint(const std::string& library) {
+  const bool grib = library.find("GRIB") != std::string::npos;
+  return std::string("the file is corrupt or truncated: re-download or re-export it (") +
+         (grib ? "`grib_ls FILE` should list every message"
+               : "`ncdump -h FILE` should list its variables, `ncdump FILE > /dev/null` reads "
+                 "every value") +
+         ")";
+}
 
 }  // namespace
 
@@ -179,7 +185,7 @@ FileProbe::FileProbe(FileProbeRequest request, FileProbeOptions options)
     const int err = errno;
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
       if (fd >= 0) ::close(fd);
-    throw RuntimeFailure(std::string("cannot start the NetCDF file probe: pipe: ") +
+    throw RuntimeFailure(std::string("cannot start the file probe: pipe: ") +
                          std::strerror(err));
   }
   posix_spawn_file_actions_t actions;
@@ -220,7 +226,7 @@ FileProbe::FileProbe(FileProbeRequest request, FileProbeOptions options)
     pid_ = -1;
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
-    throw RuntimeFailure("cannot start the NetCDF file probe (" + exe + "): " +
+    throw RuntimeFailure("cannot start the file probe (" + exe + "): " +
                          std::strerror(rc) +
                          "; runtime.probe_inputs: false (--no-probe) reads the files without it");
   }
@@ -276,7 +282,7 @@ void FileProbe::wait(ProblemList& problems) {
         if (fd >= 0) fds[n++] = pollfd{fd, POLLIN, 0};
       const int ready = ::poll(fds, n, 100);
       if (ready < 0 && errno != EINTR)
-        throw RuntimeFailure(std::string("NetCDF file probe: poll: ") + std::strerror(errno));
+        throw RuntimeFailure(std::string("file probe: poll: ") + std::strerror(errno));
       for (nfds_t i = 0; ready > 0 && i < n; ++i) {
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         char buf[65536];
@@ -336,7 +342,7 @@ void FileProbe::wait(ProblemList& problems) {
     problems.add(file, "", expected,
                  "the " + library + " library hung reading it (no answer in " + secs +
                      " s): the file is corrupt or truncated",
-                 std::string(kCorruptHint) +
+                 corrupt_hint(library) +
                      "; a very slow disk may need a longer limit: GENCAST_PROBE_TIMEOUT=SECONDS");
     return;
   }
@@ -345,7 +351,7 @@ void FileProbe::wait(ProblemList& problems) {
     problems.add(file, "", expected,
                  "the " + library + " library crashed reading it (" + signal_text(WTERMSIG(status)) +
                      (why.empty() ? "" : ": " + why) + "): the file is corrupt or truncated",
-                 kCorruptHint);
+                 corrupt_hint(library));
     return;
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -357,7 +363,8 @@ void FileProbe::wait(ProblemList& problems) {
     return;
   }
   if (code == kChildErrorExit && !error.empty()) {
-    problems.add(file, "", expected, "a failure reading it (" + error + ")", kCorruptHint);
+    problems.add(file, "", expected, "a failure reading it (" + error + ")",
+                 corrupt_hint(library));
     return;
   }
   throw RuntimeFailure("the file probe of " + file + " ended without an answer" +
