@@ -160,7 +160,7 @@ void fuzz_netcdf(const uint8_t* data, size_t size) {
   // As an input file.
   const std::string input = write_scratch("source.nc", data, size);
   ProblemList problems;
-  probe_files({FileProbeKind::input, tiny_checkpoint(), input, ""}, problems, options);
+  probe_files({FileProbeKind::input, tiny_checkpoint(), {input}, ""}, problems, options);
   if (problems.empty()) {
     try {
       (void)read_input_dataset(input, task, "");
@@ -179,7 +179,7 @@ void fuzz_netcdf(const uint8_t* data, size_t size) {
   }
   (void)write_scratch(std::string("stats/") + kMeanStatsFile, data, size);
   problems = ProblemList();
-  probe_files({FileProbeKind::stats, tiny_checkpoint(), stats.string(), ""}, problems, options);
+  probe_files({FileProbeKind::stats, tiny_checkpoint(), {stats.string()}, ""}, problems, options);
   if (problems.empty()) {
     try {
       (void)read_stats(stats.string(), task);
