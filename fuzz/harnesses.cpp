@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "io/checkpoint_reader.h"
 #include "io/file_probe.h"
-#include "io/netcdf_input.h"
+#include "io/initial_conditions.h"
 #include "io/npy.h"
 #include "io/npz.h"
 #include "io/stats.h"
@@ -163,7 +163,7 @@ void fuzz_netcdf(const uint8_t* data, size_t size) {
   probe_files({FileProbeKind::input, tiny_checkpoint(), {input}, ""}, problems, options);
   if (problems.empty()) {
     try {
-      (void)read_input_dataset(input, task, "");
+      (void)read_initial_conditions({input}, task, "");
     } catch (const InputError& e) {
       throw HarnessFailure(std::string("the probe found no problem, the read: ") + e.what());
     }

@@ -34,9 +34,10 @@ void fuzz_spec(const uint8_t* data, size_t size);
 // A checkpoint: summarize_checkpoint with values (inspect --values,
 // check-config); when it finds no problem, load_checkpoint must succeed.
 void fuzz_checkpoint(const uint8_t* data, size_t size);
-// A NetCDF file as the input and as a statistics file, through the file probe
-// (a child process): when the probe finds no problem, the in-process read
-// must succeed. The task is the tiny fixture checkpoint's.
+// A file as the input (NetCDF, or GRIB when it starts with "GRIB") and as a
+// statistics file, through the file probe (a child process): when the probe
+// finds no problem, the in-process read must succeed. The task is the tiny
+// fixture checkpoint's.
 void fuzz_netcdf(const uint8_t* data, size_t size);
 
 struct Harness {
