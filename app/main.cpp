@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "io/file_probe.h"
 
 namespace {
 
@@ -25,6 +26,9 @@ void print_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Hidden command: the child side of the NetCDF file probe (io/file_probe.h),
+  // which starts this program again to read untrusted files safely.
+  if (gencast::is_file_probe_command(argc, argv)) return gencast::file_probe_child_main(argc, argv);
   using gencast::ExitCode;
   CLI::App root{"gencast-run: GenCast ensemble weather forecasts on NVIDIA GPUs and CPUs"};
   root.require_subcommand(1);

@@ -18,6 +18,7 @@ packages=(
   libcairo2-dev                     # `plot`: PNG maps (drawing, text, PNG encoding)
   fonts-dejavu-core                 # `plot`: a font for the map labels (cairo finds it via fontconfig)
   gmt-gshhg-low                     # `plot`: GSHHG coastlines, read at run time from /usr/share/gmt-gshhg
+  clang libclang-rt-dev            # scripts/fuzz.sh: libFuzzer harnesses (fuzz/)
 )
 
 missing=()

@@ -26,6 +26,7 @@ namespace {
 struct InspectOptions {
   std::string checkpoint;
   bool json = false;
+  bool values = false;  // read every parameter and check it is finite
   std::string attention = "auto";
 };
 
@@ -163,6 +164,8 @@ void print_text(const CheckpointSummary& s, const std::string& requested) {
     std::printf("schema       does NOT match: expected %s arrays, %s values\n",
                 grouped(s.expected_arrays).c_str(), grouped(s.expected_values).c_str());
   }
+  std::printf("values       %s\n", s.values_checked ? "every parameter read (NaN/inf listed as problems)"
+                                                   : "not read (--values reads and checks them)");
   if (s.attention) {
     std::printf("attention    %s\n", attention_status_line(st, *s.attention).c_str());
     std::printf("--attention  %s\n", s.attention->description.c_str());
@@ -199,6 +202,7 @@ void print_json(const CheckpointSummary& s, const std::string& requested) {
       .key("matches_schema").value(s.schema_checked && s.ok())
       .key("expected_arrays").value(s.expected_arrays)
       .key("expected_values").value(s.expected_values)
+      .key("values_checked").value(s.values_checked)
       .end_object();
   out.key("attention").begin_object()
       .key("attention_type").value(st.attention_type)
@@ -229,12 +233,15 @@ void register_inspect_command(CLI::App& root, CommandResult& result) {
                  "GPU attention patch (reads configs and headers only)");
   cmd->add_option("checkpoint", options->checkpoint, "GenCast checkpoint (.npz)")->required();
   cmd->add_flag("--json", options->json, "Print one JSON object instead of text");
+  cmd->add_flag("--values", options->values,
+                "Also read every parameter and report NaN/inf values (reads the whole file)");
   cmd->add_option("--attention", options->attention,
                   "Attention implementation to resolve: auto|triblockdiag|sparse|dense")
       ->check(CLI::IsMember(accepted_attention_requests()))
       ->capture_default_str();
   cmd->callback([options, &result] {
-    const CheckpointSummary summary = summarize_checkpoint(options->checkpoint, options->attention);
+    const CheckpointSummary summary =
+        summarize_checkpoint(options->checkpoint, options->attention, options->values);
     if (options->json) {
       print_json(summary, options->attention);
     } else {

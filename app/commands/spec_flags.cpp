@@ -115,6 +115,10 @@ void add_spec_override_flags(CLI::App& cmd, SpecOverrides& o) {
   cmd.add_flag("--plot", o.plot,
                "output.plot: also write a quick-look PNG map next to the output (see `plot`)")
       ->group(kGroup);
+  cmd.add_flag("--no-probe", o.no_probe,
+               "runtime.probe_inputs: false: read trusted NetCDF files without first checking "
+               "them in a child process")
+      ->group(kGroup);
 }
 
 }  // namespace gencast::app

@@ -164,6 +164,21 @@ bool is_float_dtype(npy::DType d) {
 
 std::string describe_array(const npy::Header& h) { return describe_local(h); }
 
+namespace {
+
+// Adds a problem when `array` (parameter `key`) holds NaN or inf.
+void check_finite(const NpzReader& reader, const std::string& key, const ArrayF& array,
+                  std::vector<Problem>& problems) {
+  int64_t bad = 0;
+  for (float v : array.data) bad += std::isfinite(v) ? 0 : 1;
+  if (bad)
+    problems.push_back({reader.path(), key, "finite values",
+                        std::to_string(bad) + " NaN/inf of " + std::to_string(array.numel()),
+                        "the checkpoint is damaged, or was saved from a diverged training run"});
+}
+
+}  // namespace
+
 std::vector<Problem> read_params(const NpzReader& reader,
                                  const std::map<std::string, npy::Header>& headers,
                                  ParamStore& params) {
@@ -171,13 +186,21 @@ std::vector<Problem> read_params(const NpzReader& reader,
   const std::string prefix = kParamKeyPrefix;
   for (const auto& [name, header] : headers) {
     ArrayF array = reader.read_f32(prefix + name);
-    int64_t bad = 0;
-    for (float v : array.data) bad += std::isfinite(v) ? 0 : 1;
-    if (bad)
-      problems.push_back({reader.path(), prefix + name, "finite values",
-                          std::to_string(bad) + " NaN/inf of " + std::to_string(array.numel()),
-                          {}});
+    check_finite(reader, prefix + name, array, problems);
     params.set(name, std::move(array));
+  }
+  return problems;
+}
+
+std::vector<Problem> check_param_values(const NpzReader& reader,
+                                        const std::map<std::string, npy::Header>& headers) {
+  std::vector<Problem> problems;
+  const std::string prefix = kParamKeyPrefix;
+  for (const auto& entry : headers) {
+    const std::string key = prefix + entry.first;
+    ProblemList unreadable;
+    unreadable.collect([&] { check_finite(reader, key, reader.read_f32(key), problems); });
+    for (const auto& p : unreadable.problems()) problems.push_back(p);
   }
   return problems;
 }

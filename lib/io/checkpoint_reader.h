@@ -51,6 +51,12 @@ std::vector<Problem> read_params(const NpzReader& reader,
                                  const std::map<std::string, npy::Header>& headers,
                                  ParamStore& params);
 
+// Reads every parameter of `headers` once, keeping none, and returns the
+// problems read_params would: arrays holding NaN or inf, plus unreadable
+// arrays. Memory: one array at a time (check-config, inspect --values).
+std::vector<Problem> check_param_values(const NpzReader& reader,
+                                        const std::map<std::string, npy::Header>& headers);
+
 // A config leaf as stored in a checkpoint.
 using ConfigValue = std::variant<std::string, int64_t, double, bool>;
 struct ConfigEntry {

@@ -18,6 +18,7 @@
 #include "core/text.h"
 #include "io/grib_handle.h"
 #include "io/grib_params.h"
+#include "io/open_observer.h"
 #include "io/input_values.h"
 #include "io/netcdf_util.h"  // days_from_civil, format_iso_time
 
@@ -43,6 +44,10 @@ FilePtr open_file(const std::string& path) {
   if (!std::filesystem::exists(path, ec))
     fail_input(path, "", "an existing GRIB file", "no such file");
   if (std::filesystem::is_directory(path, ec)) fail_input(path, "", "a GRIB file", "a folder");
+  // A FIFO would block; a device such as /dev/zero would be scanned forever.
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail_input(path, "", "a GRIB file", "a special file (device, FIFO or socket)");
+  notify_file_open(path, "ecCodes (GRIB)");
   FilePtr f(std::fopen(path.c_str(), "rb"));
   if (!f) fail_input(path, "", "a readable GRIB file", "it cannot be opened");
   return f;

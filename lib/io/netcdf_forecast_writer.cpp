@@ -33,6 +33,8 @@
 
 #include <fcntl.h>
 #include <netcdf.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -133,10 +135,31 @@ std::string utc_now_iso() {
   return format_utc(now.time_since_epoch().count(), "T") + "Z";
 }
 
+// HDF5 reports a full disk (or a file-size limit) only as "NetCDF: HDF
+// error": name the file-size limit when there is one, else the room left on
+// the output's file system when it is nearly full, so the user learns why.
+std::string space_note(const std::string& file) {
+  rlimit size_limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &size_limit) == 0 && size_limit.rlim_cur != RLIM_INFINITY)
+    return " (this process may write files of at most " +
+           std::to_string(size_limit.rlim_cur / 1024) + " KiB: ulimit -f)";
+  struct statvfs fs_info {};
+  const std::string dir = fs::path(file).parent_path().empty()
+                              ? std::string(".")
+                              : fs::path(file).parent_path().string();
+  if (::statvfs(dir.c_str(), &fs_info) != 0) return "";
+  const double free_bytes = static_cast<double>(fs_info.f_bavail) * static_cast<double>(fs_info.f_frsize);
+  if (free_bytes > 64.0 * 1024 * 1024) return "";
+  char text[160];
+  std::snprintf(text, sizeof text, " (%.0f KiB left on the output's file system: is the disk full?)",
+                free_bytes / 1024);
+  return text;
+}
+
 // Throws RuntimeFailure naming the file and the operation on a netCDF error.
 void nc_check(int status, const std::string& what, const std::string& file) {
   if (status != NC_NOERR) {
-    throw RuntimeFailure(file + ": " + what + " failed: " + nc_strerror(status));
+    throw RuntimeFailure(file + ": " + what + " failed: " + nc_strerror(status) + space_note(file));
   }
 }
 
@@ -200,6 +223,10 @@ void validate_structure(const ForecastOutputSpec& spec) {
   }
 }
 
+// Characters the output's file name must leave free for the suffix of its
+// temporary file (".partial-<pid>", 16 at most today), with room to spare.
+constexpr size_t kTemporarySuffixRoom = 32;
+
 }  // namespace
 
 void check_output_path(const std::string& path, ProblemList& problems) {
@@ -226,13 +253,32 @@ void check_output_path(const std::string& path, ProblemList& problems) {
     problems.add(path, field, "an existing output folder", dir.string() + " is not a folder");
     return;
   }
-  // access(W_OK) says yes to root on read-only mounts; creating a file is the real test.
-  const fs::path probe = dir / (".gencast-run-probe-" + std::to_string(::getpid()));
+  // access(W_OK) says yes to root on read-only mounts; creating a file is the
+  // real test. The probe is named like the output plus a suffix at least as
+  // long as the temporary file's, so that a name too long for the folder is
+  // found here (ENAMETOOLONG) and not when the forecast has run.
+  std::string suffix = ".gencast-probe-" + std::to_string(::getpid());
+  suffix.resize(std::max<size_t>(suffix.size(), kTemporarySuffixRoom), 'x');
+  const fs::path probe = dir / (file.filename().string() + suffix);
   const int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
   if (fd < 0) {
     const int err = errno;
-    problems.add(path, field, "a writable output folder",
-                 "cannot create files in " + dir.string() + " (" + std::strerror(err) + ")");
+    if (err == ENAMETOOLONG) {
+      const long name_max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
+      problems.add(path, field,
+                   "a file name of at most " +
+                       (name_max > 0 ? std::to_string(static_cast<size_t>(name_max) -
+                                                      kTemporarySuffixRoom)
+                                     : std::string("a few hundred")) +
+                       " characters (the folder's limit less " +
+                       std::to_string(kTemporarySuffixRoom) + " for the temporary suffix)",
+                   std::to_string(file.filename().string().size()) + " characters (" +
+                       std::strerror(err) + ")",
+                   "choose a shorter file name");
+    } else {
+      problems.add(path, field, "a writable output folder",
+                   "cannot create files in " + dir.string() + " (" + std::strerror(err) + ")");
+    }
     return;
   }
   ::close(fd);
@@ -360,7 +406,13 @@ void NetcdfForecastWriter::define_file() {
   int status = nc_create(file.c_str(), NC_NETCDF4 | NC_CLOBBER, &ncid_);
   if (status != NC_NOERR) {
     ncid_ = -1;
-    throw RuntimeFailure(file + ": cannot create the output file: " + nc_strerror(status));
+    // netCDF reports every failed HDF5 create as EACCES ("Permission
+    // denied"); creating the file ourselves gives the real reason.
+    std::string why = nc_strerror(status);
+    const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY, 0644);
+    if (fd < 0) why = std::strerror(errno);
+    else ::close(fd);
+    throw RuntimeFailure(file + ": cannot create the output file: " + why);
   }
   int old_fill = 0;
   nc_check(nc_set_fill(ncid_, NC_NOFILL, &old_fill), "setting no-fill mode", file);

@@ -366,24 +366,11 @@ ArrayF read_field(const NcVarInfo& var, const ReadPlan& plan, bool is_static) {
   return out;
 }
 
-// The shared reader: collects every problem; the returned dataset is only
-// meaningful when no problem was added.
-InputDataset read_collecting(const std::string& path, const TaskConfig& task,
-                             const std::string& init_time, ProblemList& problems) {
-  InputDataset ds;
-  ds.path = path;
-  int n_frames = 0;
-  problems.collect([&] {
-    check_task_supported(task);
-    n_frames = static_cast<int>(input_frame_count(task));
-  });
-  if (n_frames == 0) return ds;
-
-  std::optional<NcFile> file;
-  problems.collect([&] { file.emplace(NcFile::open_read(path)); });
-  if (!file) return ds;
-  const int ncid = file->id();
-
+// read_collecting's work on the open file: grid, levels, times, then the
+// fields of the input frames, every problem recorded.
+void read_opened(int ncid, const std::string& path, const TaskConfig& task,
+                 const std::string& init_time, int n_frames, InputDataset& ds,
+                 ProblemList& problems) {
   const GridMap grid = read_grid(ncid, path, problems);
 
   const std::vector<std::string> varying = time_varying_inputs(task);
@@ -420,7 +407,9 @@ InputDataset read_collecting(const std::string& path, const TaskConfig& task,
     }
     if (!check_var_dims(*var, path, grid.axes, is_static, has_levels(name), problems)) continue;
     if (!can_read) continue;
-    ArrayF field = read_field(*var, plan, is_static);
+    ArrayF field;
+    if (!nc_collect_read(path, name, problems, [&] { field = read_field(*var, plan, is_static); }))
+      continue;
 
     check_input_values(path, name, field, ds.times_s, problems);
     ds.fields[name] = std::move(field);
@@ -431,6 +420,28 @@ InputDataset read_collecting(const std::string& path, const TaskConfig& task,
     ds.lon = grid.lon;
     ds.levels = task.pressure_levels;
   }
+}
+
+// The shared reader: collects every problem; the returned dataset is only
+// meaningful when no problem was added.
+InputDataset read_collecting(const std::string& path, const TaskConfig& task,
+                             const std::string& init_time, ProblemList& problems) {
+  InputDataset ds;
+  ds.path = path;
+  int n_frames = 0;
+  problems.collect([&] {
+    check_task_supported(task);
+    n_frames = static_cast<int>(input_frame_count(task));
+  });
+  if (n_frames == 0) return ds;
+
+  std::optional<NcFile> file;
+  problems.collect([&] { file.emplace(NcFile::open_read(path)); });
+  if (!file) return ds;
+  // A library failure outside a field read (coordinates, attributes) names the file.
+  nc_collect_read(path, "", problems, [&] {
+    read_opened(file->id(), path, task, init_time, n_frames, ds, problems);
+  });
   return ds;
 }
 
@@ -504,7 +515,8 @@ namespace gencast {
 InputGrid read_input_grid(const std::string& path) {
   NcFile file = NcFile::open_read(path);
   ProblemList problems;
-  GridMap grid = read_grid(file.id(), path, problems);
+  GridMap grid;
+  nc_collect_read(path, "", problems, [&] { grid = read_grid(file.id(), path, problems); });
   problems.throw_if_any();
   return InputGrid{std::move(grid.lat), std::move(grid.lon)};
 }
@@ -512,7 +524,8 @@ InputGrid read_input_grid(const std::string& path) {
 std::vector<int64_t> read_input_times(const std::string& path) {
   NcFile file = NcFile::open_read(path);
   ProblemList problems;
-  auto times = read_times(file.id(), path, problems);
+  std::optional<std::vector<int64_t>> times;
+  nc_collect_read(path, "time", problems, [&] { times = read_times(file.id(), path, problems); });
   problems.throw_if_any();
   if (!times) fail_input(path, "time", "readable times", "none");
   return *times;

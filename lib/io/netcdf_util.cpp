@@ -1,6 +1,7 @@
 // netCDF-C helpers and CF time arithmetic (see netcdf_util.h for the contract).
 #include "io/netcdf_util.h"
 
+#include <hdf5.h>
 #include <netcdf.h>
 
 #include <cctype>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/open_observer.h"
 
 namespace gencast {
 namespace {
@@ -139,16 +141,42 @@ bool parse_datetime_text(const std::string& text, int64_t& out_seconds) {
 
 // ---- errors and files ------------------------------------------------------
 
+namespace {
+
+// HDF5 1.10 registers an atexit cleanup that flushes and closes every file
+// still open. After a close that failed (a full disk: nc_close returns an
+// error, netCDF frees its side of the file) HDF5 keeps a dangling file ID,
+// and that cleanup segfaults in H5F__close_cb: a clean "exit 1" became exit
+// 139. We close (or discard) every file ourselves, so the cleanup has nothing
+// to do: it is switched off before anything starts the library.
+const bool g_hdf5_atexit_off = [] {
+  H5dont_atexit();
+  return true;
+}();
+
+}  // namespace
+
 void nc_check(int status, const std::string& context) {
-  if (status != NC_NOERR) throw RuntimeFailure(context + ": " + nc_strerror(status));
+  if (status != NC_NOERR) throw NcError(status, context + ": " + nc_strerror(status));
+}
+
+Problem nc_read_problem(const std::string& path, const std::string& field, const NcError& error) {
+  return Problem{path, field, "a readable NetCDF file",
+                 std::string("a read error (") + error.what() + ")",
+                 "the file is corrupt or truncated: re-download or re-export it "
+                 "(`ncdump FILE > /dev/null` reads every value)"};
 }
 
 NcFile NcFile::open_read(const std::string& path) {
+  notify_file_open(path, "NetCDF/HDF5");
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     fail_input(path, "", "an existing NetCDF file", "no such file");
   if (std::filesystem::is_directory(path, ec))
     fail_input(path, "", "a NetCDF file", "a directory");
+  // A FIFO would block nc_open until a writer comes; a device would be read forever.
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail_input(path, "", "a NetCDF file", "a special file (device, FIFO or socket)");
   int ncid = -1;
   const int status = nc_open(path.c_str(), NC_NOWRITE, &ncid);
   if (status != NC_NOERR) {

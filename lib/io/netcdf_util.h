@@ -17,16 +17,50 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace gencast {
 
-// Throws RuntimeFailure "<context>: <netCDF error text>" unless status is NC_NOERR.
+// A failure reported by the netCDF library (status code and text). A
+// RuntimeFailure (exit 1) where it happens; the readers of input and
+// statistics files turn it into an InputError naming the file, since a file
+// the library cannot read is corrupt or truncated.
+class NcError : public RuntimeFailure {
+ public:
+  NcError(int status, const std::string& message) : RuntimeFailure(message), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+// Throws NcError "<context>: <netCDF error text>" unless status is NC_NOERR.
 void nc_check(int status, const std::string& context);
+
+// The problem "`path`: `field`: expected a readable NetCDF file, found a read
+// error (<library text>)" with the corrupt-file hint.
+Problem nc_read_problem(const std::string& path, const std::string& field, const NcError& error);
+
+// Runs `read`, which reads the file `path`; a library failure (NcError) is
+// recorded as nc_read_problem(path, field) instead of propagating. False when
+// it failed.
+template <class F>
+bool nc_collect_read(const std::string& path, const std::string& field, ProblemList& problems,
+                     F&& read) {
+  try {
+    read();
+    return true;
+  } catch (const NcError& e) {
+    problems.add(nc_read_problem(path, field, e));
+    return false;
+  }
+}
 
 // Owns one open netCDF dataset; closes it on destruction.
 class NcFile {
  public:
-  // Opens read-only. InputError (naming the path) when the file does not exist
-  // or is not a NetCDF (classic or HDF5-based) file.
+  // Opens read-only. InputError (naming the path) when the file does not exist,
+  // is not a regular file or is not a NetCDF (classic or HDF5-based) file.
   static NcFile open_read(const std::string& path);
   // Creates (clobbering) a NetCDF-4 file. RuntimeFailure on failure.
   static NcFile create(const std::string& path);

@@ -1,6 +1,7 @@
 #include "io/npy.h"
 
 #include <bit>
+#include <charconv>
 #include <cstring>
 #include <regex>
 
@@ -10,6 +11,14 @@ namespace gencast::npy {
 namespace {
 
 constexpr std::string_view kMagic = "\x93NUMPY";
+// numpy writes headers of a few hundred bytes; a length field claiming more
+// than this is corruption, refused before a buffer of that size is made.
+constexpr size_t kMaxHeaderBytes = size_t{1} << 20;
+// No array of a GenCast checkpoint comes near this (the largest holds ~40 MB):
+// a declared shape beyond it is corruption, refused before any allocation.
+constexpr uint64_t kMaxArrayBytes = uint64_t{1} << 40;
+// Characters of a numpy unicode element ('<U14'): configs hold short strings.
+constexpr uint64_t kMaxUnicodeChars = uint64_t{1} << 20;
 
 uint16_t read_u16le(const char* p) {
   return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) | (static_cast<uint8_t>(p[1]) << 8));
@@ -74,25 +83,49 @@ void parse_descr(const std::string& descr, Header& h, const std::string& context
   if (code[0] == 'U') {
     h.dtype = DType::unicode;
     const std::string digits = code.substr(1);
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+    uint64_t chars = 0;
+    const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), chars);
+    if (digits.empty() || res.ec != std::errc() || res.ptr != digits.data() + digits.size() ||
+        chars > kMaxUnicodeChars)
       fail_input(context, "npy descr", expected, "'" + descr + "'");
-    h.itemsize = 4 * std::stoul(digits);
+    h.itemsize = static_cast<size_t>(4 * chars);
     return;
   }
   fail_input(context, "npy descr", expected, "unsupported dtype '" + descr + "'");
 }
 
+// The dims of "(3, 4)" etc.; the total size is checked by parse_header.
 Shape parse_shape(const std::string& text, const std::string& context) {
+  // Anything but digits, commas, spaces and parentheses is malformed.
+  if (text.find_first_not_of("0123456789, ()L") != std::string::npos)
+    fail_input(context, "npy shape", "a tuple of integers", "'" + text + "'");
   Shape shape;
   static const std::regex number(R"(\d+)");
   for (auto it = std::sregex_iterator(text.begin(), text.end(), number);
        it != std::sregex_iterator(); ++it) {
-    shape.push_back(std::stoll(it->str()));
+    const std::string digits = it->str();
+    int64_t dim = 0;
+    const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), dim);
+    if (res.ec != std::errc())
+      fail_input(context, "npy shape", "dimensions that fit in 64 bits", "'" + text + "'");
+    shape.push_back(dim);
   }
-  // Anything but digits, commas, spaces and parentheses is malformed.
-  if (text.find_first_not_of("0123456789, ()L") != std::string::npos)
-    fail_input(context, "npy shape", "a tuple of integers", "'" + text + "'");
   return shape;
+}
+
+// Refuses shapes whose data would exceed kMaxArrayBytes (overflow-safe).
+void check_data_size(const Header& h, const std::string& context) {
+  uint64_t bytes = h.itemsize;
+  for (const int64_t d : h.shape) {
+    const auto dim = static_cast<uint64_t>(d);
+    if (dim != 0 && bytes > kMaxArrayBytes / dim) {
+      fail_input(context, "npy shape", "an array of at most 1 TiB",
+                 "shape " + shape_to_string(h.shape) + " of " + std::to_string(h.itemsize) +
+                     "-byte elements",
+                 "the header is corrupt");
+    }
+    bytes *= dim;
+  }
 }
 
 }  // namespace
@@ -119,7 +152,11 @@ size_t header_size(std::string_view prefix, const std::string& context) {
   if (major == 1) return 10 + read_u16le(prefix.data() + 8);
   if (major == 2 || major == 3) {
     if (prefix.size() < 12) return 0;
-    return 12 + read_u32le(prefix.data() + 8);
+    const size_t length = read_u32le(prefix.data() + 8);
+    if (length > kMaxHeaderBytes)
+      fail_input(context, "npy header", "a header of at most 1 MiB",
+                 std::to_string(length) + " bytes", "the header length field is corrupt");
+    return 12 + length;
   }
   fail_input(context, "npy version", "1, 2 or 3", std::to_string(major));
 }
@@ -145,6 +182,7 @@ Header parse_header(std::string_view bytes, const std::string& context) {
   if (!std::regex_search(dict, m, shape_re))
     fail_input(context, "npy header", "a 'shape' entry", "'" + dict + "'");
   h.shape = parse_shape(m[1].str(), context);
+  check_data_size(h, context);
   if (h.fortran_order && h.shape.size() > 1)
     fail_input(context, "npy fortran_order", "C order (False)", "True",
                "re-save with np.ascontiguousarray");

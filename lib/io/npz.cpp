@@ -140,17 +140,44 @@ npy::Header NpzReader::read_raw(const std::string& key, std::vector<char>* raw, 
   npy::Header h = npy::parse_header(head, context(key));
 
   const size_t bytes = h.data_bytes();
-  if (st.size != total + bytes)
-    fail_input(context(key), "npy data", std::to_string(total + bytes) + " bytes for shape " +
-                                              shape_to_string(h.shape),
-               std::to_string(st.size) + " bytes");
+  check_member_size(key, h);
   if (direct && direct_bytes == bytes) {
     read_exact(direct, bytes, "npy data");
   } else {
     raw->resize(bytes);
     read_exact(raw->data(), bytes, "npy data");
   }
+  // libzip compares the member's CRC-32 when a read reaches its end: one more
+  // read gets there, so a corrupted member is an error, not silently wrong values.
+  char past_end = 0;
+  const zip_int64_t tail = zip_fread(mf.file, &past_end, 1);
+  if (tail != 0)
+    fail_input(context(key), "npy data", "data matching the member's CRC-32",
+               tail < 0 ? std::string(zip_file_strerror(mf.file)) : "more bytes than its size",
+               "the archive is corrupt: re-download it");
   return h;
+}
+
+void NpzReader::check_member_size(const std::string& key, const npy::Header& h) const {
+  auto it = index_.find(key);
+  if (it == index_.end()) fail_input(path_, key, "this member in the archive", "it is missing");
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat_index(archive_, static_cast<zip_uint64_t>(it->second), 0, &st) != 0)
+    fail_input(path_, key, "a readable member", zip_strerror(archive_));
+  const uint64_t want = h.data_offset + h.data_bytes();
+  if (st.size != want)
+    fail_input(context(key), "npy data",
+               std::to_string(want) + " bytes for shape " + shape_to_string(h.shape),
+               std::to_string(st.size) + " bytes");
+  // Deflate expands at most 1032-fold: a member claiming more than that of
+  // its compressed size (a zip bomb, or a corrupt directory) is refused
+  // before a buffer of the claimed size is made.
+  if ((st.valid & ZIP_STAT_COMP_SIZE) && st.size > 1032 * st.comp_size + 4096)
+    fail_input(context(key), "npy data",
+               "at most 1032 bytes per compressed byte (" + std::to_string(st.comp_size) +
+                   " compressed)",
+               std::to_string(st.size) + " bytes claimed", "the archive is corrupt");
 }
 
 npy::Header NpzReader::header(const std::string& key) const {
@@ -176,6 +203,7 @@ ArrayF NpzReader::read_f32(const std::string& key) const {
   const npy::Header h = header(key);
   if (h.dtype == npy::DType::unicode)
     fail_input(context(key), "dtype", "a numeric array", "a string");
+  check_member_size(key, h);  // before the allocation
   ArrayF out(h.shape);
   std::vector<char> raw;
   read_raw(key, &raw, h.dtype == npy::DType::f32 ? out.ptr() : nullptr,

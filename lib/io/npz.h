@@ -50,6 +50,9 @@ class NpzReader {
   npy::Header read_raw(const std::string& key, std::vector<char>* raw, void* direct,
                        size_t direct_bytes) const;
   std::string context(const std::string& key) const { return path_ + " [" + key + "]"; }
+  // InputError unless the member's stored size matches header `h` (checked
+  // before any buffer of the header's size is allocated).
+  void check_member_size(const std::string& key, const npy::Header& h) const;
   npy::Header scalar_header(const std::string& key) const;
 
   std::string path_;

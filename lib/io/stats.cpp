@@ -14,9 +14,81 @@
 namespace gencast {
 namespace {
 
+// Reads the needed variables of the open statistics file `ncid` into `out`,
+// recording every problem. `positive`: the values are scales and must be > 0.
+void read_stats_values(int ncid, const std::string& path, const std::vector<std::string>& needed,
+                       const TaskConfig& task, bool positive, ProblemList& problems,
+                       std::map<std::string, std::vector<float>>& out) {
+  std::vector<std::string> missing;
+  for (const auto& name : needed)
+    if (!nc_find_var(ncid, name)) missing.push_back(name);
+  if (!missing.empty())
+    problems.add(path, join(missing), "a statistic for every input, forcing and target variable",
+                 "missing", "use the statistics files shipped with the checkpoint");
 
-// Reads the needed variables of one statistics file into `out`, recording
-// every problem. `positive`: the values are scales and must be > 0.
+  // Map task levels to positions along the file's level axis.
+  std::vector<int> level_pos;
+  bool levels_ok = true;
+  const bool any_levels = std::any_of(needed.begin(), needed.end(), has_levels);
+  if (any_levels) {
+    auto level_var = nc_find_var(ncid, "level");
+    if (!level_var || level_var->dims != std::vector<std::string>{"level"}) {
+      problems.add(path, "level", "a 1-D level coordinate (hPa) over the dimension level",
+                   level_var ? "dims " + level_var->dims_string() : "missing");
+      levels_ok = false;
+    } else {
+      const std::vector<double> file_levels = nc_read_all_f64(*level_var);
+      std::vector<int64_t> absent;
+      for (int64_t want : task.pressure_levels) {
+        int pos = -1;
+        for (size_t i = 0; i < file_levels.size(); ++i)
+          if (std::fabs(file_levels[i] - static_cast<double>(want)) < 1e-6)
+            pos = static_cast<int>(i);
+        if (pos < 0) absent.push_back(want);
+        level_pos.push_back(pos);
+      }
+      if (!absent.empty()) {
+        problems.add(path, "level",
+                     "all task pressure levels (" + join_numbers(task.pressure_levels) + ")",
+                     "missing " + join_numbers(absent));
+        levels_ok = false;
+      }
+    }
+  }
+
+  for (const auto& name : needed) {
+    auto var = nc_find_var(ncid, name);
+    if (!var) continue;
+    std::vector<float> values;
+    if (has_levels(name)) {
+      if (var->dims != std::vector<std::string>{"level"}) {
+        problems.add(path, name, "dims (level)", "dims " + var->dims_string());
+        continue;
+      }
+      if (!levels_ok) continue;
+      std::vector<float> all;
+      if (!nc_collect_read(path, name, problems, [&] { all = nc_read_all_f32(*var); })) continue;
+      for (int pos : level_pos) values.push_back(all[static_cast<size_t>(pos)]);
+    } else {
+      if (var->numel() != 1) {
+        problems.add(path, name, "a scalar", "dims " + var->dims_string());
+        continue;
+      }
+      if (!nc_collect_read(path, name, problems, [&] { values = nc_read_all_f32(*var); })) continue;
+    }
+    size_t bad = 0;
+    for (float v : values)
+      if (!std::isfinite(v) || (positive && !(v > 0.0f))) ++bad;
+    if (bad > 0) {
+      problems.add(path, name, positive ? "finite values > 0" : "finite values",
+                   std::to_string(bad) + " invalid value(s)");
+      continue;
+    }
+    out[name] = std::move(values);
+  }
+}
+
+// Reads one statistics file (see read_stats_values), recording every problem.
 void read_stats_file(const std::string& path, const std::vector<std::string>& needed,
                      const TaskConfig& task, bool positive, ProblemList& problems,
                      std::map<std::string, std::vector<float>>& out) {
@@ -24,73 +96,10 @@ void read_stats_file(const std::string& path, const std::vector<std::string>& ne
   ProblemList local;
   local.collect([&] {
     NcFile file = NcFile::open_read(path);
-    const int ncid = file.id();
-
-    std::vector<std::string> missing;
-    for (const auto& name : needed)
-      if (!nc_find_var(ncid, name)) missing.push_back(name);
-    if (!missing.empty())
-      local.add(path, join(missing), "a statistic for every input, forcing and target variable",
-                "missing", "use the statistics files shipped with the checkpoint");
-
-    // Map task levels to positions along the file's level axis.
-    std::vector<int> level_pos;
-    bool levels_ok = true;
-    const bool any_levels = std::any_of(needed.begin(), needed.end(), has_levels);
-    if (any_levels) {
-      auto level_var = nc_find_var(ncid, "level");
-      if (!level_var || level_var->dims.size() != 1) {
-        local.add(path, "level", "a 1-D level coordinate (hPa)",
-                  level_var ? "dims " + level_var->dims_string() : "missing");
-        levels_ok = false;
-      } else {
-        const std::vector<double> file_levels = nc_read_all_f64(*level_var);
-        std::vector<int64_t> absent;
-        for (int64_t want : task.pressure_levels) {
-          int pos = -1;
-          for (size_t i = 0; i < file_levels.size(); ++i)
-            if (std::fabs(file_levels[i] - static_cast<double>(want)) < 1e-6)
-              pos = static_cast<int>(i);
-          if (pos < 0) absent.push_back(want);
-          level_pos.push_back(pos);
-        }
-        if (!absent.empty()) {
-          local.add(path, "level", "all task pressure levels (" +
-                    join_numbers(task.pressure_levels) + ")", "missing " + join_numbers(absent));
-          levels_ok = false;
-        }
-      }
-    }
-
-    for (const auto& name : needed) {
-      auto var = nc_find_var(ncid, name);
-      if (!var) continue;
-      std::vector<float> values;
-      if (has_levels(name)) {
-        if (var->dims != std::vector<std::string>{"level"}) {
-          local.add(path, name, "dims (level)", "dims " + var->dims_string());
-          continue;
-        }
-        if (!levels_ok) continue;
-        const std::vector<float> all = nc_read_all_f32(*var);
-        for (int pos : level_pos) values.push_back(all[static_cast<size_t>(pos)]);
-      } else {
-        if (var->numel() != 1) {
-          local.add(path, name, "a scalar", "dims " + var->dims_string());
-          continue;
-        }
-        values = nc_read_all_f32(*var);
-      }
-      size_t bad = 0;
-      for (float v : values)
-        if (!std::isfinite(v) || (positive && !(v > 0.0f))) ++bad;
-      if (bad > 0) {
-        local.add(path, name, positive ? "finite values > 0" : "finite values",
-                  std::to_string(bad) + " invalid value(s)");
-        continue;
-      }
-      out[name] = std::move(values);
-    }
+    // A library failure (a corrupt file) names the file; reads of values name the variable.
+    nc_collect_read(path, "", local, [&] {
+      read_stats_values(file.id(), path, needed, task, positive, local, out);
+    });
   });
   for (const auto& p : local.problems()) problems.add(p);
 }

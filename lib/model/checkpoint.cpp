@@ -70,7 +70,8 @@ Checkpoint load_checkpoint(const std::string& path) {
 }
 
 CheckpointSummary summarize_checkpoint(const std::string& path,
-                                       const std::string& requested_attention) {
+                                       const std::string& requested_attention,
+                                       bool check_values) {
   NpzReader reader(path);
   CheckpointSummary s;
   s.path = path;
@@ -91,6 +92,10 @@ CheckpointSummary summarize_checkpoint(const std::string& path,
       s.expected_values += shape_numel(shape);
     }
     for (auto& p : param_tree_problems(headers, s.config, path)) s.problems.push_back(std::move(p));
+  }
+  if (check_values) {
+    for (auto& p : check_param_values(reader, headers)) s.problems.push_back(std::move(p));
+    s.values_checked = true;
   }
   // An invalid --attention is a usage error, reported even for a bad checkpoint.
   try {

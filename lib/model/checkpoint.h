@@ -50,13 +50,17 @@ struct CheckpointSummary {
   int64_t expected_arrays = 0, expected_values = 0;  // from the schema, when checked
   std::vector<Problem> problems;          // config problems, then parameter-tree problems
   std::optional<AttentionChoice> attention;  // absent when the config's attention is unknown
+  bool values_checked = false;            // every parameter value was read and checked finite
   bool ok() const { return problems.empty(); }
 };
 
 // Throws InputError only when the archive or its config keys cannot be read;
 // everything else (invalid values, parameter mismatches) lands in `problems`.
 // `requested_attention` is the --attention value (see resolve_attention).
+// `check_values`: also read every parameter once and report NaN/inf values
+// (what loading the checkpoint would refuse); costs a read of the whole file.
 CheckpointSummary summarize_checkpoint(const std::string& path,
-                                       const std::string& requested_attention);
+                                       const std::string& requested_attention,
+                                       bool check_values = false);
 
 }  // namespace gencast

@@ -11,6 +11,14 @@
 namespace gencast {
 namespace {
 
+// Upper bounds of the network's sizes and counts (see Checker::within).
+constexpr int64_t kMaxWidth = 65536;   // latent_size, d_model, ffw_hidden, MLP sizes
+constexpr int64_t kMaxLayers = 1024;   // transformer blocks
+constexpr int64_t kMaxHiddenLayers = 64;
+constexpr int64_t kMaxKHop = 64;
+constexpr int64_t kMaxFrequencies = 4096;
+constexpr int64_t kMaxNoiseLevels = 10000;  // as the run spec's sampler.num_noise_levels
+
 
 std::string quoted_list(const std::vector<std::string>& values) {
   std::string out;
@@ -36,8 +44,13 @@ struct Checker {
     problems.push_back(Problem{file, std::move(field), std::move(expected), std::move(found),
                                std::move(hint)});
   }
-  void at_least(const std::string& field, int64_t value, int64_t minimum) {
-    if (value < minimum) add(field, "an integer >= " + std::to_string(minimum), std::to_string(value));
+  // A size or count with an upper bound far above any GenCast network (the
+  // official ones use 512, 2048, 16 layers): a corrupt value is reported
+  // instead of making the parameter schema loop or its sizes overflow.
+  void within(const std::string& field, int64_t value, int64_t minimum, int64_t maximum) {
+    if (value < minimum || value > maximum)
+      add(field, "an integer from " + std::to_string(minimum) + " to " + std::to_string(maximum),
+          std::to_string(value));
   }
   void positive(const std::string& field, double value) {
     if (!(value > 0) || !std::isfinite(value)) add(field, "a finite number > 0", number(value));
@@ -80,11 +93,11 @@ void check_task(Checker& c, const TaskConfig& task) {
 
 void check_transformer(Checker& c, const SparseTransformerConfig& st, int64_t latent_size) {
   const std::string k = kTransformerConfigKey;
-  c.at_least(k + "attention_k_hop", st.attention_k_hop, 1);
-  c.at_least(k + "num_layers", st.num_layers, 1);
-  c.at_least(k + "num_heads", st.num_heads, 1);
-  c.at_least(k + "d_model", st.d_model, 1);
-  c.at_least(k + "ffw_hidden", st.ffw_hidden, 1);
+  c.within(k + "attention_k_hop", st.attention_k_hop, 1, kMaxKHop);
+  c.within(k + "num_layers", st.num_layers, 1, kMaxLayers);
+  c.within(k + "num_heads", st.num_heads, 1, kMaxWidth);
+  c.within(k + "d_model", st.d_model, 1, kMaxWidth);
+  c.within(k + "ffw_hidden", st.ffw_hidden, 1, kMaxWidth);
   if (st.num_heads >= 1 && st.d_model >= 1 && st.d_model % st.num_heads != 0)
     c.add(k + "d_model", "a multiple of num_heads (" + std::to_string(st.num_heads) + ")",
           std::to_string(st.d_model));
@@ -102,8 +115,8 @@ void check_denoiser(Checker& c, const ModelConfig& config) {
   const std::string k = kDenoiserConfigKey;
   if (d.mesh_size < 0 || d.mesh_size > 7)
     c.add(k + "mesh_size", "an icosahedral refinement level in 0..7", std::to_string(d.mesh_size));
-  c.at_least(k + "latent_size", d.latent_size, 1);
-  c.at_least(k + "hidden_layers", d.hidden_layers, 0);
+  c.within(k + "latent_size", d.latent_size, 1, kMaxWidth);
+  c.within(k + "hidden_layers", d.hidden_layers, 0, kMaxHiddenLayers);
   c.positive(k + "radius_query_fraction_edge_length", d.radius_query_fraction_edge_length);
   if (d.grid2mesh_aggregate_normalization)
     c.positive(k + "grid2mesh_aggregate_normalization", *d.grid2mesh_aggregate_normalization);
@@ -127,7 +140,7 @@ void check_denoiser(Checker& c, const ModelConfig& config) {
 
 void check_sampler(Checker& c, const SamplerConfig& s) {
   const std::string k = kSamplerConfigKey;
-  c.at_least(k + "num_noise_levels", s.num_noise_levels, 1);
+  c.within(k + "num_noise_levels", s.num_noise_levels, 1, kMaxNoiseLevels);
   c.positive(k + "min_noise_level", s.min_noise_level);
   c.positive(k + "max_noise_level", s.max_noise_level);
   if (s.max_noise_level > 0 && s.min_noise_level > 0 && !(s.max_noise_level > s.min_noise_level))
@@ -149,10 +162,10 @@ void check_sampler(Checker& c, const SamplerConfig& s) {
 void check_noise_encoder(Checker& c, const NoiseEncoderConfig& e) {
   const std::string k = kNoiseEncoderConfigKey;
   c.positive(k + "base_period", e.base_period);
-  c.at_least(k + "num_frequencies", e.num_frequencies, 1);
+  c.within(k + "num_frequencies", e.num_frequencies, 1, kMaxFrequencies);
   if (e.output_sizes.empty()) c.add(k + "output_sizes:0", "at least one MLP layer size", "none");
   for (size_t i = 0; i < e.output_sizes.size(); ++i)
-    c.at_least(k + "output_sizes:" + std::to_string(i), e.output_sizes[i], 1);
+    c.within(k + "output_sizes:" + std::to_string(i), e.output_sizes[i], 1, kMaxWidth);
 }
 
 }  // namespace

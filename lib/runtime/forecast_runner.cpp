@@ -16,6 +16,7 @@
 #include "model/checkpoint.h"
 #include "runtime/async_writer.h"
 #include "runtime/device_choice.h"
+#include "runtime/input_probes.h"
 #include "runtime/interrupt.h"
 #include "runtime/member_scheduler.h"
 #include "runtime/member_worker.h"
@@ -89,10 +90,17 @@ RunCheck check_run(const RunSpec& spec) {
     check.problems = problems.problems();
     return check;
   }
+  // The NetCDF files are checked in child processes (a corrupt file may crash
+  // the library), running while the checkpoint is read.
+  RunInputProbes probes(spec);
+  plan.emplace_back("file probe", probes.enabled() ? "statistics and input checked in a child "
+                                                     "process first"
+                                                   : "off (runtime.probe_inputs: false)");
 
   // Checkpoint (configs and parameter shapes, no parameter data).
-  const CheckpointSummary ck = summarize_checkpoint(spec.model.checkpoint,
-                                                    attention_mode_name(spec.model.attention));
+  // Values too: NaN/inf weights would otherwise pass here and fail the forecast.
+  const CheckpointSummary ck = summarize_checkpoint(
+      spec.model.checkpoint, attention_mode_name(spec.model.attention), /*check_values=*/true);
   for (const auto& p : ck.problems) problems.add(p);
   const ModelConfig& config = ck.config;
   const std::string first_line = config.description.substr(0, config.description.find('\n'));
@@ -104,22 +112,29 @@ RunCheck check_run(const RunSpec& spec) {
     plan.emplace_back("GPU patch", ck.attention->patched ? ck.attention->patch_line
                                                          : "none needed");
   }
+  // Sizes from an invalid config (already reported) may be absurd: nothing
+  // below builds a schedule or a memory plan from them.
+  const bool config_valid = ck.schema_checked;
   SamplerConfig sampler;
   int64_t calls_per_step = 0;
-  problems.collect([&] {
-    sampler = merge_sampler_config(config.sampler, spec);
-    const SamplerSchedule schedule = make_schedule(sampler, spec.source);
-    calls_per_step = denoiser_calls_per_step(schedule);
-    plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
-                                     std::to_string(denoiser_calls_per_step(schedule)) +
-                                     " denoiser calls per 12 h step, churn " +
-                                     std::to_string(sampler.stochastic_churn_rate));
-  });
+  if (config_valid) {
+    problems.collect([&] {
+      sampler = merge_sampler_config(config.sampler, spec);
+      const SamplerSchedule schedule = make_schedule(sampler, spec.source);
+      calls_per_step = denoiser_calls_per_step(schedule);
+      plan.emplace_back("sampler", std::to_string(schedule.steps()) + " noise levels, " +
+                                       std::to_string(denoiser_calls_per_step(schedule)) +
+                                       " denoiser calls per 12 h step, churn " +
+                                       std::to_string(sampler.stochastic_churn_rate));
+    });
+  }
 
-  problems.collect([&] { check_stats(spec.model.stats_dir, config.task, problems); });
+  if (probes.enabled()) probes.wait_stats(problems);
+  else problems.collect([&] { check_stats(spec.model.stats_dir, config.task, problems); });
   const std::string init = init_time_text(spec);
   const size_t before_input = problems.size();
-  problems.collect([&] { check_initial_conditions(spec.input.paths(), config.task, init, problems); });
+  if (probes.enabled()) probes.wait_input(problems);
+  else problems.collect([&] { check_initial_conditions(spec.input.paths(), config.task, init, problems); });
   int64_t n_lat = 0, n_lon = 0;
   if (problems.size() == before_input) {
     problems.collect([&] {
@@ -166,7 +181,7 @@ RunCheck check_run(const RunSpec& spec) {
                                       precision_name(spec.model.precision) +
                                       (workers > 1 ? ", " + std::to_string(workers) + " workers"
                                                    : std::string()));
-      if (n_lat <= 0) continue;
+      if (n_lat <= 0 || !config_valid) continue;
       const MemoryEstimate one =
           estimate_forecast_memory(config, n_lat, n_lon, spec.model.precision, kDefaultChunkRows);
       if (batch == kBatchAuto) {
@@ -204,11 +219,23 @@ ForecastResult run_forecast(const RunSpec& spec, const std::string& command_line
     // refused before the checkpoint is even read.
     ProblemList problems;
     check_spec_paths(spec, problems);
+    if (problems.empty()) check_sink_path(spec.output.format, spec.output.path, problems);
     problems.throw_if_any();
   }
   // The output's lock and what an interrupted run left, before any work.
   OutputSession session(spec);
   const auto t0 = std::chrono::steady_clock::now();
+  // The NetCDF files are checked in child processes before this process
+  // reads them (a corrupt file may crash the library).
+  {
+    RunInputProbes probes(spec);
+    if (probes.enabled()) {
+      ProblemList problems;
+      probes.wait_stats(problems);
+      probes.wait_input(problems);
+      problems.throw_if_any();
+    }
+  }
   const InputGrid grid = read_initial_grid(spec.input.paths());
   const auto n_lat = static_cast<int64_t>(grid.lat.size());
   const auto n_lon = static_cast<int64_t>(grid.lon.size());

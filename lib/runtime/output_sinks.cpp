@@ -13,6 +13,13 @@ void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
   }
 }
 
+void check_sink_path(OutputFormat format, const std::string& path, ProblemList& problems) {
+  switch (format) {
+    case OutputFormat::netcdf:
+    case OutputFormat::grib: return check_output_path(path, problems);  // both sinks use it
+  }
+}
+
 std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOutputSpec spec) {
   switch (format) {
     case OutputFormat::netcdf: return std::make_unique<NetcdfForecastWriter>(std::move(spec));

@@ -16,6 +16,10 @@ namespace gencast {
 void check_sink_options(OutputFormat format, const ForecastOutputSpec& spec,
                         const std::vector<std::string>& target_variables, ProblemList& problems);
 
+// Problems with only the output path for `format` (the folder exists and
+// files of that name can be created there), checkable before the model loads.
+void check_sink_path(OutputFormat format, const std::string& path, ProblemList& problems);
+
 // A new sink writing `spec` in `format` (creates its temporary file).
 std::unique_ptr<ForecastSink> make_forecast_sink(OutputFormat format, ForecastOutputSpec spec);
 

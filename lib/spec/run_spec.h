@@ -125,6 +125,11 @@ struct RuntimeSection {
   // Cache the edge embeddings on the device (faster, more memory): auto = when
   // the cache takes at most a quarter of the device's free memory.
   EdgeCache edge_cache = EdgeCache::automatic;
+  // Check the NetCDF statistics and input files in a child process (same
+  // reads, a time limit) before this process reads them, so that a corrupt
+  // file that crashes or hangs the NetCDF/HDF5 library becomes an input error
+  // (io/file_probe.h). false: trusted files, read directly.
+  bool probe_inputs = true;
   bool operator==(const RuntimeSection&) const = default;
 };
 

@@ -253,6 +253,15 @@ class SpecParser {
     return v;
   }
 
+  void boolean(const std::string& path, const YAML::Node& node, bool& dst) {
+    if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false")) {
+      dst = node.Scalar() == "true";
+      given(path, node);
+    } else {
+      invalid(path, node, "true or false");
+    }
+  }
+
   template <class T, class Parse>
   void choice(const std::string& path, const YAML::Node& node, T& dst, Parse parse_value,
               const std::string& expected) {
@@ -480,12 +489,7 @@ class SpecParser {
          }},
         {"variables", [&](const std::string& p, const YAML::Node& n) { variables(p, n); }},
         {"overwrite", [&](const std::string& p, const YAML::Node& n) {
-           if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
-             o.overwrite = n.Scalar() == "true";
-             given(p, n);
-           } else {
-             invalid(p, n, "true or false");
-           }
+           boolean(p, n, o.overwrite);
          }},
         {"plot", [&](const std::string& p, const YAML::Node& n) {
            if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
@@ -560,6 +564,9 @@ class SpecParser {
         {"devices", [&](const std::string& p, const YAML::Node& n) { devices(p, n); }},
         {"batch", [&](const std::string& p, const YAML::Node& n) {
            choice(p, n, r.batch, parse_batch, kBatchChoices);
+         }},
+        {"probe_inputs", [&](const std::string& p, const YAML::Node& n) {
+           boolean(p, n, r.probe_inputs);
          }},
     });
   }

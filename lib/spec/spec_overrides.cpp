@@ -107,6 +107,10 @@ class OverrideApplier {
       spec.output.resume = true;
       set("output.resume", "--resume");
     }
+    if (o.no_probe) {
+      spec.runtime.probe_inputs = false;
+      set("runtime.probe_inputs", "--no-probe");
+    }
     if (o.compression) {
       if (*o.compression < 0 || *o.compression > 9) {
         problem("--compression", "a zlib level from 0 to 9", std::to_string(*o.compression));
@@ -233,7 +237,8 @@ bool SpecOverrides::empty() const {
   return !checkpoint && !stats_dir && !input && !init_time && !output && !steps && !lead_time &&
          !members && !member_ids && !seed && !device && !devices && !batch && !precision && !attention && !layout &&
          !edge_cache && !format && !grib_packing && !variables && !compression && !keep_bits &&
-         !overwrite && !plot && !resume;
+         !overwrite && !plot && !resume &&
+         !no_probe;
 }
 
 void apply_overrides(SpecDraft& draft, const SpecOverrides& overrides,

@@ -42,6 +42,7 @@ struct SpecOverrides {
   bool overwrite = false;                  // --overwrite
   bool plot = false;                       // --plot
   bool resume = false;                     // --resume
+  bool no_probe = false;                   // --no-probe (runtime.probe_inputs: false)
 
   bool empty() const;
 };

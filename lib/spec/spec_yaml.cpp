@@ -131,6 +131,7 @@ std::string to_yaml(const RunSpec& spec) {
   }
   out << YAML::Key << "edge_cache" << YAML::Value << edge_cache_name(spec.runtime.edge_cache);
   out << YAML::Key << "batch" << YAML::Value << batch_name(spec.runtime.batch);
+  out << YAML::Key << "probe_inputs" << YAML::Value << spec.runtime.probe_inputs;
   out << YAML::EndMap;
 
   out << YAML::EndMap;

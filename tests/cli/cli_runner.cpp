@@ -27,14 +27,19 @@ std::string shell_quote(const std::string& s) {
 }
 
 CliResult run_gencast(const std::string& args, const std::string& cwd) {
+  std::string cmd;
+  if (!cwd.empty()) cmd = "cd " + shell_quote(cwd) + " && ";
+  return run_shell(cmd + shell_quote(GENCAST_RUN_BINARY) + " " + args);
+}
+
+CliResult run_shell(const std::string& command) {
   namespace fs = std::filesystem;
   std::random_device rd;
   const fs::path tmp = fs::temp_directory_path() / ("gencast_cli_" + std::to_string(rd()));
   fs::create_directories(tmp);
-  std::string cmd;
-  if (!cwd.empty()) cmd = "cd " + shell_quote(cwd) + " && ";
-  cmd += shell_quote(GENCAST_RUN_BINARY) + " " + args + " >" + shell_quote((tmp / "out").string()) +
-         " 2>" + shell_quote((tmp / "err").string());
+  // A subshell, so that a command's own redirections and `exec` stay inside.
+  const std::string cmd = "( " + command + " ) >" + shell_quote((tmp / "out").string()) + " 2>" +
+                          shell_quote((tmp / "err").string());
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -17,6 +17,11 @@ struct CliResult {
 // = the test's working directory.
 CliResult run_gencast(const std::string& args, const std::string& cwd = {});
 
+// Runs a whole shell command line (e.g. "VAR=1 'binary' args", or with
+// ulimit/trap in front) and captures its exit code, stdout and stderr. A
+// command killed by a signal has exit_code 128 + the signal (the shell's).
+CliResult run_shell(const std::string& command);
+
 // Single-quotes a string for the shell.
 std::string shell_quote(const std::string& s);
 

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include <cctype>
+#include <cstring>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/bad_input_files.h"
 #include "model/checkpoint.h"
 #include "model/random_checkpoint.h"
 
@@ -262,4 +265,30 @@ TEST_CASE("inspect exits 2 on bad input, naming file and field", "[checkpoint]")
     CHECK(JsonCheck(j.out).document());
     CHECK(contains(j.out, R"("ok":false)"));
   }
+}
+
+TEST_CASE("inspect --values reads every parameter and reports NaN/inf", "[cli][inspect]") {
+  TempDir dir;
+  const std::string bad = dir.file("nan.npz");
+  bool poisoned = false;
+  gencast::testing::rewrite_npz(kTiny, bad, [&](std::string& name, std::string& bytes) {
+    if (!poisoned && name.rfind("params:", 0) == 0) {
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::memcpy(bytes.data() + gencast::testing::npy_data_offset(bytes), &nan, sizeof nan);
+      poisoned = true;
+    }
+    return true;
+  });
+  REQUIRE(poisoned);
+  // Headers only (the default): the NaN is not seen, as documented.
+  RunResult r = run_inspect(dir, "'" + bad + "'");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("values       not read") != std::string::npos);
+  r = run_inspect(dir, "'" + bad + "' --values");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("expected finite values, found 1 NaN/inf") != std::string::npos);
+  r = run_inspect(dir, "'" + kTiny + "' --values --json");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\"values_checked\":true") != std::string::npos);
 }

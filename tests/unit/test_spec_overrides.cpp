@@ -217,3 +217,16 @@ TEST_CASE("an output that is one of the run's inputs is refused", "[spec][safety
   fine.output = "/data/cfg/in-forecast.nc";
   CHECK(resolve_with(kFile, fine, "/data/cfg", "/c").output.path == "/data/cfg/in-forecast.nc");
 }
+
+TEST_CASE("runtime.probe_inputs: on by default, off from the file or --no-probe", "[spec][probe]") {
+  CHECK(resolve_with(kFile, SpecOverrides{}, "/data/cfg", "/home/user").runtime.probe_inputs);
+  const std::string off = kFile + "  probe_inputs: false\n";
+  CHECK_FALSE(resolve_with(off, SpecOverrides{}, "/data/cfg", "/home/user").runtime.probe_inputs);
+  SpecOverrides o;
+  o.no_probe = true;
+  CHECK_FALSE(o.empty());
+  CHECK_FALSE(resolve_with(kFile, o, "/data/cfg", "/home/user").runtime.probe_inputs);
+  CHECK_THROWS_WITH(resolve_with(kFile + "  probe_inputs: sometimes\n", SpecOverrides{}, "/data/cfg",
+                                 "/home/user"),
+                    Catch::Contains("runtime.probe_inputs (line 20, column 17): expected true or false"));
+}

@@ -33,6 +33,7 @@ TEST_CASE("to_yaml round-trips a spec with every field set", "[spec]") {
   REQUIRE(spec.output.keep_bits == 10);
   REQUIRE(spec.output.resume);
   REQUIRE(fs::path(spec.model.checkpoint).filename() == "GenCast 1p0deg <2019.npz");
+  REQUIRE_FALSE(spec.runtime.probe_inputs);
   const RunSpec back = round_trip(spec);
   INFO(to_yaml(spec));
   CHECK(back.model == spec.model);
