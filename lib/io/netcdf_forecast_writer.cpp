@@ -777,8 +777,12 @@ void NetcdfForecastWriter::write_step(int member_index, int lead_index, const fl
   for (size_t t = 0; t < n_targets; ++t) {
     const ChannelTarget& target = targets_[t];
     const auto* bytes = reinterpret_cast<const uint8_t*>(scratch_.data() + t * n_grid);
-    h5_->write_chunk(target.dataset, chunk_offset(target, member_index, lead_index),
-                     stored_[t].filter_mask, bytes, stored_[t].size);
+    try {
+      h5_->write_chunk(target.dataset, chunk_offset(target, member_index, lead_index),
+                       stored_[t].filter_mask, bytes, stored_[t].size);
+    } catch (const RuntimeFailure& e) {
+      throw RuntimeFailure(std::string(e.what()) + space_note(temp_path_));
+    }
     timings_.stored_bytes += static_cast<int64_t>(stored_[t].size);
   }
   timings_.store += seconds_since(t0);
@@ -822,7 +826,11 @@ void NetcdfForecastWriter::encode_targets(int64_t begin, int64_t end) {
 
 void NetcdfForecastWriter::flush() {
   if (closed_ || !h5_) throw std::logic_error("NetcdfForecastWriter::flush after close()");
-  h5_->flush();
+  try {
+    h5_->flush();
+  } catch (const RuntimeFailure& e) {
+    throw RuntimeFailure(std::string(e.what()) + space_note(temp_path_));
+  }
 }
 
 void NetcdfForecastWriter::suspend() {
