@@ -621,7 +621,13 @@ TEST_CASE("bad inputs: SIGINT, SIGTERM, SIGHUP, SIGQUIT while stepping stop clea
     INFO(text);
     CHECK(text.find("rc=1") != std::string::npos);
     CHECK(text.find(std::string("interrupted by SIG") + sig) != std::string::npos);
-    CHECK(folder_snapshot(dir.file("out")).empty());
+    // No final output; what is left is the resumable partial (issue 12's
+    // contract: a stopped run keeps its saved steps for --resume) and its lock.
+    CHECK(text.find("rerun with --resume") != std::string::npos);
+    for (const auto& [name, hash] : folder_snapshot(dir.file("out"))) {
+      INFO(name);
+      CHECK((name.rfind("forecast.nc.partial", 0) == 0 || name == "forecast.nc.lock"));
+    }
     CHECK(folder_snapshot(kFixtureDir) == inputs_before);
   }
 }
