@@ -131,15 +131,7 @@ void check_grib_output_options(const ForecastOutputSpec& spec,
                                const std::vector<std::string>& target_variables,
                                ProblemList& problems) {
   check_output_path(spec.path, problems);
-  for (const auto& name : spec.variables) {
-    if (std::find(target_variables.begin(), target_variables.end(), name) ==
-        target_variables.end()) {
-      problems.add(spec.spec_file, "output.variables",
-                   "target variables among: " + join(target_variables, ", "),
-                   "unknown variable '" + name + "'",
-                   "leave output.variables empty to write every target variable");
-    }
-  }
+  check_output_variables(spec, target_variables, problems);
   for (const auto& name : target_variables) {
     if (selected(spec, name) && !find_grib_param(name))
       problems.add(spec.spec_file, "output.format",

@@ -285,9 +285,9 @@ void check_output_path(const std::string& path, ProblemList& problems) {
   fs::remove(probe, ec);
 }
 
-void check_output_options(const ForecastOutputSpec& spec,
-                          const std::vector<std::string>& target_variables, ProblemList& problems) {
-  check_output_path(spec.path, problems);
+void check_output_variables(const ForecastOutputSpec& spec,
+                            const std::vector<std::string>& target_variables,
+                            ProblemList& problems) {
   for (const auto& name : spec.variables) {
     if (std::find(target_variables.begin(), target_variables.end(), name) ==
         target_variables.end()) {
@@ -297,6 +297,12 @@ void check_output_options(const ForecastOutputSpec& spec,
                    "leave output.variables empty to write every target variable");
     }
   }
+}
+
+void check_output_options(const ForecastOutputSpec& spec,
+                          const std::vector<std::string>& target_variables, ProblemList& problems) {
+  check_output_path(spec.path, problems);
+  check_output_variables(spec, target_variables, problems);
   if (spec.compression < 0 || spec.compression > 9) {
     problems.add(spec.spec_file, "output.compression", "a zlib level from 0 (off) to 9",
                  std::to_string(spec.compression), "1 is fast and already saves most space");

@@ -47,6 +47,12 @@ namespace gencast {
 // that read-only mounts are caught even when running as root.
 void check_output_path(const std::string& path, ProblemList& problems);
 
+// `output.variables` names only target variables (the message lists the valid
+// names). Shared by every sink's option check.
+void check_output_variables(const ForecastOutputSpec& spec,
+                            const std::vector<std::string>& target_variables,
+                            ProblemList& problems);
+
 // Every user-facing option problem: the path (as above), `variables` not in
 // `target_variables` (the message lists the valid names), compression outside
 // 0-9, keep_bits outside 0-23, an ensemble_dim that is not a valid name or

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "devices/device_factory.h"
 #include "model/checkpoint.h"
 #include "model/param_schema.h"
@@ -245,16 +246,8 @@ std::string bench_json(const BenchResult& r) {
 
 std::string bench_table(const BenchResult& r) {
   std::ostringstream o;
-  char line[256];
-  auto row = [&](const char* key, const std::string& value) {
-    std::snprintf(line, sizeof line, "  %-30s %s\n", key, value.c_str());
-    o << line;
-  };
-  auto num = [](const char* fmt, double v) {
-    char b[64];
-    std::snprintf(b, sizeof b, fmt, v);
-    return std::string(b);
-  };
+  auto row = [&o](const char* key, const std::string& value) { o << table_row(key, value); };
+  const auto num = format_number;
   row("model", r.model + " (" + std::to_string(r.parameters) + " parameters)");
   row("grid", r.grid + ": " + std::to_string(r.n_grid) + " grid nodes, " +
                   std::to_string(r.n_mesh) + " mesh nodes");

@@ -24,6 +24,7 @@
 #include "io/netcdf_input.h"
 #include "io/netcdf_util.h"
 #include "numerics/philox.h"
+#include "core/text.h"
 #include "runtime/bench.h"
 
 namespace gencast {
@@ -356,16 +357,8 @@ std::string writer_bench_json(const WriterBenchResult& r) {
 
 std::string writer_bench_table(const WriterBenchResult& r) {
   std::ostringstream o;
-  char line[256];
-  auto row = [&](const char* key, const std::string& value) {
-    std::snprintf(line, sizeof line, "  %-30s %s\n", key, value.c_str());
-    o << line;
-  };
-  auto num = [](const char* fmt, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, fmt, v);
-    return std::string(buf);
-  };
+  auto row = [&o](const char* key, const std::string& value) { o << table_row(key, value); };
+  const auto num = format_number;
   const double stored_per_step = r.stored_bytes / r.steps;
   o << "gencast-run bench --writer\n";
   row("grid", r.grid + " (" + std::to_string(r.n_lat) + " x " + std::to_string(r.n_lon) + "), " +
