@@ -104,6 +104,16 @@ ForecastReader::ForecastReader(const std::string& path) : file_(NcFile::open_rea
       channel_vars_.push_back(*v);
     }
   }
+  // The zlib level the data was written with (0 = none), so that a merge
+  // keeps it by default.
+  s.compression = 0;
+  if (!channel_vars_.empty()) {
+    int shuffle = 0, deflate = 0, level = 0;
+    const NcVarInfo& first = channel_vars_.front();
+    nc_check(nc_inq_var_deflate(first.ncid, first.varid, &shuffle, &deflate, &level),
+             path + ": reading the compression of " + first.name);
+    if (deflate) s.compression = level;
+  }
   if (s.channels.empty()) not_ours(path, "variables", "no forecast variables on the (" + dims.lat + ", " + dims.lon + ") grid");
   if (s.lat.empty() || s.lon.empty() || s.member_ids.empty() || s.lead_hours.empty())
     not_ours(path, "dimensions", "an empty member, lead time or grid dimension");

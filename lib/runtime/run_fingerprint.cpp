@@ -25,17 +25,6 @@ void hash_vector(Hash64& h, const std::vector<T>& v) {
   h.update(v.data(), v.size() * sizeof(T));
 }
 
-std::map<std::string, std::string> parse_identity(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t colon = line.find(": ");
-    if (colon != std::string::npos) out[line.substr(0, colon)] = line.substr(colon + 2);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string RunFingerprint::text() const {
@@ -115,8 +104,27 @@ RunFingerprint make_run_fingerprint(const RunSpec& spec, const SamplerConfig& sa
   return f;
 }
 
+RunFingerprint parse_run_identity(const std::string& text) {
+  RunFingerprint f;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t colon = line.find(": ");
+    if (colon != std::string::npos) f.items.emplace_back(line.substr(0, colon), line.substr(colon + 2));
+  }
+  return f;
+}
+
+std::string identity_value(const std::string& text, const std::string& key) {
+  for (const auto& [k, v] : parse_run_identity(text).items)
+    if (k == key) return v;
+  return "";
+}
+
 std::vector<std::string> identity_differences(const std::string& a, const std::string& b) {
-  const auto ma = parse_identity(a), mb = parse_identity(b);
+  std::map<std::string, std::string> ma, mb;
+  for (auto& [key, value] : parse_run_identity(a).items) ma[key] = value;
+  for (auto& [key, value] : parse_run_identity(b).items) mb[key] = value;
   std::vector<std::string> out;
   for (const auto& [key, value] : ma) {
     auto it = mb.find(key);

@@ -39,6 +39,12 @@ RunFingerprint make_run_fingerprint(const RunSpec& spec, const SamplerConfig& sa
                                     const std::string& stats_digest,
                                     const std::string& input_digest, int64_t init_time_s);
 
+// An identity text's items back, in order (lines without ": " are skipped):
+// text() of the result is the text given, for text() outputs.
+RunFingerprint parse_run_identity(const std::string& text);
+// The value of `key` in an identity text, or "" when absent.
+std::string identity_value(const std::string& text, const std::string& key);
+
 // The settings that differ between two identity texts, one "key: A vs B" line
 // each (keys present in one only included); empty when they agree.
 std::vector<std::string> identity_differences(const std::string& a, const std::string& b);

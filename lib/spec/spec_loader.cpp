@@ -612,15 +612,6 @@ class SpecParser {
 // A run spec is a few hundred bytes; anything past this is not one.
 constexpr uintmax_t kMaxSpecBytes = uintmax_t{1} << 20;
 
-// True when `a` and `b` name the same file: lexically, or (both existing)
-// the same inode, so links and ../ spellings are caught.
-bool same_file(const std::string& a, const std::string& b) {
-  if (a.empty() || b.empty()) return false;
-  if (fs::path(a).lexically_normal() == fs::path(b).lexically_normal()) return true;
-  std::error_code ec;
-  return fs::equivalent(a, b, ec) && !ec;
-}
-
 std::string read_text_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec))
@@ -674,6 +665,13 @@ void resolve_output_format(SpecDraft& draft) {
 }
 
 }  // namespace
+
+bool same_file(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  if (fs::path(a).lexically_normal() == fs::path(b).lexically_normal()) return true;
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) && !ec;
+}
 
 SpecOrigin SpecDraft::origin(const std::string& key_path) const {
   const auto it = origins.find(key_path);

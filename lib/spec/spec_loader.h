@@ -78,6 +78,10 @@ int64_t lead_time_to_steps(std::string_view text, const std::string& file,
 // Lexically normalised; the file need not exist.
 std::string resolve_spec_path(const std::string& text, const std::filesystem::path& base);
 
+// True when `a` and `b` name the same file: lexically, or (both existing)
+// the same inode, so links and ../ spellings are caught.
+bool same_file(const std::string& a, const std::string& b);
+
 // File-system checks for check-config: checkpoint and input are files, the
 // stats folder holds the four *_by_level.nc files, the output's folder exists
 // and the output is not a folder. Adds one problem per failure.

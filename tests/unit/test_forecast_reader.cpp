@@ -140,3 +140,21 @@ TEST_CASE("forecast reader: files not written by gencast-run are refused naming 
   }
   CHECK_THROWS_AS(ForecastReader((dir.path() / "missing.nc").string()), InputError);
 }
+
+TEST_CASE("forecast reader: the zlib level comes back (0 = uncompressed)", "[forecast_reader]") {
+  for (int64_t level : {0, 1, 4}) {
+    TempDir dir;
+    const std::string path = (dir.path() / "f.nc").string();
+    ForecastOutputSpec spec = reader_spec(path, OutputLayout::predictions);
+    spec.compression = level;
+    std::mt19937 rng(static_cast<unsigned>(level) + 1);
+    const std::vector<float> step = random_step(spec, rng);
+    {
+      NetcdfForecastWriter writer(spec);
+      for (int m = 0; m < 3; ++m)
+        for (int l = 0; l < 2; ++l) writer.write_step(m, l, step.data());
+      writer.close();
+    }
+    CHECK(ForecastReader(path).info().spec.compression == level);
+  }
+}

@@ -1,0 +1,61 @@
+// `gencast-run merge PART.nc... -o ENSEMBLE.nc`: combine the member files of
+// one run (separate `--member-ids` jobs, a Slurm array) into one ensemble
+// file. The checks and the copy are in lib (runtime/forecast_merge.h).
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands/commands.h"
+#include "config/run_options.h"
+#include "core/error.h"
+#include "runtime/forecast_merge.h"
+
+namespace gencast::app {
+
+void register_merge_command(CLI::App& root, CommandResult& result) {
+  struct Args {
+    std::vector<std::string> parts;
+    std::string output;
+    bool overwrite = false;
+    std::optional<int64_t> compression;
+    std::string format = output_format_name(OutputFormat::netcdf);
+    std::optional<std::string> layout;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = root.add_subcommand(
+      "merge", "Combine the member files of one run (separate --member-ids jobs) into one "
+               "ensemble file; parts of different runs are refused");
+  cmd->add_option("parts", args->parts, "forecast files written by gencast-run (same run)")
+      ->required();
+  cmd->add_option("-o,--output", args->output, "the ensemble file to write")->required();
+  cmd->add_flag("--overwrite", args->overwrite, "replace an existing output file");
+  cmd->add_option_function<int64_t>(
+      "--compression", [args](const int64_t& level) { args->compression = level; },
+      "zlib level 0-9 (default: the first part's)");
+  cmd->add_option("--format", args->format, std::string("output format: ") + kOutputFormatChoices)
+      ->capture_default_str();
+  cmd->add_option_function<std::string>(
+      "--layout", [args](const std::string& layout) { args->layout = layout; },
+      "output layout: predictions or wb2 (default: the parts')");
+  cmd->callback([args, &result] {
+    MergeOptions options;
+    options.parts = args->parts;
+    options.output = args->output;
+    options.overwrite = args->overwrite;
+    options.compression = args->compression;
+    const auto format = parse_output_format(args->format);
+    if (!format)
+      fail_input("command line", "--format", kOutputFormatChoices, "'" + args->format + "'");
+    options.format = *format;
+    if (args->layout) {
+      const auto layout = parse_output_layout(*args->layout);
+      if (!layout) fail_input("command line", "--layout", "predictions or wb2", "'" + *args->layout + "'");
+      options.layout = *layout;
+    }
+    options.command_line = result.command_line;
+    merge_forecasts(options);
+  });
+}
+
+}  // namespace gencast::app
