@@ -13,17 +13,17 @@
 #include "core/version.h"
 #include "io/file_probe.h"
 
-namespace {
+namespace gencast::app {
 
 void print_error(const std::string& message) {
   if (gencast::log_format() == gencast::LogFormat::json) {
     spdlog::error("{}", message);
   } else {
-    std::fprintf(stderr, "error: %s\n", message.c_str());
+    std::fprintf(stderr, "%serror: %s\n", gencast::log_rank_prefix().c_str(), message.c_str());
   }
 }
 
-}  // namespace
+}  // namespace gencast::app
 
 int main(int argc, char** argv) {
   // Hidden command: the child side of the NetCDF file probe (io/file_probe.h),
@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   root.require_subcommand(1);
   root.fallthrough();  // global options (--log-level, --log-format) also after the subcommand
   root.set_version_flag("--version", std::string("gencast-run ") + gencast::kVersion +
-                                         (gencast::kBuiltWithCuda ? " (CUDA)" : " (CPU only)"));
+                                         (gencast::kBuiltWithCuda ? " (CUDA" : " (CPU only") +
+                                         (gencast::kBuiltWithMpi ? ", MPI)" : ")"));
   std::string log_level = "info";
   std::string log_format = "text";
   root.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   gencast::app::register_bench_command(root, result);
   gencast::app::register_make_demo_command(root, result);
   gencast::app::register_plot_command(root, result);
+  gencast::app::register_merge_command(root, result);
 
   try {
     root.parse(argc, argv);
@@ -65,10 +67,10 @@ int main(int argc, char** argv) {
     root.exit(e);
     return static_cast<int>(ExitCode::usage_error);
   } catch (const gencast::InputError& e) {
-    print_error(e.what());
+    gencast::app::print_error(e.what());
     return static_cast<int>(ExitCode::usage_error);
   } catch (const std::exception& e) {
-    print_error(e.what());
+    gencast::app::print_error(e.what());
     return static_cast<int>(ExitCode::runtime_failure);
   }
   return result.exit_code;

@@ -31,7 +31,8 @@ function(gencast_layer name)
   target_include_directories(gencast_${name} PUBLIC ${PROJECT_SOURCE_DIR}/lib
                                                      ${PROJECT_BINARY_DIR}/lib)
   target_compile_options(gencast_${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${GENCAST_WARNINGS}>)
-  target_compile_definitions(gencast_${name} PUBLIC GENCAST_WITH_CUDA=$<BOOL:${GENCAST_WITH_CUDA}>)
+  target_compile_definitions(gencast_${name} PUBLIC GENCAST_WITH_CUDA=$<BOOL:${GENCAST_WITH_CUDA}>
+                                                    GENCAST_WITH_MPI=$<BOOL:${GENCAST_WITH_MPI}>)
   foreach(dep IN LISTS L_DEPS)
     target_link_libraries(gencast_${name} PUBLIC gencast_${dep})
   endforeach()

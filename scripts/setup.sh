@@ -19,6 +19,8 @@ packages=(
   fonts-dejavu-core                 # `plot`: a font for the map labels (cairo finds it via fontconfig)
   gmt-gshhg-low                     # `plot`: GSHHG coastlines, read at run time from /usr/share/gmt-gshhg
   clang libclang-rt-dev            # scripts/fuzz.sh: libFuzzer harnesses (fuzz/)
+  libopenmpi-dev                    # MPI across nodes: mpirun/srun forecasts (cmake -DGENCAST_MPI=AUTO finds it)
+  openmpi-bin                       # mpirun, which the MPI tests launch
 )
 
 missing=()

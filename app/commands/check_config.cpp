@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands/commands.h"
+#include "commands/mpi_dispatch.h"
 #include "commands/run_check_print.h"
 #include "commands/spec_flags.h"
 #include "spec/spec_loader.h"
@@ -27,7 +28,12 @@ void register_check_config_command(CLI::App& root, CommandResult& result) {
   add_spec_override_flags(*cmd, args->overrides);
   cmd->add_flag("--json", args->json, "print the result as one JSON object");
   cmd->callback([args, &result] {
-    const RunSpec spec = resolve_run_spec(args->spec, args->overrides);
+    const auto resolve = [args] { return resolve_run_spec(args->spec, args->overrides); };
+    if (const std::optional<int> ranked = check_on_mpi_ranks(resolve, args->json)) {
+      result.exit_code = *ranked;
+      return;
+    }
+    const RunSpec spec = resolve();
     result.exit_code = print_run_check(check_run(spec), to_yaml(spec), args->json);
   });
 }

@@ -15,6 +15,10 @@ struct CommandResult {
   std::string command_line;  // argv joined, for provenance in output files
 };
 
+// An error line on stderr ("error: ..." or a JSON object), as main prints
+// the errors that end a command.
+void print_error(const std::string& message);
+
 void register_forecast_command(CLI::App& root, CommandResult& result);
 void register_check_config_command(CLI::App& root, CommandResult& result);
 void register_inspect_command(CLI::App& root, CommandResult& result);
@@ -22,5 +26,6 @@ void register_verify_command(CLI::App& root, CommandResult& result);
 void register_bench_command(CLI::App& root, CommandResult& result);
 void register_make_demo_command(CLI::App& root, CommandResult& result);
 void register_plot_command(CLI::App& root, CommandResult& result);
+void register_merge_command(CLI::App& root, CommandResult& result);
 
 }  // namespace gencast::app

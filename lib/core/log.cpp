@@ -15,6 +15,7 @@ namespace gencast {
 namespace {
 
 LogFormat g_format = LogFormat::text;
+int g_rank = -1, g_ranks = 0;
 
 // --log-format json: each record as one line
 // {"time":"2024-05-01T12:00:00.123+02:00","level":"info","message":"..."},
@@ -29,8 +30,9 @@ class JsonLineFormatter : public spdlog::formatter {
     json.begin_object()
         .key("time").value(std::string_view(stamp.data(), stamp.size()))
         .key("level").value(std::string_view(level.data(), level.size()))
-        .key("message").value(std::string_view(msg.payload.data(), msg.payload.size()))
-        .end_object();
+        .key("message").value(std::string_view(msg.payload.data(), msg.payload.size()));
+    if (g_rank >= 0) json.key("rank").value(static_cast<int64_t>(g_rank));
+    json.end_object();
     const std::string& line = json.str();
     dest.append(line.data(), line.data() + line.size());
     dest.push_back('\n');
@@ -44,6 +46,12 @@ class JsonLineFormatter : public spdlog::formatter {
   spdlog::pattern_formatter time_{"%Y-%m-%dT%H:%M:%S.%e%z", spdlog::pattern_time_type::local, ""};
 };
 
+std::unique_ptr<spdlog::formatter> make_formatter(LogFormat format) {
+  if (format == LogFormat::json) return std::make_unique<JsonLineFormatter>();
+  return std::make_unique<spdlog::pattern_formatter>("[%H:%M:%S] " + log_rank_prefix() +
+                                                      "%^%l%$: %v");
+}
+
 }  // namespace
 
 void init_logging(const std::string& level, LogFormat format) {
@@ -55,16 +63,25 @@ void init_logging(const std::string& level, LogFormat format) {
   }
   auto logger = std::make_shared<spdlog::logger>(
       "gencast", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  if (format == LogFormat::json) {
-    logger->set_formatter(std::make_unique<JsonLineFormatter>());
-  } else {
-    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>("[%H:%M:%S] %^%l%$: %v"));
-  }
+  logger->set_formatter(make_formatter(format));
   logger->set_level(parsed);
   spdlog::set_default_logger(logger);
   g_format = format;
 }
 
 LogFormat log_format() { return g_format; }
+
+void set_log_rank(int rank, int size) {
+  g_rank = rank;
+  g_ranks = size;
+  spdlog::default_logger()->set_formatter(make_formatter(g_format));
+}
+
+int log_rank() { return g_rank; }
+
+std::string log_rank_prefix() {
+  if (g_rank < 0) return "";
+  return "[rank " + std::to_string(g_rank) + "/" + std::to_string(g_ranks) + "] ";
+}
 
 }  // namespace gencast

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/error.h"
@@ -12,6 +14,8 @@ namespace {
 
 std::atomic<int> g_signals{0};
 std::atomic<int> g_first_signal{0};
+std::mutex g_poll_mutex;
+std::shared_ptr<const std::function<std::string()>> g_poll;  // guarded by g_poll_mutex
 
 extern "C" void on_signal(int sig) {
   int none = 0;
@@ -46,6 +50,20 @@ Interrupted::Interrupted(std::string name)
 
 void throw_if_interrupted() {
   if (interrupt_requested()) throw Interrupted(signal_name(g_first_signal.load()));
+  std::shared_ptr<const std::function<std::string()>> poll;
+  {
+    std::lock_guard lock(g_poll_mutex);
+    poll = g_poll;
+  }
+  if (poll) {
+    const std::string reason = (*poll)();
+    if (!reason.empty()) throw RuntimeFailure(reason);
+  }
+}
+
+void set_stop_poll(std::function<std::string()> poll) {
+  std::lock_guard lock(g_poll_mutex);
+  g_poll = poll ? std::make_shared<const std::function<std::string()>>(std::move(poll)) : nullptr;
 }
 
 }  // namespace gencast

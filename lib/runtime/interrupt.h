@@ -12,6 +12,7 @@
 // output says what was found and offers --resume or --overwrite.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/error.h"
@@ -31,7 +32,14 @@ class Interrupted : public RuntimeFailure {
 
 void install_interrupt_handlers();
 bool interrupt_requested();
-// Throws Interrupted when a stop was requested.
+// Throws Interrupted when a stop was requested, or RuntimeFailure with the
+// stop poll's message when it gives one.
 void throw_if_interrupted();
+
+// An extra reason to stop, polled by throw_if_interrupted (between denoiser
+// calls, from any worker thread, so it must be thread-safe): "" = go on,
+// else the message of the RuntimeFailure that stops the run. MPI ranks stop
+// this way when another rank failed. An empty function removes it.
+void set_stop_poll(std::function<std::string()> poll);
 
 }  // namespace gencast

@@ -64,8 +64,9 @@ void ForecastProgress::step_done(int64_t member_index, int64_t member_id, int64_
         .key("elapsed_seconds").value(elapsed)
         .key("eta_seconds").value(eta)
         .key("done").value(done_)
-        .key("total").value(total)
-        .end_object();
+        .key("total").value(total);
+    if (log_rank() >= 0) json.key("rank").value(static_cast<int64_t>(log_rank()));
+    json.end_object();
     const std::string line = json.str() + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
