@@ -174,6 +174,7 @@ RankOutcome forecast_on_ranks(const std::function<RunSpec()>& resolve_spec,
       merge.output = output;
       merge.overwrite = plan.spec.output.overwrite;
       merge.format = plan.spec.output.format;
+      merge.grib_packing = plan.spec.output.grib_packing;
       merge.compression = plan.spec.output.compression;
       merge.layout = plan.spec.output.layout;
       merge.member_order = ids;

@@ -16,7 +16,6 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/mpi_session.h"
@@ -37,6 +36,8 @@ class RankPhases {
 
   // For set_stop_poll while a step runs: "" or why this rank should stop
   // (another rank failed). Thread-safe; looks at MPI at most every 0.2 s.
+  // Always "" when the MPI library cannot be called from worker threads
+  // (below MPI_THREAD_SERIALIZED): failures are then seen at the step's end.
   std::string poll_peers();
 
   const RankOutcome& outcome() const { return outcome_; }
@@ -54,7 +55,6 @@ class RankPhases {
   bool announced_ = false;      // this rank told the others it failed, this step
   std::vector<MPI_Request> sends_;
   int send_code_ = 1;          // the buffer of every send (MPI reads it until completion)
-  const std::thread::id main_thread_ = std::this_thread::get_id();
 };
 
 }  // namespace gencast

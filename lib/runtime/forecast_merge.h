@@ -11,7 +11,8 @@
 // The values are copied bit for bit (float32, NaN where the parts hold their
 // fill value) through the sink factory (runtime/output_sinks.h), so the
 // output options (format, compression, layout) apply, and the output appears
-// only when complete (temporary file + rename).
+// only when complete (temporary file + rename). The parts are NetCDF files
+// (io/forecast_reader.h); the output may be any format the sinks know.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct MergeOptions {
   std::string output;              // the ensemble file to write
   bool overwrite = false;          // replace an existing output (else refused, exit 2)
   OutputFormat format = OutputFormat::netcdf;
+  GribPacking grib_packing = GribPacking::simple;  // GRIB output only
   std::optional<int64_t> compression;  // zlib level 0-9; unset = the first part's
   std::optional<OutputLayout> layout;  // unset = the parts' layout
   // The output's member order; empty = sorted by id. When set it must hold

@@ -90,6 +90,9 @@ TEST_CASE("merge refuses parts of other runs and overlapping members: exit 2, ke
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("source_tiny.nc") != std::string::npos);
     CHECK(run_gencast("merge " + shell_quote(base)).exit_code == 2);
+    r = run_gencast("merge " + shell_quote(base) + " -o " + shell_quote(out) + " --format grib");
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--format") != std::string::npos);
     CHECK(!fs::exists(out));
   }
 }
