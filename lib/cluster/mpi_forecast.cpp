@@ -145,6 +145,7 @@ RankOutcome forecast_on_ranks(const std::function<RunSpec()>& resolve_spec,
   rank_spec.output.path = rank_part_path(output, mpi.rank(), mpi.size());
   rank_spec.output.overwrite = true;  // a part a killed run of this job left behind
   rank_spec.output.compression = 0;   // read back once by the merge: no inflating
+  rank_spec.output.keep_bits = 0;     // exact parts; the merge rounds once, as one process does
   rank_spec.output.format = OutputFormat::netcdf;
   if (mpi.root()) spdlog::info("{}", ranks_line(mpi, batch, output));
   spdlog::info("{}: {}", place_text(mpi.place()),
@@ -176,6 +177,7 @@ RankOutcome forecast_on_ranks(const std::function<RunSpec()>& resolve_spec,
       merge.format = plan.spec.output.format;
       merge.grib_packing = plan.spec.output.grib_packing;
       merge.compression = plan.spec.output.compression;
+      merge.keep_bits = plan.spec.output.keep_bits;
       merge.layout = plan.spec.output.layout;
       merge.member_order = ids;
       merge.command_line = command_line + " (" + std::to_string(mpi.size()) + " MPI ranks)";

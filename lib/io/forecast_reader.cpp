@@ -104,8 +104,8 @@ ForecastReader::ForecastReader(const std::string& path) : file_(NcFile::open_rea
       channel_vars_.push_back(*v);
     }
   }
-  // The zlib level the data was written with (0 = none), so that a merge
-  // keeps it by default.
+  // The zlib level the data was written with (0 = none) and its BitRound,
+  // so that a merge keeps them by default.
   s.compression = 0;
   if (!channel_vars_.empty()) {
     int shuffle = 0, deflate = 0, level = 0;
@@ -113,6 +113,11 @@ ForecastReader::ForecastReader(const std::string& path) : file_(NcFile::open_rea
     nc_check(nc_inq_var_deflate(first.ncid, first.varid, &shuffle, &deflate, &level),
              path + ": reading the compression of " + first.name);
     if (deflate) s.compression = level;
+    // BitRound (output.keep_bits) as netCDF records it: a merge keeps it.
+    int mode = 0, bits = 0;
+    nc_check(nc_inq_var_quantize(first.ncid, first.varid, &mode, &bits),
+             path + ": reading the quantization of " + first.name);
+    s.keep_bits = mode == NC_QUANTIZE_BITROUND ? bits : 0;
   }
   if (s.channels.empty()) not_ours(path, "variables", "no forecast variables on the (" + dims.lat + ", " + dims.lon + ") grid");
   if (s.lat.empty() || s.lon.empty() || s.member_ids.empty() || s.lead_hours.empty())

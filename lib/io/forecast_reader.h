@@ -18,7 +18,7 @@ namespace gencast {
 // A forecast file's structure. `spec` describes it the way a writer would be
 // asked to (path = the file read, channels = its variables: one surface
 // channel or one per level, in file order; compression = the data's zlib
-// level), so that a ForecastSink given `spec` (with another path) writes a
+// level, keep_bits its BitRound), so that a ForecastSink given `spec` (with another path) writes a
 // file of the same shape.
 struct ForecastFileInfo {
   ForecastOutputSpec spec;

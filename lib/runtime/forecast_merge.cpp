@@ -245,6 +245,7 @@ MergeResult merge_forecasts(const MergeOptions& options) {
   out.variables.clear();  // the parts' channels are exactly the variables they hold
   out.compression = options.compression.value_or(ref.compression);
   out.grib_packing = options.grib_packing;
+  out.keep_bits = options.keep_bits.value_or(options.format == OutputFormat::grib ? 0 : ref.keep_bits);
   if (options.layout && *options.layout != ref.layout) {
     const bool default_dim = ref.ensemble_dim == default_ensemble_dim(ref.layout);
     out.layout = *options.layout;

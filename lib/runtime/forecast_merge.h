@@ -31,6 +31,9 @@ struct MergeOptions {
   OutputFormat format = OutputFormat::netcdf;
   GribPacking grib_packing = GribPacking::simple;  // GRIB output only
   std::optional<int64_t> compression;  // zlib level 0-9; unset = the first part's
+  // BitRound mantissa bits (output.keep_bits); unset = the first part's (none
+  // for GRIB, which packs its own way). Rounding rounded values changes nothing.
+  std::optional<int64_t> keep_bits;
   std::optional<OutputLayout> layout;  // unset = the parts' layout
   // The output's member order; empty = sorted by id. When set it must hold
   // exactly the parts' members (an MPI run keeps its spec's order).

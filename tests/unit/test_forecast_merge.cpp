@@ -303,3 +303,26 @@ TEST_CASE("merge: parts of different batch sizes merge with a warning and a mixe
   CHECK(reader.info().spec.run_fingerprint != parse_run_identity(kIdentity).digest());
   check_values(out, part_spec(a, {}));
 }
+
+TEST_CASE("merge: BitRounded parts stay BitRounded (the first part's keep_bits)", "[merge]") {
+  TempDir dir;
+  const std::string a = dir.file("a.nc"), b = dir.file("b.nc"), out = dir.file("ens.nc");
+  ForecastOutputSpec sa = part_spec(a, {0}), sb = part_spec(b, {1});
+  sa.keep_bits = sb.keep_bits = 9;
+  write_part(sa);
+  write_part(sb);
+  MergeOptions options;
+  options.parts = {a, b};
+  options.output = out;
+  merge_forecasts(options);
+  const ForecastReader merged(out), part(a);
+  CHECK(merged.info().spec.keep_bits == 9);
+  // Rounding rounded values changes nothing: member 0 as stored in its part.
+  const size_t n = sa.lat.size() * sa.lon.size() * sa.channels.size();
+  std::vector<float> x(n), y(n);
+  for (int l = 0; l < 2; ++l) {
+    part.read_step(0, l, x.data());
+    merged.read_step(0, l, y.data());
+    CHECK(same_bits(x, y));
+  }
+}

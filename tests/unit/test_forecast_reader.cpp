@@ -141,12 +141,13 @@ TEST_CASE("forecast reader: files not written by gencast-run are refused naming 
   CHECK_THROWS_AS(ForecastReader((dir.path() / "missing.nc").string()), InputError);
 }
 
-TEST_CASE("forecast reader: the zlib level comes back (0 = uncompressed)", "[forecast_reader]") {
+TEST_CASE("forecast reader: the zlib level and the BitRound bits come back", "[forecast_reader]") {
   for (int64_t level : {0, 1, 4}) {
     TempDir dir;
     const std::string path = (dir.path() / "f.nc").string();
     ForecastOutputSpec spec = reader_spec(path, OutputLayout::predictions);
     spec.compression = level;
+    spec.keep_bits = level * 3;  // 0 = lossless
     std::mt19937 rng(static_cast<unsigned>(level) + 1);
     const std::vector<float> step = random_step(spec, rng);
     {
@@ -156,5 +157,6 @@ TEST_CASE("forecast reader: the zlib level comes back (0 = uncompressed)", "[for
       writer.close();
     }
     CHECK(ForecastReader(path).info().spec.compression == level);
+    CHECK(ForecastReader(path).info().spec.keep_bits == level * 3);
   }
 }
