@@ -13,12 +13,19 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "devices/device_factory.h"
+#include "io/checkpoint_reader.h"
+#include "io/forecast_reader.h"
+#include "io/initial_conditions.h"
+#include "io/npz.h"
+#include "io/stats.h"
 #include "runtime/forecast_merge.h"
 #include "runtime/interrupt.h"
 #include "runtime/launcher_env.h"
 #include "runtime/memory_plan.h"
+#include "runtime/plot_maps.h"
 #include "runtime/progress.h"
 #include "runtime/rank_plan.h"
+#include "runtime/run_fingerprint.h"
 #include "spec/spec_loader.h"
 #include "spec/spec_yaml.h"
 
@@ -104,6 +111,34 @@ std::vector<std::string> split(const std::string& text, char sep) {
   }
 }
 
+// --resume finding the output there: true when it is this run's finished
+// output (nothing to do), InputError naming the differences when it is
+// another run's; false otherwise. Computes the run's identity the way the
+// forecast does (checkpoint, statistics and input digests).
+bool output_complete_for_resume(const RunSpec& spec, int64_t batch) {
+  std::error_code ec;
+  if (!spec.output.resume || spec.output.overwrite || !fs::exists(spec.output.path, ec)) return false;
+  const ForecastFileInfo info = ForecastReader(spec.output.path).info();
+  const ModelConfig config = read_model_config(NpzReader(spec.model.checkpoint));
+  const SamplerConfig sampler = merge_sampler_config(config.sampler, spec);
+  const NormalizationStats stats = read_stats(spec.model.stats_dir, config.task);
+  const InputDataset initial = read_initial_conditions(
+      spec.input.paths(), config.task,
+      spec.input.init_time ? format_init_time(*spec.input.init_time) : std::string());
+  const RunFingerprint fingerprint =
+      make_run_fingerprint(spec, sampler, batch, file_digest(spec.model.checkpoint),
+                           stats_digest(stats), input_digest(initial), initial.times_s.back());
+  if (info.spec.run_fingerprint == fingerprint.digest()) {
+    spdlog::info("{} is complete already (a finished run with these settings): nothing to resume",
+                 spec.output.path);
+    return true;
+  }
+  fail_input(spec.output.path, "output.path", "the output of this same run (to --resume it)",
+             "the finished output of another run (file vs this run: " +
+                 join(identity_differences(info.spec.run_identity, fingerprint.text()), "; ") + ")",
+             "pass --overwrite to replace it, or choose another output path");
+}
+
 }  // namespace
 
 std::string rank_part_path(const std::string& output, int rank, int size) {
@@ -139,14 +174,26 @@ RankOutcome forecast_on_ranks(const std::function<RunSpec()>& resolve_spec,
   const int64_t batch = mpi.allreduce(plan.batch, MPI_MIN);
   const auto& ids = plan.spec.forecast.member_ids;
   const auto members = static_cast<int64_t>(ids.size());
+  const std::string& output = plan.spec.output.path;
+
+  // --resume and the output is there: done already if it is this run's.
+  bool complete = false;
+  if (!phases.run("resume check", [&] {
+        if (mpi.root()) complete = output_complete_for_resume(plan.spec, batch);
+      }))
+    return phases.outcome();
+  if (mpi.allreduce(complete ? 1 : 0, MPI_MAX) > 0) return phases.outcome();
+
   const MemberRange range = rank_member_range(members, batch, mpi.rank(), mpi.size());
   RunSpec rank_spec = rank_spec_of(plan, batch, range);
-  const std::string& output = plan.spec.output.path;
   rank_spec.output.path = rank_part_path(output, mpi.rank(), mpi.size());
-  rank_spec.output.overwrite = true;  // a part a killed run of this job left behind
-  rank_spec.output.compression = 0;   // read back once by the merge: no inflating
-  rank_spec.output.keep_bits = 0;     // exact parts; the merge rounds once, as one process does
+  // A part an earlier attempt of this job left (finished or partial) is
+  // continued with --resume, else discarded.
+  rank_spec.output.overwrite = !plan.spec.output.resume;
+  rank_spec.output.compression = 0;  // read back once by the merge: no inflating
+  rank_spec.output.keep_bits = 0;    // exact parts; the merge rounds once, as one process does
   rank_spec.output.format = OutputFormat::netcdf;
+  rank_spec.output.plot = false;  // rank 0 draws the merged file's map
   if (mpi.root()) spdlog::info("{}", ranks_line(mpi, batch, output));
   spdlog::info("{}: {}", place_text(mpi.place()),
                describe_rank_share(ids, range, plan.devices.devices));
@@ -159,39 +206,52 @@ RankOutcome forecast_on_ranks(const std::function<RunSpec()>& resolve_spec,
   const double forecast_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  if (ran) {
-    phases.run("merge", [&] {
-      if (!mpi.root()) return;
-      MergeOptions merge;
-      for (int r = 0; r < mpi.size(); ++r) {
-        if (rank_member_range(members, batch, r, mpi.size()).empty()) continue;
-        merge.parts.push_back(rank_part_path(output, r, mpi.size()));
-        std::error_code ec;
-        if (!fs::exists(merge.parts.back(), ec))
-          throw RuntimeFailure(merge.parts.back() + ": rank " + std::to_string(r) +
-                               "'s part is not visible on rank 0 (" + mpi.place().node +
-                               "); the output folder must be on a file system every rank shares");
-      }
-      merge.output = output;
-      merge.overwrite = plan.spec.output.overwrite;
-      merge.format = plan.spec.output.format;
-      merge.grib_packing = plan.spec.output.grib_packing;
-      merge.compression = plan.spec.output.compression;
-      merge.keep_bits = plan.spec.output.keep_bits;
-      merge.layout = plan.spec.output.layout;
-      merge.member_order = ids;
-      merge.command_line = command_line + " (" + std::to_string(mpi.size()) + " MPI ranks)";
-      merge.run_spec_yaml = to_yaml(plan.spec);
-      merge.keep_part_history = false;
-      const MergeResult merged = merge_forecasts(merge);
-      spdlog::info("forecast on {} ranks: {} member-steps in {}, then the merge in {}", mpi.size(),
-                   merged.member_steps, format_duration(forecast_seconds),
-                   format_duration(merged.seconds));
-    });
-  }
-  if (!range.empty()) {
-    std::error_code ec;
-    fs::remove(rank_spec.output.path, ec);
+  const bool merged = ran && phases.run("merge", [&] {
+    if (!mpi.root()) return;
+    MergeOptions merge;
+    for (int r = 0; r < mpi.size(); ++r) {
+      if (rank_member_range(members, batch, r, mpi.size()).empty()) continue;
+      merge.parts.push_back(rank_part_path(output, r, mpi.size()));
+      std::error_code ec;
+      if (!fs::exists(merge.parts.back(), ec))
+        throw RuntimeFailure(merge.parts.back() + ": rank " + std::to_string(r) +
+                             "'s part is not visible on rank 0 (" + mpi.place().node +
+                             "); the output folder must be on a file system every rank shares");
+    }
+    merge.output = output;
+    merge.overwrite = plan.spec.output.overwrite;
+    merge.format = plan.spec.output.format;
+    merge.grib_packing = plan.spec.output.grib_packing;
+    merge.compression = plan.spec.output.compression;
+    merge.keep_bits = plan.spec.output.keep_bits;
+    merge.layout = plan.spec.output.layout;
+    merge.member_order = ids;
+    merge.command_line = command_line + " (" + std::to_string(mpi.size()) + " MPI ranks)";
+    merge.run_spec_yaml = to_yaml(plan.spec);
+    merge.keep_part_history = false;
+    const MergeResult result = merge_forecasts(merge);
+    spdlog::info("forecast on {} ranks: {} member-steps in {}, then the merge in {}", mpi.size(),
+                 result.member_steps, format_duration(forecast_seconds),
+                 format_duration(result.seconds));
+    if (plan.spec.output.plot) {
+      PlotOptions plot;
+      plot.forecast = output;
+      spdlog::info("wrote {}", plot_forecast(plot).path);
+    }
+  });
+  if (merged) {
+    if (!range.empty()) {
+      std::error_code ec;
+      fs::remove(rank_spec.output.path, ec);
+    }
+  } else if (mpi.root() && ran) {
+    spdlog::warn("the ranks' parts ({}) are kept: the same command with --resume (and {} ranks) "
+                 "merges them without computing again; without --resume they are discarded",
+                 rank_part_path(output, 0, mpi.size()) + "...", mpi.size());
+  } else if (mpi.root() && !ran) {
+    spdlog::warn("what the ranks finished is kept in their parts ({}): the same command with "
+                 "--resume (and {} ranks) continues them; without --resume they are discarded",
+                 rank_part_path(output, 0, mpi.size()) + "[.partial]...", mpi.size());
   }
   return phases.outcome();
 }

@@ -17,10 +17,8 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::string stop_reason(int rank) {
-  return "stopped because rank " + std::to_string(rank) +
-         " failed (its error is in its log lines); no output file was written";
-}
+// What interrupts the members of the other ranks (Interrupted's name).
+std::string stop_reason(int rank) { return "the failure of rank " + std::to_string(rank); }
 
 }  // namespace
 

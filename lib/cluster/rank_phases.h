@@ -6,8 +6,9 @@
 //
 // A rank that fails also tells the others at once (a small message to each),
 // and ranks still computing see it at their next interrupt poll
-// (runtime/interrupt.h: set_stop_poll), stop their members and remove their
-// temporary files, instead of computing for hours before the step's end.
+// (runtime/interrupt.h: set_stop_poll) and stop as if interrupted by a
+// signal (their partial part is kept for --resume), instead of computing for
+// hours before the step's end.
 // Every such message is received before the next step, so none is left
 // pending at MPI_Finalize.
 #pragma once

@@ -57,7 +57,7 @@ void throw_if_interrupted() {
   }
   if (poll) {
     const std::string reason = (*poll)();
-    if (!reason.empty()) throw RuntimeFailure(reason);
+    if (!reason.empty()) throw Interrupted(reason);
   }
 }
 

@@ -32,14 +32,15 @@ class Interrupted : public RuntimeFailure {
 
 void install_interrupt_handlers();
 bool interrupt_requested();
-// Throws Interrupted when a stop was requested, or RuntimeFailure with the
-// stop poll's message when it gives one.
+// Throws Interrupted when a stop was requested (a signal, or the stop poll).
 void throw_if_interrupted();
 
 // An extra reason to stop, polled by throw_if_interrupted (between denoiser
 // calls, from any worker thread, so it must be thread-safe): "" = go on,
-// else the message of the RuntimeFailure that stops the run. MPI ranks stop
-// this way when another rank failed. An empty function removes it.
+// else what interrupts the run (Interrupted's signal_name, e.g. "the
+// failure of rank 3"), which stops it like a signal: a resumable output
+// keeps its partial file. MPI ranks stop this way when another rank failed.
+// An empty function removes it.
 void set_stop_poll(std::function<std::string()> poll);
 
 }  // namespace gencast

@@ -4,7 +4,7 @@
 
 #include "core/text.h"
 #include "devices/device_factory.h"
-#include "io/netcdf_input.h"
+#include "io/initial_conditions.h"
 #include "model/checkpoint.h"
 #include "runtime/memory_plan.h"
 
@@ -44,8 +44,11 @@ RankDevices rank_devices(const std::vector<std::string>& devices, int local_rank
   for (const auto& d : devices)
     if (const auto name = find_device_name(d); name && name->kind == DeviceName::Kind::cuda)
       span = std::max(span, name->index + 1);
+    else if (d == kAutoDevice && G > 0)
+      span = std::max(span, 1);
   for (const auto& d : devices) {
-    const auto name = find_device_name(d);
+    // auto is the first usable GPU: the rank's own first GPU.
+    const auto name = d == kAutoDevice && G > 0 ? find_device_name("cuda:0") : find_device_name(d);
     if (G <= 0 || !name || name->kind != DeviceName::Kind::cuda) {
       out.devices.push_back(d);
       continue;
@@ -65,7 +68,7 @@ int64_t plan_rank_batch(const RunSpec& spec, int64_t max_useful) {
   const CheckpointSummary ck =
       summarize_checkpoint(spec.model.checkpoint, attention_mode_name(spec.model.attention));
   if (!ck.ok()) throw InputError(ck.problems);
-  const InputGrid grid = read_input_grid(spec.input.path);
+  const InputGrid grid = read_initial_grid(spec.input.paths());
   const std::vector<std::string> devices = expand_devices(spec.runtime.worker_devices());
   const std::unique_ptr<Backend> backend = make_backend(devices.front(), spec.model.precision);
   const MemoryEstimate one =

@@ -48,7 +48,9 @@ MemberRange rank_member_range(int64_t members, int64_t batch, int rank, int size
 //    gives each rank its own GPU; `cuda:0,cuda:1` with 2 ranks, two each;
 //    with one visible GPU per rank (CUDA_VISIBLE_DEVICES set by the
 //    launcher) every rank keeps cuda:0.
-//  - "cpu" entries, and every entry when no GPU is visible, stay as they are.
+//  - "auto" (the first usable GPU) is the rank's own first GPU, as cuda:0;
+//  - "cpu" entries, and every entry when no GPU is visible, stay as they are
+//    (auto then falls back to the CPU by its own rules).
 struct RankDevices {
   std::vector<std::string> devices;
   std::string sharing;  // "" or a warning: more ranks x GPUs per rank than GPUs

@@ -160,9 +160,8 @@ TEST_CASE("a rank stopped mid-run stops the others: non-zero everywhere, no outp
   TempDir dir;
   const std::string out = dir.file("f.nc");
   // A long run; rank 1 alone gets SIGTERM once it has stepped.
-  const std::string script =
-      write_rank_script(dir, "forecast --steps 3000 --members 2 --batch 1 " + tiny_flags(out, "$dev"),
-                        "cpu");
+  const std::string script = write_rank_script(
+      dir, "forecast --steps 3000 --members 2 --batch 1 " + tiny_flags(out, "$dev"), "cpu");
   const std::string log1 = dir.file("log.1");
   const std::string command =
       mpirun(2) + "sh " + shell_quote(script) + " & m=$!; for i in $(seq 600); do grep -q 'step 1/' " +
@@ -174,8 +173,40 @@ TEST_CASE("a rank stopped mid-run stops the others: non-zero everywhere, no outp
   CHECK(slurp(dir.file("rc.1")) == "1\n");
   CHECK(slurp(dir.file("rc.0")) == "1\n");
   CHECK(text1.find("interrupted by SIGTERM") != std::string::npos);
-  // Rank 0 stopped because of rank 1, long before its 3000 steps.
-  CHECK(text0.find("stopped because rank 1 failed") != std::string::npos);
+  // Rank 0 stopped because of rank 1, long before its 3000 steps, keeping
+  // what it computed for --resume, as a signal would.
+  CHECK(text0.find("interrupted by the failure of rank 1") != std::string::npos);
   CHECK(text0.find("step 3000/3000") == std::string::npos);
-  CHECK(no_forecast_files(dir));
+  CHECK(text0.find("--resume") != std::string::npos);
+  CHECK(!fs::exists(out));
+}
+
+TEST_CASE("an MPI run stopped on one rank, then --resume: the one-process forecast bit for bit",
+          "[cli][mpi][resume]") {
+  if (skip_without_mpi()) return;
+  TempDir dir;
+  const std::string one = dir.file("one.nc"), out = dir.file("f.nc");
+  const std::string run = "--steps 6 --members 3 --batch 1 --seed 4 ";
+  const CliResult r1 = run_gencast("forecast " + run + tiny_flags(one));
+  INFO(r1.all());
+  REQUIRE(r1.exit_code == 0);
+  // Rank 1 (members 1 and 2) is stopped after its first step; rank 0 stops
+  // then too, or has finished.
+  const std::string script = write_rank_script(dir, "forecast " + run + tiny_flags(out, "$dev"), "cpu");
+  run_shell(mpirun(2) + "sh " + shell_quote(script) + " & m=$!; for i in $(seq 600); do grep -q " +
+                "'step 1/' " + shell_quote(dir.file("log.1")) + " 2>/dev/null && break; sleep 0.1; " +
+                "done; kill -TERM $(cat " + shell_quote(dir.file("pid.1")) + "); wait $m",
+            dir.file("mpirun.log"));
+  INFO("rank 1, first attempt:\n" << slurp(dir.file("log.1")));
+  REQUIRE(slurp(dir.file("rc.1")) == "1\n");
+  REQUIRE(!fs::exists(out));
+  // The same command with --resume continues every rank's part.
+  const std::string log = dir.file("resume.log");
+  const int rc = run_shell(mpirun(2) + shell_quote(GENCAST_RUN_BINARY) + " forecast " + run +
+                               tiny_flags(out) + " --resume",
+                           log);
+  INFO(slurp(log));
+  REQUIRE(rc == 0);
+  require_same_forecast(one, out);
+  for (const auto& e : dir.entries()) CHECK(e.find(".part") == std::string::npos);
 }

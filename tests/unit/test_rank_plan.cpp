@@ -77,6 +77,9 @@ TEST_CASE("rank plan: GPUs from the node-local rank, composing with --devices", 
   const RankDevices few = rank_devices({"all"}, 3, 4, 2);
   CHECK(few.devices == V{"cuda:1"});
   CHECK(!few.sharing.empty());
+  // auto (the default device) is the rank's own first GPU; without GPUs it stays auto.
+  CHECK(rank_devices({"auto"}, 2, 4, 4).devices == V{"cuda:2"});
+  CHECK(rank_devices({"auto"}, 1, 2, 0).devices == V{"auto"});
   // CPU workers and GPU-less nodes: as given (the device check names the problem).
   CHECK(rank_devices({"cpu", "cpu"}, 1, 2, 4).devices == V{"cpu", "cpu"});
   CHECK(rank_devices({"cuda:1"}, 1, 2, 0).devices == V{"cuda:1"});
