@@ -609,6 +609,35 @@ class SpecParser {
   YAML::Mark key_mark_ = YAML::Mark::null_mark();  // key of the value being read
 };
 
+// Offset of the first byte of `text` that is not part of a well-formed UTF-8
+// sequence (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
+std::optional<size_t> first_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // range of the second byte
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c == 0xe0) len = 3, lo = 0xa0;
+    else if (c == 0xed) len = 3, hi = 0x9f;
+    else if (c >= 0xe1 && c <= 0xef) len = 3;
+    else if (c == 0xf0) len = 4, lo = 0x90;
+    else if (c == 0xf4) len = 4, hi = 0x8f;
+    else if (c >= 0xf1 && c <= 0xf3) len = 4;
+    else return i;
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if ((s[i + k] & 0xc0) != 0x80) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
 // A run spec is a few hundred bytes; anything past this is not one.
 constexpr uintmax_t kMaxSpecBytes = uintmax_t{1} << 20;
 
@@ -714,6 +743,21 @@ int64_t lead_time_to_steps(std::string_view text, const std::string& file,
 SpecDraft parse_spec_text(const SpecText& text) {
   SpecDraft draft;
   draft.spec.source = text.name;
+  // YAML text is Unicode: invalid UTF-8 cannot be a value, and would not come
+  // back unchanged from the resolved spec that check-config prints and the
+  // output records (yaml-cpp reads such bytes without complaint).
+  if (const auto bad = first_invalid_utf8(text.yaml)) {
+    const std::string before = text.yaml.substr(0, *bad);
+    const size_t line = static_cast<size_t>(std::count(before.begin(), before.end(), '\n')) + 1;
+    const size_t line_start = before.rfind('\n') == std::string::npos ? 0 : before.rfind('\n') + 1;
+    draft.problems.add(text.name,
+                       "text (line " + std::to_string(line) + ", column " +
+                           std::to_string(*bad - line_start + 1) + ")",
+                       "UTF-8 text (YAML is Unicode)", "a byte that is not valid UTF-8",
+                       "is this a YAML run spec? save it as UTF-8");
+    draft.document_ok = false;
+    return draft;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text.yaml);

@@ -203,6 +203,10 @@ std::vector<Case> cases() {
       {"spec-empty-file", 2, "model.checkpoint", spec_case([](std::string) { return std::string(); })},
       {"spec-binary-garbage", 2, "run.yaml",
        spec_case([](std::string) { return std::string("\x7f" "ELF\x02\x01\x01\x00\xff\xfe: [\x01", 14); })},
+      {"spec-not-utf8", 2, "text (line 8, column 14): expected UTF-8 text (YAML is Unicode)",
+       // A Latin-1 spec (0xe4 is "ä"); yaml-cpp took such bytes, and the
+       // resolved spec then named another file.
+       spec_case([](std::string s) { return replace(s, "  steps: 1", "  steps: 1 # \xe4"); })},
       {"spec-missing-file", 2, "no such file",
        [](const TempDir& dir, Run& r) { r.spec = dir.file("absent.yaml"); r.path_flags = false; }},
       {"spec-dev-zero", 2, "a special file",
