@@ -474,7 +474,8 @@ TEST_CASE("bad inputs: docs/bad-inputs.md lists exactly the catalogue's cases",
   std::set<std::string> documented;
   std::string line;
   while (std::getline(in, line)) {
-    // Table rows: "| `id` | ...".
+    // The catalogue is the first table: "| `id` | ..." rows, up to the next section.
+    if (line.rfind("## ", 0) == 0 && !documented.empty()) break;
     if (line.rfind("| `", 0) != 0) continue;
     const size_t end = line.find('`', 3);
     documented.insert(line.substr(3, end - 3));
