@@ -48,6 +48,40 @@ void shuffle_bytes(const void* in, size_t count, size_t element_size, uint8_t* o
   }
 }
 
+void unshuffle_bytes(const uint8_t* in, size_t count, size_t element_size, void* out) {
+  auto* dst = static_cast<uint8_t*>(out);
+  if (element_size == 4) {  // float32: one pass over the output
+    const uint8_t* i0 = in;
+    const uint8_t* i1 = in + count;
+    const uint8_t* i2 = in + 2 * count;
+    const uint8_t* i3 = in + 3 * count;
+    for (size_t i = 0; i < count; ++i) {
+      dst[4 * i] = i0[i];
+      dst[4 * i + 1] = i1[i];
+      dst[4 * i + 2] = i2[i];
+      dst[4 * i + 3] = i3[i];
+    }
+    return;
+  }
+  for (size_t k = 0; k < element_size; ++k) {
+    for (size_t i = 0; i < count; ++i) dst[i * element_size + k] = in[k * count + i];
+  }
+}
+
+ChunkInflater::ChunkInflater() {
+  decompressor_ = libdeflate_alloc_decompressor();
+  if (decompressor_ == nullptr) throw std::bad_alloc();
+}
+
+ChunkInflater::~ChunkInflater() { libdeflate_free_decompressor(decompressor_); }
+
+bool ChunkInflater::decompress(const uint8_t* in, size_t size, uint8_t* out, size_t expected) {
+  size_t produced = 0;
+  const libdeflate_result r =
+      libdeflate_zlib_decompress(decompressor_, in, size, out, expected, &produced);
+  return r == LIBDEFLATE_SUCCESS && produced == expected;
+}
+
 ChunkDeflater::ChunkDeflater(int level) {
   if (level < 1 || level > 12) {
     throw std::invalid_argument("ChunkDeflater: level " + std::to_string(level) + " outside 1..12");

@@ -15,8 +15,12 @@
 //    stream (RFC 1950: header, DEFLATE data, Adler-32); libdeflate writes the
 //    same format ~2x faster than zlib and a little smaller at the same level.
 //
+// The reverse direction, for reading such chunks on many cores
+// (io/netcdf_plane_reads.h): unshuffle_bytes() and ChunkInflater.
+//
 // Invariants: pure functions of their inputs (no global state); a
-// ChunkDeflater is used by one thread at a time (one per parallel range).
+// ChunkDeflater or ChunkInflater is used by one thread at a time (one per
+// parallel range).
 #pragma once
 
 #include <cstddef>
@@ -25,6 +29,7 @@
 #include "config/run_options.h"  // kMaxKeepBits
 
 struct libdeflate_compressor;
+struct libdeflate_decompressor;
 
 namespace gencast {
 
@@ -41,6 +46,27 @@ void bitround(float* values, size_t count, int keep_bits);
 // = byte k of element i. `out` holds count * element_size bytes and must not
 // overlap `in`.
 void shuffle_bytes(const void* in, size_t count, size_t element_size, uint8_t* out);
+
+// The inverse of shuffle_bytes: out[i * element_size + k] = in[k * count + i].
+void unshuffle_bytes(const uint8_t* in, size_t count, size_t element_size, void* out);
+
+// A libdeflate decompressor of zlib streams (what HDF5's deflate filter
+// stores), ~2-3x faster than zlib's inflate.
+class ChunkInflater {
+ public:
+  ChunkInflater();  // std::bad_alloc when out of memory
+  ~ChunkInflater();
+  ChunkInflater(const ChunkInflater&) = delete;
+  ChunkInflater& operator=(const ChunkInflater&) = delete;
+
+  // Decompresses the zlib stream in[0, size) into exactly `expected` bytes
+  // at `out`; false when the stream is corrupt (bad data or checksum) or
+  // does not hold exactly `expected` bytes.
+  bool decompress(const uint8_t* in, size_t size, uint8_t* out, size_t expected);
+
+ private:
+  libdeflate_decompressor* decompressor_ = nullptr;
+};
 
 // A libdeflate compressor at one level, producing zlib streams.
 class ChunkDeflater {

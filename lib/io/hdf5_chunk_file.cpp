@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "io/hdf5_errors.h"
 
 namespace gencast {
 namespace {
@@ -24,31 +25,6 @@ static_assert(std::is_same_v<hsize_t, uint64_t> || sizeof(hsize_t) == sizeof(uin
 // before HDF5 initializes (at the program's first netCDF call), hence here,
 // at static initialization of the library that writes forecasts.
 [[maybe_unused]] const bool kSkipHdf5ExitCleanup = H5dont_atexit() >= 0;
-
-// HDF5 prints its error stack to stderr unless told not to, per thread in the
-// thread-safe build; netCDF-C silences only the threads it runs on.
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
-// The innermost (most specific) message of this thread's HDF5 error stack,
-// e.g. "File too large" out of the write error's long description; the stack
-// is cleared.
-std::string hdf5_error_text() {
-  std::string text;
-  auto walk = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-    if (n == 0 && err != nullptr && err->desc != nullptr) *static_cast<std::string*>(data) = err->desc;
-    return 0;
-  };
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk, &text);
-  H5Eclear2(H5E_DEFAULT);
-  // System call failures carry "..., error message = 'No space left on device', ...".
-  const std::string key = "error message = '";
-  if (const size_t at = text.find(key); at != std::string::npos) {
-    const size_t begin = at + key.size();
-    const size_t end = text.find('\'', begin);
-    if (end != std::string::npos) return text.substr(begin, end - begin);
-  }
-  return text.empty() ? "unknown HDF5 error" : text;
-}
 
 }  // namespace
 

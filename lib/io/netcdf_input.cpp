@@ -2,6 +2,8 @@
 // collects every problem, then reads only the input frames (see netcdf_input.h).
 #include "io/netcdf_input.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "config/variables.h"
 #include "core/text.h"
 #include "io/input_values.h"
+#include "io/netcdf_plane_reads.h"
 
 namespace gencast {
 namespace {
@@ -289,6 +292,14 @@ struct ReadPlan {
   std::vector<size_t> levels;  // file level positions, task order
 };
 
+// A ReadPlan with its grid, kept beyond read_opened for the fields read
+// after it (NetcdfPlaneReads' fallbacks).
+struct OwnedReadPlan {
+  GridMap grid;
+  std::vector<size_t> frames, levels;
+  ReadPlan plan() const { return ReadPlan{&grid, frames, levels}; }
+};
+
 // Checks a variable's dims; returns false (with a problem) when unusable.
 bool check_var_dims(const NcVarInfo& var, const std::string& path, const AxisNames& axes,
                     bool is_static, bool levels, ProblemList& problems) {
@@ -325,13 +336,26 @@ bool check_var_dims(const NcVarInfo& var, const std::string& path, const AxisNam
   return ok;
 }
 
-// Reads one variable into its normalised layout.
-ArrayF read_field(const NcVarInfo& var, const ReadPlan& plan, bool is_static) {
+// The plane layout of `var` in the model's grid.
+PlaneLayout plane_layout(const NcVarInfo& var, const GridMap& g) {
+  PlaneLayout l;
+  l.n_lat = g.n_lat;
+  l.n_lon = g.n_lon;
+  l.flip_lat = g.flip_lat;
+  l.lon_shift = g.lon_shift;
+  l.lat_first = var.dim_index(g.axes.lat) < var.dim_index(g.axes.lon);
+  return l;
+}
+
+// One variable's field in its normalised layout, [time,] [level,] lat, lon:
+// allocated, and each of its planes handed to `plane(start, dst)` with the
+// variable's start indices of that plane.
+template <class PlaneFn>
+ArrayF for_each_plane(const NcVarInfo& var, const ReadPlan& plan, bool is_static, PlaneFn&& plane) {
   const GridMap& g = *plan.grid;
   const size_t n_lat = g.n_lat, n_lon = g.n_lon;
   const int lat_dim = var.dim_index(g.axes.lat), lon_dim = var.dim_index(g.axes.lon);
   const int time_dim = var.dim_index("time"), level_dim = var.dim_index("level");
-  const bool lat_first = lat_dim < lon_dim;
 
   const size_t n_t = is_static ? 1 : plan.frames.size();
   const size_t n_l = level_dim >= 0 ? plan.levels.size() : 1;
@@ -342,36 +366,55 @@ ArrayF read_field(const NcVarInfo& var, const ReadPlan& plan, bool is_static) {
   shape.push_back(static_cast<int64_t>(n_lon));
   ArrayF out(shape);
 
-  std::vector<float> slab(n_lat * n_lon);
-  std::vector<size_t> start(var.dims.size(), 0), count(var.dims.size(), 1);
-  count[static_cast<size_t>(lat_dim)] = n_lat;
-  count[static_cast<size_t>(lon_dim)] = n_lon;
+  std::vector<size_t> start(var.dims.size(), 0);
+  (void)lat_dim;
+  (void)lon_dim;
   for (size_t t = 0; t < n_t; ++t) {
     // A static with a time dim: any frame will do, take the initialisation frame.
     if (time_dim >= 0) start[static_cast<size_t>(time_dim)] = is_static ? plan.frames.back()
                                                                         : plan.frames[t];
     for (size_t l = 0; l < n_l; ++l) {
       if (level_dim >= 0) start[static_cast<size_t>(level_dim)] = plan.levels[l];
-      nc_read_f32(var, start, count, slab.data());
-      float* dst = out.ptr() + (t * n_l + l) * n_lat * n_lon;
-      for (size_t i = 0; i < n_lat; ++i) {
-        const size_t fi = g.flip_lat ? n_lat - 1 - i : i;
-        for (size_t j = 0; j < n_lon; ++j) {
-          const size_t fj = (j + g.lon_shift) % n_lon;
-          dst[i * n_lon + j] = slab[lat_first ? fi * n_lon + fj : fj * n_lat + fi];
-        }
-      }
+      plane(start, out.ptr() + (t * n_l + l) * n_lat * n_lon);
     }
   }
   return out;
 }
 
+// Reads one variable into its normalised layout through netCDF.
+ArrayF read_field(const NcVarInfo& var, const ReadPlan& plan, bool is_static) {
+  const GridMap& g = *plan.grid;
+  const PlaneLayout layout = plane_layout(var, g);
+  std::vector<float> slab(g.n_lat * g.n_lon);
+  std::vector<size_t> count(var.dims.size(), 1);
+  count[static_cast<size_t>(var.dim_index(g.axes.lat))] = g.n_lat;
+  count[static_cast<size_t>(var.dim_index(g.axes.lon))] = g.n_lon;
+  return for_each_plane(var, plan, is_static, [&](const std::vector<size_t>& start, float* dst) {
+    nc_read_f32(var, start, count, slab.data());
+    layout.to_grid(slab.data(), dst);
+  });
+}
+
+// Allocates one variable's field and queues its planes on `reads`.
+ArrayF queue_field(const NcVarInfo& var, const ReadPlan& plan, bool is_static,
+                   NetcdfPlaneReads& reads) {
+  const GridMap& g = *plan.grid;
+  const PlaneLayout layout = plane_layout(var, g);
+  const int lat_dim = var.dim_index(g.axes.lat), lon_dim = var.dim_index(g.axes.lon);
+  return for_each_plane(var, plan, is_static, [&](const std::vector<size_t>& start, float* dst) {
+    reads.add(var, start, lat_dim, lon_dim, layout, dst);
+  });
+}
+
 // read_collecting's work on the open file: grid, levels, times, then the
-// fields of the input frames, every problem recorded.
+// fields of the input frames, every problem recorded. Fields that
+// NetcdfPlaneReads can read are only allocated and queued on `reads` (their
+// names in `queued`, their values checked after the reads).
 void read_opened(int ncid, const std::string& path, const TaskConfig& task,
                  const std::string& init_time, int n_frames, InputDataset& ds,
-                 ProblemList& problems) {
-  const GridMap grid = read_grid(ncid, path, problems);
+                 ProblemList& problems, NetcdfPlaneReads& reads, std::vector<std::string>& queued,
+                 OwnedReadPlan& owned) {
+  const GridMap& grid = owned.grid = read_grid(ncid, path, problems);
 
   const std::vector<std::string> varying = time_varying_inputs(task);
   bool levels_ok = true;
@@ -386,7 +429,9 @@ void read_opened(int ncid, const std::string& path, const TaskConfig& task,
       for (size_t f : *frames) ds.times_s.push_back((*times)[f]);
   }
 
-  ReadPlan plan{&grid, frames.value_or(std::vector<size_t>{}), level_pos};
+  owned.frames = frames.value_or(std::vector<size_t>{});
+  owned.levels = level_pos;
+  const ReadPlan plan = owned.plan();
   const bool can_read = grid.ok && levels_ok && frames.has_value();
 
   std::vector<std::string> wanted = varying;
@@ -407,6 +452,12 @@ void read_opened(int ncid, const std::string& path, const TaskConfig& task,
     }
     if (!check_var_dims(*var, path, grid.axes, is_static, has_levels(name), problems)) continue;
     if (!can_read) continue;
+    if (NetcdfPlaneReads::eligible(*var, ncid, var->dim_index(grid.axes.lat),
+                                   var->dim_index(grid.axes.lon))) {
+      ds.fields[name] = queue_field(*var, plan, is_static, reads);
+      queued.push_back(name);
+      continue;
+    }
     ArrayF field;
     if (!nc_collect_read(path, name, problems, [&] { field = read_field(*var, plan, is_static); }))
       continue;
@@ -438,10 +489,38 @@ InputDataset read_collecting(const std::string& path, const TaskConfig& task,
   std::optional<NcFile> file;
   problems.collect([&] { file.emplace(NcFile::open_read(path)); });
   if (!file) return ds;
+  NetcdfPlaneReads reads;
+  std::vector<std::string> queued;
+  OwnedReadPlan queued_plan;
   // A library failure outside a field read (coordinates, attributes) names the file.
   nc_collect_read(path, "", problems, [&] {
-    read_opened(file->id(), path, task, init_time, n_frames, ds, problems);
+    read_opened(file->id(), path, task, init_time, n_frames, ds, problems, reads, queued,
+                queued_plan);
   });
+  if (queued.empty()) return ds;
+  // The queued planes, on every core, with netCDF's handle closed; what
+  // cannot be read that way is read again through netCDF, which reports the
+  // problem as it sees it.
+  file.reset();
+  const std::vector<std::string> again = reads.run(path);
+  if (!again.empty())
+    spdlog::debug("{}: {} read again through netCDF (their stored chunks did not decode here)",
+                  path, join(again));
+  if (!again.empty()) {
+    problems.collect([&] { file.emplace(NcFile::open_read(path)); });
+    if (!file) return ds;
+    for (const std::string& name : again) {
+      const auto var = nc_find_var(file->id(), name);
+      if (!var) continue;
+      nc_collect_read(path, name, problems, [&] {
+        ds.fields[name] = read_field(*var, queued_plan.plan(), is_static_variable(name));
+      });
+    }
+  }
+  for (const std::string& name : queued) {
+    const auto it = ds.fields.find(name);
+    if (it != ds.fields.end()) check_input_values(path, name, it->second, ds.times_s, problems);
+  }
   return ds;
 }
 

@@ -353,8 +353,12 @@ void nc_read_f32(const NcVarInfo& var, const std::vector<size_t>& start,
   } else {
     nc_check(nc_get_vara_float(var.ncid, var.varid, start.data(), count.data(), out), context);
   }
-  // CF decoding. Without an explicit _FillValue, netCDF's default fill marks
-  // never-written float data; real fields never hold 9.97e36, so treat it as missing.
+  NcCfDecoding::of(var).apply(out, n);
+}
+
+NcCfDecoding NcCfDecoding::of(const NcVarInfo& var) {
+  // Without an explicit _FillValue, netCDF's default fill marks never-written
+  // float data; real fields never hold 9.97e36, so treat it as missing.
   std::optional<double> fill = nc_number_attr(var.ncid, var.varid, "_FillValue");
   if (!fill && var.type == NC_FLOAT) fill = static_cast<double>(NC_FILL_FLOAT);
   if (!fill && var.type == NC_DOUBLE) fill = NC_FILL_DOUBLE;
@@ -362,18 +366,30 @@ void nc_read_f32(const NcVarInfo& var, const std::vector<size_t>& start,
   const std::optional<double> scale = nc_number_attr(var.ncid, var.varid, "scale_factor");
   const std::optional<double> offset = nc_number_attr(var.ncid, var.varid, "add_offset");
   const float nan = std::numeric_limits<float>::quiet_NaN();
+  NcCfDecoding d;
   // Compare in float: the packed value went through the same double->float conversion.
-  const float fill_f = fill ? static_cast<float>(*fill) : nan;
-  const float missing_f = missing ? static_cast<float>(*missing) : nan;
-  const bool packed = scale.has_value() || offset.has_value();
-  const double s = scale.value_or(1.0), o = offset.value_or(0.0);
-  for (size_t i = 0; i < n; ++i) {
-    float v = out[i];
-    if (v == fill_f || v == missing_f) {
-      out[i] = nan;
-      continue;
+  d.fill = fill ? static_cast<float>(*fill) : nan;
+  d.missing = missing ? static_cast<float>(*missing) : nan;
+  d.packed = scale.has_value() || offset.has_value();
+  d.scale = scale.value_or(1.0);
+  d.offset = offset.value_or(0.0);
+  return d;
+}
+
+void NcCfDecoding::apply(float* values, size_t count) const {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  if (!packed) {  // the common case, branch-free so that it vectorizes
+    for (size_t i = 0; i < count; ++i) {
+      const float v = values[i];
+      values[i] = (v == fill) | (v == missing) ? nan : v;
     }
-    if (packed) out[i] = static_cast<float>(static_cast<double>(v) * s + o);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const float v = values[i];
+    values[i] = v == fill || v == missing
+                    ? nan
+                    : static_cast<float>(static_cast<double>(v) * scale + offset);
   }
 }
 

@@ -116,10 +116,21 @@ std::optional<double> nc_number_attr(int ncid, int varid, const std::string& nam
 // Writes a text attribute (NC_CHAR). RuntimeFailure on failure.
 void nc_put_text_attr(int ncid, int varid, const std::string& name, const std::string& value);
 
+// A variable's CF decoding of float32 values: values equal to _FillValue or
+// missing_value become NaN, then scale_factor and add_offset are applied.
+// Read from the attributes once (of(var)), applied to any number of values.
+struct NcCfDecoding {
+  static NcCfDecoding of(const NcVarInfo& var);
+  void apply(float* values, size_t count) const;
+
+  float fill = 0, missing = 0;  // NaN when absent (never equal to anything)
+  bool packed = false;
+  double scale = 1, offset = 0;
+};
+
 // Reads the hyperslab (start, count) as float32 into `out` (product of count
-// values, row-major in the variable's dimension order). CF decoding: values
-// equal to _FillValue or missing_value become NaN, then scale_factor and
-// add_offset are applied.
+// values, row-major in the variable's dimension order), CF-decoded
+// (NcCfDecoding).
 void nc_read_f32(const NcVarInfo& var, const std::vector<size_t>& start,
                  const std::vector<size_t>& count, float* out);
 // The whole variable as float32 (CF-decoded as nc_read_f32).

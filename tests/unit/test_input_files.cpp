@@ -103,6 +103,12 @@ void TestNcFile::write(const std::string& path) const {
     int id = -1;
     check(nc_def_var(ncid, v.name.c_str(), v.type, static_cast<int>(ids.size()), ids.data(), &id),
           "def_var " + v.name);
+    if (!v.chunks.empty())
+      check(nc_def_var_chunking(ncid, id, NC_CHUNKED, v.chunks.data()), "chunking " + v.name);
+    if (v.deflate > 0 || v.shuffle)
+      check(nc_def_var_deflate(ncid, id, v.shuffle ? 1 : 0, v.deflate > 0 ? 1 : 0, v.deflate),
+            "deflate " + v.name);
+    if (v.fletcher32) check(nc_def_var_fletcher32(ncid, id, NC_FLETCHER32), "fletcher32 " + v.name);
     for (const auto& [att, text] : v.text_attrs)
       check(nc_put_att_text(ncid, id, att.c_str(), text.size(), text.c_str()), "att " + att);
     for (const auto& [att, value] : v.number_attrs) {

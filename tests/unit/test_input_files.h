@@ -29,6 +29,12 @@ struct TestNcVar {
   std::map<std::string, std::string> text_attrs;
   std::map<std::string, double> number_attrs;  // first value; written in the variable's type
                                                // (_FillValue) or as double (others)
+  // Storage: chunk shape (empty = netCDF's default), deflate level (0 = none),
+  // shuffle, Fletcher-32 checksums.
+  std::vector<size_t> chunks;
+  int deflate = 0;
+  bool shuffle = false;
+  bool fletcher32 = false;
 };
 
 struct TestNcFile {
