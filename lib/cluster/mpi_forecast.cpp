@@ -190,8 +190,14 @@ RankOutcome forecast_on_ranks(const std::function<RunSpec()>& resolve_spec,
   // A part an earlier attempt of this job left (finished or partial) is
   // continued with --resume, else discarded.
   rank_spec.output.overwrite = !plan.spec.output.resume;
-  rank_spec.output.compression = 0;  // read back once by the merge: no inflating
-  rank_spec.output.keep_bits = 0;    // exact parts; the merge rounds once, as one process does
+  // NetCDF output: the parts are stored exactly as the merged file stores
+  // them (the run's compression and keep_bits, each rank compressing on its
+  // own cores), so that rank 0's merge copies their chunks as they are, file
+  // I/O only. GRIB output: exact, uncompressed parts, decoded once by the merge.
+  if (plan.spec.output.format != OutputFormat::netcdf) {
+    rank_spec.output.compression = 0;
+    rank_spec.output.keep_bits = 0;
+  }
   rank_spec.output.format = OutputFormat::netcdf;
   rank_spec.output.plot = false;  // rank 0 draws the merged file's map
   if (mpi.root()) spdlog::info("{}", ranks_line(mpi, batch, output));

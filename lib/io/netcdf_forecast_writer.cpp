@@ -705,10 +705,9 @@ void NetcdfForecastWriter::open_for_chunks() {
   stored_.resize(targets_.size());
 }
 
-std::vector<uint64_t> NetcdfForecastWriter::chunk_offset(const ChannelTarget& target, int member,
-                                                        int lead) const {
+std::vector<uint64_t> forecast_chunk_offset(OutputLayout layout, int level, int member, int lead) {
   std::vector<uint64_t> offset;
-  for (Axis a : layout_axes(spec_.layout).order) {
+  for (Axis a : layout_axes(layout).order) {
     switch (a) {
       case Axis::member:
         offset.push_back(static_cast<uint64_t>(member));
@@ -717,7 +716,7 @@ std::vector<uint64_t> NetcdfForecastWriter::chunk_offset(const ChannelTarget& ta
         offset.push_back(static_cast<uint64_t>(lead));
         break;
       case Axis::level:
-        if (target.level >= 0) offset.push_back(static_cast<uint64_t>(target.level));
+        if (level >= 0) offset.push_back(static_cast<uint64_t>(level));
         break;
       case Axis::batch:
       case Axis::init:
@@ -730,21 +729,59 @@ std::vector<uint64_t> NetcdfForecastWriter::chunk_offset(const ChannelTarget& ta
   return offset;
 }
 
-void NetcdfForecastWriter::write_step(int member_index, int lead_index, const float* fields) {
-  if (closed_ || !h5_) throw std::logic_error("NetcdfForecastWriter::write_step after close()");
+std::vector<uint64_t> NetcdfForecastWriter::chunk_offset(const ChannelTarget& target, int member,
+                                                        int lead) const {
+  return forecast_chunk_offset(spec_.layout, target.level, member, lead);
+}
+
+unsigned char& NetcdfForecastWriter::unwritten_step(int member_index, int lead_index,
+                                                    const char* caller) {
+  if (closed_ || !h5_)
+    throw std::logic_error(std::string("NetcdfForecastWriter::") + caller + " after close()");
   const auto n_members = static_cast<int>(spec_.member_ids.size());
   const auto n_leads = static_cast<int>(spec_.lead_hours.size());
   if (member_index < 0 || member_index >= n_members || lead_index < 0 || lead_index >= n_leads) {
-    throw std::out_of_range("NetcdfForecastWriter::write_step: member " + std::to_string(member_index) +
-                            " / lead " + std::to_string(lead_index) + " outside " +
-                            std::to_string(n_members) + " x " + std::to_string(n_leads));
+    throw std::out_of_range(std::string("NetcdfForecastWriter::") + caller + ": member " +
+                            std::to_string(member_index) + " / lead " + std::to_string(lead_index) +
+                            " outside " + std::to_string(n_members) + " x " + std::to_string(n_leads));
   }
-  if (fields == nullptr) throw std::invalid_argument("NetcdfForecastWriter::write_step: null fields");
   auto& done = written_[static_cast<size_t>(member_index) * n_leads + lead_index];
   if (done) {
-    throw std::logic_error("NetcdfForecastWriter::write_step: member " + std::to_string(member_index) +
-                           " lead " + std::to_string(lead_index) + " written twice");
+    throw std::logic_error(std::string("NetcdfForecastWriter::") + caller + ": member " +
+                           std::to_string(member_index) + " lead " + std::to_string(lead_index) +
+                           " written twice");
   }
+  return done;
+}
+
+void NetcdfForecastWriter::write_chunks(int member_index, int lead_index,
+                                        const std::vector<ForecastChunk>& chunks) {
+  auto& done = unwritten_step(member_index, lead_index, "write_chunks");
+  if (chunks.size() != spec_.channels.size() || targets_.size() != spec_.channels.size())
+    throw std::invalid_argument("NetcdfForecastWriter::write_chunks: " + std::to_string(chunks.size()) +
+                                " chunks for " + std::to_string(targets_.size()) + " of " +
+                                std::to_string(spec_.channels.size()) + " channels written");
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const ChannelTarget& target : targets_) {
+    const ForecastChunk& chunk = chunks[static_cast<size_t>(target.channel)];
+    try {
+      h5_->write_chunk(target.dataset, chunk_offset(target, member_index, lead_index),
+                       chunk.filter_mask, chunk.bytes.data(), chunk.bytes.size());
+    } catch (const RuntimeFailure& e) {
+      throw RuntimeFailure(std::string(e.what()) + space_note(temp_path_));
+    }
+    timings_.stored_bytes += static_cast<int64_t>(chunk.bytes.size());
+  }
+  timings_.store += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  timings_.raw_bytes += static_cast<int64_t>(targets_.size() * spec_.lat.size() * spec_.lon.size() *
+                                             sizeof(float));
+  ++timings_.steps;
+  done = 1;
+}
+
+void NetcdfForecastWriter::write_step(int member_index, int lead_index, const float* fields) {
+  auto& done = unwritten_step(member_index, lead_index, "write_step");
+  if (fields == nullptr) throw std::invalid_argument("NetcdfForecastWriter::write_step: null fields");
   using clock = std::chrono::steady_clock;
   auto seconds_since = [](clock::time_point t) {
     return std::chrono::duration<double>(clock::now() - t).count();

@@ -62,6 +62,19 @@ void check_output_options(const ForecastOutputSpec& spec,
 
 class Hdf5ChunkFile;
 
+// One field's chunk as a file of ours stores it: the filtered bytes and the
+// HDF5 filter mask. What `merge` copies from a part to the merged file
+// without decoding it (io/forecast_chunk_reader.h).
+struct ForecastChunk {
+  std::vector<uint8_t> bytes;
+  uint32_t filter_mask = 0;
+};
+
+// The first element of the chunk holding (member, lead, level index; -1 for
+// a surface variable) in a forecast variable of `layout`: each chunk is one
+// lat/lon field.
+std::vector<uint64_t> forecast_chunk_offset(OutputLayout layout, int level, int member, int lead);
+
 // Where write_step's time went, summed over the steps written (seconds).
 struct WriterTimings {
   double gather = 0;  // fields -> one contiguous lat/lon field per variable and level
@@ -93,6 +106,11 @@ class NetcdfForecastWriter final : public ForecastSink {
   // (node = ilat * n_lon + ilon), physical units. Indices are positions in
   // member_ids / lead_hours. Each (member, lead) may be written once.
   void write_step(int member_index, int lead_index, const float* fields) override;
+
+  // The same step as chunks already encoded with this file's settings (its
+  // compression and keep_bits; chunks[c] = channel c, every channel written):
+  // stored as they are. For copying between files of the same settings.
+  void write_chunks(int member_index, int lead_index, const std::vector<ForecastChunk>& chunks);
 
   // Makes everything written so far durable (HDF5 metadata flushed, fsync):
   // a later process can read the temporary file even after a kill -9.
@@ -130,6 +148,7 @@ class NetcdfForecastWriter final : public ForecastSink {
   void open_for_chunks();
   void encode_targets(int64_t begin, int64_t end);
   std::vector<uint64_t> chunk_offset(const ChannelTarget& target, int member, int lead) const;
+  unsigned char& unwritten_step(int member_index, int lead_index, const char* caller);
   void discard() noexcept;
 
   ForecastOutputSpec spec_;

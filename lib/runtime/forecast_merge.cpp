@@ -10,7 +10,9 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "io/forecast_chunk_reader.h"
 #include "io/forecast_reader.h"
+#include "io/netcdf_forecast_writer.h"
 #include "runtime/interrupt.h"
 #include "runtime/memory_plan.h"
 #include "runtime/output_sinks.h"
@@ -287,9 +289,29 @@ MergeResult merge_forecasts(const MergeOptions& options) {
   // One part open at a time: a merge of a thousand ranks' parts does not
   // hold a thousand HDF5 files (and their chunk caches) open.
   std::unique_ptr<ForecastSink> sink = make_forecast_sink(options.format, out);
+  // A NetCDF output of the parts' own settings takes their stored chunks as
+  // they are: file I/O only, no inflating and deflating every field again.
+  auto* netcdf = dynamic_cast<NetcdfForecastWriter*>(sink.get());
   MergeProgress progress(result.member_steps, step_bytes, options.progress_seconds);
   std::vector<float> fields(n_grid * n_channels);
+  std::vector<ForecastChunk> chunks;
   for (const Part& part : parts) {
+    const auto& part_ids = part.info.spec.member_ids;
+    ForecastChunkReader stored(part.path, part.info);
+    std::string why;
+    if (netcdf != nullptr && stored.compatible_with(out, why)) {
+      for (size_t m = 0; m < part_ids.size(); ++m)
+        for (int lead = 0; lead < n_leads; ++lead) {
+          throw_if_interrupted();
+          stored.read_step(static_cast<int>(m), lead, chunks);
+          netcdf->write_chunks(position.at(part_ids[m]), lead, chunks);
+          progress.step_done();
+        }
+      ++result.parts_copied_as_stored;
+      continue;
+    }
+    if (netcdf != nullptr)
+      spdlog::debug("{}: decoded and encoded again ({})", part.path, why);
     const ForecastReader reader(part.path);
     const auto& ids = reader.info().spec.member_ids;
     for (size_t m = 0; m < ids.size(); ++m)
@@ -303,9 +325,10 @@ MergeResult merge_forecasts(const MergeOptions& options) {
   sink->close();
   result.bytes = step_bytes * static_cast<double>(result.member_steps);
   result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  spdlog::info("merged {} part(s) into {}: {} members x {} lead times, {} in {} ({}/s)", parts.size(),
-               options.output, result.members, n_leads, format_bytes(result.bytes),
-               format_duration(result.seconds), format_bytes(result.bytes / std::max(result.seconds, 1e-9)));
+  spdlog::info("merged {} part(s) into {}: {} members x {} lead times, {} in {} ({}/s; {} part(s) "
+               "copied as stored)", parts.size(), options.output, result.members, n_leads,
+               format_bytes(result.bytes), format_duration(result.seconds),
+               format_bytes(result.bytes / std::max(result.seconds, 1e-9)), result.parts_copied_as_stored);
   return result;
 }
 

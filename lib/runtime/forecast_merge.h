@@ -53,6 +53,10 @@ struct MergeResult {
   std::string output;
   int64_t parts = 0, members = 0, member_steps = 0;
   double bytes = 0;    // float32 field bytes copied
+  // Parts whose stored chunks were copied as they are (same layout,
+  // compression, keep_bits and variables as the output); the others were
+  // decoded and encoded again.
+  int64_t parts_copied_as_stored = 0;
   double seconds = 0;  // reading, checking, copying and closing
   std::vector<std::string> warnings;
 };

@@ -104,7 +104,9 @@ TEST_CASE("mpirun -n 2: one file, bit for bit the one-process forecast", "[cli][
   const ForecastFileInfo info = ForecastReader(ranks).info();
   CHECK(info.spec.run_fingerprint == ForecastReader(one).info().spec.run_fingerprint);
   CHECK(info.attribute("history").find("(2 MPI ranks)") != std::string::npos);
-  CHECK(info.spec.compression == 1);  // the run's level, not the parts' 0
+  CHECK(info.spec.compression == 1);  // the run's level
+  // The parts were stored with the run's settings and copied as they are.
+  CHECK(text.find("2 part(s) copied as stored") != std::string::npos);
   // Only the two forecasts: the parts are gone.
   CHECK(dir.entries() == std::vector<std::string>{"log", "one.nc", "ranks.nc"});
 }

@@ -136,6 +136,7 @@ TEST_CASE("merge: parts of one run become one file, bit for bit, members sorted"
   CHECK(r.members == 4);
   CHECK(r.member_steps == 8);
   CHECK(r.warnings.empty());
+  CHECK(r.parts_copied_as_stored == 2);  // same settings: chunks copied, not re-encoded
   const ForecastReader reader(out);
   const ForecastFileInfo& info = reader.info();
   CHECK(info.spec.member_ids == std::vector<int64_t>{0, 1, 2, 3});
@@ -166,7 +167,7 @@ TEST_CASE("merge: member order, compression and layout options", "[merge]") {
   options.parts = {b, a};
   options.output = dir.file("ordered.nc");
   options.member_order = {2, 0, 1};
-  merge_forecasts(options);
+  CHECK(merge_forecasts(options).parts_copied_as_stored == 2);  // uncompressed parts, same output
   const ForecastReader ordered(options.output);
   CHECK(ordered.info().spec.member_ids == std::vector<int64_t>{2, 0, 1});
   CHECK(ordered.info().spec.compression == 0);  // the parts' level by default
@@ -178,7 +179,7 @@ TEST_CASE("merge: member order, compression and layout options", "[merge]") {
   options.member_order.clear();
   options.compression = 3;
   options.layout = OutputLayout::wb2;
-  merge_forecasts(options);
+  CHECK(merge_forecasts(options).parts_copied_as_stored == 0);  // other settings: decoded
   const ForecastReader wb2(options.output);
   CHECK(wb2.info().spec.layout == OutputLayout::wb2);
   CHECK(wb2.info().spec.ensemble_dim == "number");
