@@ -12,14 +12,16 @@
 #   SECONDS_PER_TARGET  default 60 (CI runs 20); 0 = only build the targets
 #   TARGET              default: all five
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (parallel
-#   libFuzzer workers per target, default 1).
+#   libFuzzer workers per target, default 1), FUZZ_REQUIRED=1 (CI: a missing
+#   clang or libFuzzer is an error, so CI cannot silently stop fuzzing).
 #
 # The corpus of each target grows in $FUZZ_BUILD_DIR/corpus/<target> across
 # runs, starting from fuzz/seeds.txt. A crash leaves its input in
 # $FUZZ_BUILD_DIR/artifacts/<target>/ and the script exits 1; to keep it as a
 # regression, copy it to tests/data/regressions/<target>/ with a line in
 # tests/data/regressions/README.md (the test suite replays it).
-# Exits 0 with a notice (not an error) where clang or libFuzzer is missing.
+# Exits 0 with a notice (not an error) where clang or libFuzzer is missing,
+# unless FUZZ_REQUIRED=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -28,10 +30,12 @@ targets=("$@")
 ((${#targets[@]})) || targets=(npy_header npz spec checkpoint netcdf)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
+missing_status=0
+[[ ${FUZZ_REQUIRED:-0} == 1 ]] && missing_status=1
 
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: clang++ not found; install clang (scripts/setup.sh) to fuzz" >&2
-  exit 0
+  exit $missing_status
 fi
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
@@ -39,7 +43,7 @@ printf '#include <cstdint>\n#include <cstddef>\nextern "C" int LLVMFuzzerTestOne
   > "$probe/f.cpp"
 if ! clang++ -fsanitize=fuzzer "$probe/f.cpp" -o "$probe/f" 2>/dev/null; then
   echo "fuzz: clang++ cannot link -fsanitize=fuzzer (Debian: libclang-rt-<version>-dev)" >&2
-  exit 0
+  exit $missing_status
 fi
 
 # Warnings stay warnings here: the gcc build (-Werror) is the one that gates them.

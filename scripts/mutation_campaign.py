@@ -14,10 +14,12 @@ Usage:
   scripts/mutation_campaign.py --binary build-cpu/app/gencast-run [--count 400]
       [--seed 1] [--timeout 30] [--kinds input,stats,checkpoint,spec]
       [--commands check-config,forecast] [--keep DIR] [--json FILE] [--jobs 2]
-      [--flags "--no-probe"]
+      [--flags "--no-probe"] [--per-kind input=200,stats=100,checkpoint=100,spec=100]
+      [--table]
 
 Prints one line per mutant that crashed, hung or broke a promise, then the
-outcome counts. Crashing and hanging mutants are kept under --keep (default
+outcome counts (with --table also as the Markdown table of docs/bad-inputs.md:
+one row per mutated file and command, the slowest run of each). Crashing and hanging mutants are kept under --keep (default
 $TMPDIR/gencast-mutants-failed/), each a folder with its run.yaml: `gencast-run check-config run.yaml` in it reproduces the run. Exit status 1 when
 any mutant crashed, hung or broke a promise.
 """
@@ -163,9 +165,23 @@ def classify(rc, timed_out):
     return "exit %d (unexpected)" % rc
 
 
-def run_one(args, index):
+def schedule(args):
+    """The kind of each mutant index: --kinds in turn, or with --per-kind the
+    kinds in turn until each has its count (so every prefix mixes the kinds)."""
+    if not args.per_kind:
+        return [args.kinds[i % len(args.kinds)] for i in range(args.count)]
+    left = dict(args.per_kind)
+    kinds = []
+    while any(left.values()):
+        for kind, _ in args.per_kind:
+            if left[kind]:
+                kinds.append(kind)
+                left[kind] -= 1
+    return kinds
+
+
+def run_one(args, index, kind):
     rng = random.Random("%d/%d" % (args.seed, index))
-    kind = args.kinds[index % len(args.kinds)]
     work = tempfile.mkdtemp(prefix="gencast-mutant-%d-" % index, dir=args.tmp)
     try:
         stats = os.path.join(work, "stats")
@@ -256,6 +272,27 @@ def run_one(args, index):
         shutil.rmtree(work, ignore_errors=True)
 
 
+TABLE_NAMES = {"input": "input NetCDF", "stats": "statistics file", "checkpoint": "checkpoint (npz)",
+               "spec": "run spec (YAML)"}
+
+
+def print_table(args, counts, slowest):
+    """docs/bad-inputs.md's table: one row per mutated file and command."""
+    kinds = [k for k, _ in args.per_kind] or list(dict.fromkeys(args.kinds))
+    columns = ["exit 0", "exit 1", "exit 2", "crash", "hang"]
+    print("| mutated file | command | mutants | " + " | ".join(columns) +
+          " | other | slowest run (s) |")
+    print("| --- | --- | ---: | " + " | ".join("---:" for _ in columns) + " | ---: | ---: |")
+    for kind in kinds:
+        for command in args.commands:
+            row = {o: n for (k, c, o), n in counts.items() if k == kind and c == command}
+            other = sum(n for o, n in row.items() if o not in columns)
+            print("| %s | `%s` | %d | %s | %d | %.1f |" % (
+                TABLE_NAMES[kind], command, sum(row.values()),
+                " | ".join(str(row.get(o, 0)) for o in columns), other,
+                slowest[(kind, command)]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--binary", default=os.path.join(ROOT, "build-cpu", "app", "gencast-run"))
@@ -268,11 +305,23 @@ def main():
     ap.add_argument("--json", help="write every mutant's outcome here")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--tmp", default=None, help="folder for the mutants (default: $TMPDIR)")
+    ap.add_argument("--per-kind", default="",
+                    help="mutants of each kind, e.g. input=200,stats=100,checkpoint=100,spec=100 "
+                         "(replaces --count and --kinds)")
+    ap.add_argument("--table", action="store_true",
+                    help="also print the outcome counts as docs/bad-inputs.md's Markdown table")
     ap.add_argument("--flags", default="",
                     help="extra flags for both commands, e.g. --no-probe (to see what the "
                          "file probe contains)")
     args = ap.parse_args()
     args.kinds = args.kinds.split(",")
+    args.per_kind = [(k, int(n)) for k, n in
+                     (item.split("=") for item in args.per_kind.split(",") if item)]
+    for kind, _ in args.per_kind:
+        if kind not in ("input", "stats", "checkpoint", "spec"):
+            sys.exit("--per-kind: unknown kind %r (input, stats, checkpoint, spec)" % kind)
+    kinds = schedule(args)
+    args.count = len(kinds)
     args.commands = args.commands.split(",")
     args.flags = args.flags.split()
     args.binary = os.path.abspath(args.binary)
@@ -281,14 +330,17 @@ def main():
     os.makedirs(args.keep, exist_ok=True)
 
     counts = collections.Counter()
+    slowest = collections.defaultdict(float)
     all_results = []
     bad = 0
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for r in pool.map(lambda i: run_one(args, i), range(args.count)):
+        for r in pool.map(lambda i: run_one(args, i, kinds[i]), range(args.count)):
             all_results.append(r)
             for res in r["results"]:
                 counts[(r["kind"], res["command"], res["outcome"])] += 1
+                key = (r["kind"], res["command"])
+                slowest[key] = max(slowest[key], res["seconds"])
                 if res["outcome"] in ("crash", "hang") or res["broken"]:
                     bad += 1
                     print("mutant %d (%s: %s): %s %s -> %s %s; kept in %s" %
@@ -304,6 +356,13 @@ def main():
     print("totals:")
     for (command, outcome), n in sorted(totals.items()):
         print("  %-12s %-24s %5d" % (command, outcome, n))
+    # check-config promises what forecast then does: both end the same way.
+    disagree = [r["index"] for r in all_results
+                if len({res["outcome"] for res in r["results"]}) > 1]
+    print("commands gave different outcomes on %d mutant(s)%s" %
+          (len(disagree), (": " + " ".join(map(str, disagree[:20]))) if disagree else ""))
+    if args.table:
+        print_table(args, counts, slowest)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seed": args.seed, "count": args.count, "seconds": elapsed,
