@@ -9,7 +9,7 @@
 #               (probe OK => the in-process read works)
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
-#   SECONDS_PER_TARGET  default 60 (CI runs 20); 0 = only build the targets
+#   SECONDS_PER_TARGET  default 60 (CI: 15, and 45 for checkpoint, netcdf); 0 = only build
 #   TARGET              default: all five
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (parallel
 #   libFuzzer workers per target, default 1), FUZZ_REQUIRED=1 (CI: a missing

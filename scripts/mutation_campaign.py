@@ -15,11 +15,12 @@ Usage:
       [--seed 1] [--timeout 30] [--kinds input,stats,checkpoint,spec]
       [--commands check-config,forecast] [--keep DIR] [--json FILE] [--jobs 2]
       [--flags "--no-probe"] [--per-kind input=200,stats=100,checkpoint=100,spec=100]
-      [--table]
+      [--table] [--probe-timeout 20]
 
 Prints one line per mutant that crashed, hung or broke a promise, then the
 outcome counts (with --table also as the Markdown table of docs/bad-inputs.md:
-one row per mutated file and command, the slowest run of each). Crashing and hanging mutants are kept under --keep (default
+one row per mutated file and command, the slowest run of each). Crashing and
+hanging mutants are kept under --keep (default
 $TMPDIR/gencast-mutants-failed/), each a folder with its run.yaml: `gencast-run check-config run.yaml` in it reproduces the run. Exit status 1 when
 any mutant crashed, hung or broke a promise.
 """
@@ -231,7 +232,7 @@ def run_one(args, index, kind):
             timed_out = False
             try:
                 p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   timeout=args.timeout, start_new_session=True)
+                                   timeout=args.timeout, start_new_session=True, env=args.env)
                 rc, err = p.returncode, p.stderr.decode("utf-8", "replace")
             except subprocess.TimeoutExpired as e:
                 timed_out, rc = True, None
@@ -255,7 +256,11 @@ def run_one(args, index, kind):
             # The first problem line ("error: ..." or check-config's "  - ...").
             last = [l.strip() for l in err.split("\n")
                     if l.startswith("error:") or l.startswith("  - ")]
+            # Exit 2 because the file probe saw the NetCDF/HDF5 (or GRIB) library
+            # crash or hang on the file: contained, but worth counting.
+            contained = "library crashed" in err or "library hung" in err
             results.append({"command": command, "outcome": outcome, "rc": rc,
+                            "contained": contained,
                             "seconds": round(seconds, 2), "broken": broken,
                             "message": last[0][:300] if last else ""})
             for f in os.listdir(os.path.dirname(output)):
@@ -276,21 +281,22 @@ TABLE_NAMES = {"input": "input NetCDF", "stats": "statistics file", "checkpoint"
                "spec": "run spec (YAML)"}
 
 
-def print_table(args, counts, slowest):
+def print_table(args, counts, slowest, contained):
     """docs/bad-inputs.md's table: one row per mutated file and command."""
     kinds = [k for k, _ in args.per_kind] or list(dict.fromkeys(args.kinds))
     columns = ["exit 0", "exit 1", "exit 2", "crash", "hang"]
     print("| mutated file | command | mutants | " + " | ".join(columns) +
-          " | other | slowest run (s) |")
-    print("| --- | --- | ---: | " + " | ".join("---:" for _ in columns) + " | ---: | ---: |")
+          " | other | library crash/hang contained (exit 2) | slowest run (s) |")
+    print("| --- | --- | ---: | " + " | ".join("---:" for _ in columns) +
+          " | ---: | ---: | ---: |")
     for kind in kinds:
         for command in args.commands:
             row = {o: n for (k, c, o), n in counts.items() if k == kind and c == command}
             other = sum(n for o, n in row.items() if o not in columns)
-            print("| %s | `%s` | %d | %s | %d | %.1f |" % (
+            print("| %s | `%s` | %d | %s | %d | %d | %.1f |" % (
                 TABLE_NAMES[kind], command, sum(row.values()),
                 " | ".join(str(row.get(o, 0)) for o in columns), other,
-                slowest[(kind, command)]))
+                contained[(kind, command)], slowest[(kind, command)]))
 
 
 def main():
@@ -308,6 +314,10 @@ def main():
     ap.add_argument("--per-kind", default="",
                     help="mutants of each kind, e.g. input=200,stats=100,checkpoint=100,spec=100 "
                          "(replaces --count and --kinds)")
+    ap.add_argument("--probe-timeout", type=float, default=20,
+                    help="GENCAST_PROBE_TIMEOUT for the runs (seconds; 0 = the program's "
+                         "default, 300 s): a library that hangs on a mutant is reported when "
+                         "the probe's limit ends, which must come before --timeout")
     ap.add_argument("--table", action="store_true",
                     help="also print the outcome counts as docs/bad-inputs.md's Markdown table")
     ap.add_argument("--flags", default="",
@@ -325,12 +335,16 @@ def main():
     args.commands = args.commands.split(",")
     args.flags = args.flags.split()
     args.binary = os.path.abspath(args.binary)
+    args.env = dict(os.environ)
+    if args.probe_timeout > 0:
+        args.env["GENCAST_PROBE_TIMEOUT"] = "%g" % args.probe_timeout
     if not os.access(args.binary, os.X_OK):
         sys.exit("no gencast-run binary at %s (build it, or pass --binary)" % args.binary)
     os.makedirs(args.keep, exist_ok=True)
 
     counts = collections.Counter()
     slowest = collections.defaultdict(float)
+    contained = collections.Counter()
     all_results = []
     bad = 0
     start = time.monotonic()
@@ -339,6 +353,8 @@ def main():
             all_results.append(r)
             for res in r["results"]:
                 counts[(r["kind"], res["command"], res["outcome"])] += 1
+                if res["contained"]:
+                    contained[(r["kind"], res["command"])] += 1
                 key = (r["kind"], res["command"])
                 slowest[key] = max(slowest[key], res["seconds"])
                 if res["outcome"] in ("crash", "hang") or res["broken"]:
@@ -362,7 +378,7 @@ def main():
     print("commands gave different outcomes on %d mutant(s)%s" %
           (len(disagree), (": " + " ".join(map(str, disagree[:20]))) if disagree else ""))
     if args.table:
-        print_table(args, counts, slowest)
+        print_table(args, counts, slowest, contained)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seed": args.seed, "count": args.count, "seconds": elapsed,
