@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "gemm.cuh"
 #include "layernorm.cuh"
 #include "sphere_noise.cuh"
+#include "step_transition.cuh"
 
 namespace gencast::cuda {
 namespace {
@@ -512,6 +514,43 @@ void CudaBackend::sphere_noise(const NoisePlan& plan_base, std::span<const Noise
           "plan was made by another backend");
   check_owned(out, "sphere_noise");
   plan->sample(keys, out, stream_);
+}
+
+std::unique_ptr<StepTransitionPlan> CudaBackend::plan_step_transition(
+    const StepTransitionTables& tables) {
+  activate();
+  return std::make_unique<CudaStepTransitionPlan>(*this, tables);
+}
+
+namespace {
+
+const CudaStepTransitionPlan& own_step_plan(const StepTransitionPlan& plan, const Backend* self,
+                                            const char* op) {
+  const auto* p = dynamic_cast<const CudaStepTransitionPlan*>(&plan);
+  require(p != nullptr && p->owner() == self, op, "plan was made by another backend");
+  return *p;
+}
+
+}  // namespace
+
+void CudaBackend::step_to_physical(const StepTransitionPlan& plan, const Tensor& normalized,
+                                   const Tensor& bases, const Tensor& land, Tensor& physical) {
+  activate();
+  const char* op = "step_to_physical";
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&normalized, &bases, &land, &physical})
+    check_owned(*t, op);
+  own_step_plan(plan, this, op).to_physical(normalized, bases, land, physical, stream_);
+}
+
+void CudaBackend::step_advance(const StepTransitionPlan& plan, const Tensor& physical,
+                               const Tensor& forcings, Tensor& bases, Tensor& land,
+                               Tensor& conditioning) {
+  activate();
+  const char* op = "step_advance";
+  for (const Tensor* t :
+       std::initializer_list<const Tensor*>{&physical, &forcings, &bases, &land, &conditioning})
+    check_owned(*t, op);
+  own_step_plan(plan, this, op).advance(physical, forcings, bases, land, conditioning, stream_);
 }
 
 }  // namespace gencast::cuda

@@ -15,6 +15,7 @@
 
 #include "backend/tensor.h"
 #include "config/precision.h"
+#include "config/step_transition.h"
 #include "core/csr.h"
 #include "numerics/noise_key.h"
 
@@ -39,6 +40,13 @@ class NoisePlan {
   virtual ~NoisePlan() = default;
   virtual int64_t n_lat() const = 0;
   virtual int64_t n_lon() const = 0;
+};
+
+// Backend-specific copy of StepTransitionTables (config/step_transition.h).
+class StepTransitionPlan {
+ public:
+  virtual ~StepTransitionPlan() = default;
+  virtual const StepTransitionTables& tables() const = 0;
 };
 
 class Backend {
@@ -154,6 +162,30 @@ class Backend {
   virtual std::unique_ptr<NoisePlan> plan_noise(int64_t n_lat, int64_t n_lon) = 0;
   virtual void sphere_noise(const NoisePlan& plan, std::span<const NoiseKey> keys,
                             Tensor& out) = 0;
+
+  // ---- the 12 h step transition (data/step_transition_plan.h) --------------
+  // The host path's float32 operations in the same order (data/normalization.h),
+  // so the results are bitwise those of prepare_step_into / targets_to_physical
+  // / advance_frames_in_place. Rows: slots of n_grid rows stacked (see
+  // config/step_transition.h); every tensor f32 unless said otherwise.
+  virtual std::unique_ptr<StepTransitionPlan> plan_step_transition(
+      const StepTransitionTables& tables) = 0;
+  // physical[r, t] = normalized[r, t] * scale[t] + (residual ? bases[r, t] : offset[t]),
+  // NaN instead where the target restores NaN and land[r] != 0.
+  // normalized, bases, physical [R, T]; land [R, 1] (frame bits; empty without a land mask).
+  virtual void step_to_physical(const StepTransitionPlan& plan, const Tensor& normalized,
+                                const Tensor& bases, const Tensor& land, Tensor& physical) = 0;
+  // The prediction `physical` becomes the newest input frame of the next step:
+  //   bases[r, t] = residual ? (fill-base && isnan(p) ? fill : p) : 0, p = physical[r, t];
+  //   land[r] = (land[r] >> 1) | (isnan(physical[r, land_target]) << (frames - 1));
+  //   conditioning[r, c] for c < n_conditioning by column kind: kept, this
+  //   step's column `index`, (v - mean) / stddev of v = physical[r, index]
+  //   (NaN -> fill first where flagged), or forcings[index, r % n_lon];
+  //   its other columns untouched. conditioning [R, >= n_conditioning] is f32
+  //   or bf16 (rounded to nearest even, as upload()); forcings [rows, n_lon].
+  virtual void step_advance(const StepTransitionPlan& plan, const Tensor& physical,
+                            const Tensor& forcings, Tensor& bases, Tensor& land,
+                            Tensor& conditioning) = 0;
 };
 
 }  // namespace gencast

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "backend/step_transition_checks.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "numerics/sphere_noise_synth.h"
@@ -40,6 +43,21 @@ class CpuAttentionPlan final : public AttentionPlan {
   int heads_;
   int head_dim_;
 };
+
+class CpuStepTransitionPlan final : public StepTransitionPlan {
+ public:
+  explicit CpuStepTransitionPlan(StepTransitionTables tables) : tables_(std::move(tables)) {}
+  const StepTransitionTables& tables() const override { return tables_; }
+
+ private:
+  StepTransitionTables tables_;
+};
+
+const StepTransitionTables& cpu_tables(const StepTransitionPlan& plan, const char* op) {
+  require(dynamic_cast<const CpuStepTransitionPlan*>(&plan) != nullptr, op,
+          "plan was made by another backend");
+  return plan.tables();
+}
 
 class CpuNoisePlan final : public NoisePlan {
  public:
@@ -442,6 +460,101 @@ void CpuBackend::sphere_noise(const NoisePlan& plan_base, std::span<const NoiseK
               out.cols() == static_cast<int64_t>(keys.size()),
           "sphere_noise", "out must be [n_lat*n_lon, keys.size()]");
   plan->synth().sample(keys, out.as<float>());
+}
+
+std::unique_ptr<StepTransitionPlan> CpuBackend::plan_step_transition(
+    const StepTransitionTables& tables) {
+  check_step_tables(tables, "cpu");
+  return std::make_unique<CpuStepTransitionPlan>(tables);
+}
+
+// The float32 operations of targets_to_physical (data/normalization.cpp), in
+// its order: one product, one sum.
+void CpuBackend::step_to_physical(const StepTransitionPlan& plan, const Tensor& normalized,
+                                  const Tensor& bases, const Tensor& land, Tensor& physical) {
+  const StepTransitionTables& t = cpu_tables(plan, "step_to_physical");
+  check_step_to_physical(t, normalized, bases, land, physical, "cpu");
+  for (const Tensor* x : std::initializer_list<const Tensor*>{&normalized, &bases, &physical})
+    require_f32(*x, "step_to_physical");
+  const int64_t T = t.n_targets();
+  const float* x = normalized.as<float>();
+  const float* base = bases.as<float>();
+  const float* mask = t.land_target >= 0 ? land.as<float>() : nullptr;
+  float* out = physical.as<float>();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  parallel_for(
+      normalized.rows(),
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const bool on_land = mask && mask[r] != 0.f;
+          for (int64_t c = 0; c < T; ++c) {
+            const int64_t i = r * T + c;
+            const uint8_t flags = t.target_flags[static_cast<size_t>(c)];
+            const float scaled = x[i] * t.scale[static_cast<size_t>(c)];
+            float value = (flags & kStepResidual) ? scaled + base[i]
+                                                  : scaled + t.offset[static_cast<size_t>(c)];
+            if (on_land && (flags & kStepRestoreNan)) value = nan;
+            out[i] = value;
+          }
+        }
+      },
+      parallel_min_rows(T));
+}
+
+// prepare_step_into's operations on the newest frame (data/normalization.cpp):
+// NaN fill, then (v - mean) / stddev; the older frames' columns are this
+// step's columns, moved.
+void CpuBackend::step_advance(const StepTransitionPlan& plan, const Tensor& physical,
+                              const Tensor& forcings, Tensor& bases, Tensor& land,
+                              Tensor& conditioning) {
+  const StepTransitionTables& t = cpu_tables(plan, "step_advance");
+  check_step_advance(t, physical, forcings, bases, land, conditioning, "cpu");
+  for (const Tensor* x : std::initializer_list<const Tensor*>{&physical, &bases, &conditioning})
+    require_f32(*x, "step_advance");
+  const int64_t T = t.n_targets(), K = t.n_conditioning(), W = conditioning.cols();
+  const float* p = physical.as<float>();
+  const float* forc = t.forcing_rows > 0 ? forcings.as<float>() : nullptr;
+  float* base = bases.as<float>();
+  float* mask = t.land_target >= 0 ? land.as<float>() : nullptr;
+  float* cond = conditioning.as<float>();
+  const uint32_t newest_bit = 1u << (t.frames - 1);
+  parallel_for(
+      physical.rows(),
+      [&](int64_t r0, int64_t r1) {
+        std::vector<float> row(static_cast<size_t>(K));
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* pr = p + r * T;
+          for (int64_t c = 0; c < T; ++c) {
+            const uint8_t flags = t.target_flags[static_cast<size_t>(c)];
+            float v = 0.f;
+            if (flags & kStepResidual) v = (flags & kStepFillBase) && std::isnan(pr[c]) ? t.fill : pr[c];
+            base[r * T + c] = v;
+          }
+          if (mask) {
+            const auto bits = static_cast<uint32_t>(mask[r]);
+            mask[r] = static_cast<float>((bits >> 1) | (std::isnan(pr[t.land_target]) ? newest_bit : 0u));
+          }
+          float* cr = cond + r * W;
+          // Every source first (shifts read this step's columns), then the writes.
+          for (int64_t c = 0; c < K; ++c) {
+            const auto k = static_cast<size_t>(c);
+            const int32_t i = t.column_index[k];
+            switch (t.column_kind[k]) {
+              case kColumnShift: row[k] = cr[i]; break;
+              case kColumnNewest: {
+                const float x = t.column_fill_nan[k] && std::isnan(pr[i]) ? t.fill : pr[i];
+                row[k] = (x - t.mean[k]) / t.stddev[k];
+                break;
+              }
+              case kColumnForcing: row[k] = forc[i * t.n_lon + r % t.n_lon]; break;
+              default: break;
+            }
+          }
+          for (int64_t c = 0; c < K; ++c)
+            if (t.column_kind[static_cast<size_t>(c)] != kColumnKeep) cr[c] = row[static_cast<size_t>(c)];
+        }
+      },
+      parallel_min_rows(K + T));
 }
 
 }  // namespace gencast

@@ -42,6 +42,13 @@ class CpuBackend final : public Backend {
   void fill(Tensor& t, float value) override;
   std::unique_ptr<NoisePlan> plan_noise(int64_t n_lat, int64_t n_lon) override;
   void sphere_noise(const NoisePlan& plan, std::span<const NoiseKey> keys, Tensor& out) override;
+  std::unique_ptr<StepTransitionPlan> plan_step_transition(
+      const StepTransitionTables& tables) override;
+  void step_to_physical(const StepTransitionPlan& plan, const Tensor& normalized,
+                        const Tensor& bases, const Tensor& land, Tensor& physical) override;
+  void step_advance(const StepTransitionPlan& plan, const Tensor& physical,
+                    const Tensor& forcings, Tensor& bases, Tensor& land,
+                    Tensor& conditioning) override;
 
  private:
   size_t live_bytes_ = 0;

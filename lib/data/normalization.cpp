@@ -384,34 +384,6 @@ void advance_frames_in_place(InputDataset& frames, const float* prediction_physi
   frames.times_s.push_back(new_time_s);
 }
 
-void assign_frames(InputDataset& dst, const InputDataset& src) {
-  bool same_layout = dst.fields.size() == src.fields.size();
-  for (auto it = src.fields.begin(); same_layout && it != src.fields.end(); ++it) {
-    const auto found = dst.fields.find(it->first);
-    same_layout = found != dst.fields.end() && found->second.numel() == it->second.numel();
-  }
-  if (!same_layout) {
-    dst = src;
-    return;
-  }
-  dst.path = src.path;
-  dst.lat = src.lat;
-  dst.lon = src.lon;
-  dst.levels = src.levels;
-  dst.times_s = src.times_s;
-  std::vector<std::pair<const ArrayF*, ArrayF*>> pairs;
-  for (const auto& [name, field] : src.fields) {
-    ArrayF& target = dst.fields.at(name);
-    target.shape = field.shape;
-    pairs.emplace_back(&field, &target);
-  }
-  // Each field split by element range across the workers, field by field.
-  for (const auto& [from, to] : pairs)
-    parallel_for(from->numel(), [&](int64_t begin, int64_t end) {
-      std::copy(from->ptr() + begin, from->ptr() + end, to->ptr() + begin);
-    });
-}
-
 InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
                             const float* prediction_physical, int64_t new_time_s,
                             const TaskConfig& task) {

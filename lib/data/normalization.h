@@ -73,12 +73,6 @@ int64_t targets_to_physical(const float* normalized, const StepConditioning& con
 void advance_frames_in_place(InputDataset& frames, const float* prediction_physical,
                              int64_t new_time_s, const TaskConfig& task);
 
-// dst = src (every member's rollout starts from the same input frames),
-// reusing dst's field storage where names and sizes match, so that a new
-// member costs one parallel copy instead of fresh, page-faulting ~700 MB
-// arrays at 0.25 deg.
-void assign_frames(InputDataset& dst, const InputDataset& src);
-
 InputDataset advance_frames(const InputDataset& frames, int64_t init_index,
                             const float* prediction_physical, int64_t new_time_s,
                             const TaskConfig& task);

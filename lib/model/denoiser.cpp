@@ -240,13 +240,16 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
 
   B.static_in = allocate(activations, {n_grid_, weights_.grid_embed.first_parts[0].rows()}, compute);
   {
-    // The page-locked staging rows of set_conditioning, allocated and touched
-    // here (a forecast builds the denoiser while it reads the input, so the
-    // first step does not pay for ~1 GB of fresh pinned pages at 0.25°).
+    // The page-locked staging rows of set_conditioning: one chunk of rows
+    // (~140 MB at the default chunk, not the ~1.1 GB per member of the whole
+    // grid at 0.25°: a rollout uploads its conditioning once per member, the
+    // later steps update it on the backend). Allocated and touched here, while
+    // a forecast still reads its input.
     const int64_t width = B.static_in.cols();
-    static_host_ = b.pinned_host(n_grid_ * width);
+    staging_rows_ = std::max<int64_t>(1, std::min(n_grid_, sizes_.scratch_rows));
+    static_host_ = b.pinned_host(staging_rows_ * width);
     float* host = static_host_.get();
-    parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
+    parallel_for(staging_rows_, [&](int64_t begin, int64_t end) {
       std::fill(host + begin * width, host + end * width, 0.f);
     });
   }
@@ -332,16 +335,32 @@ void Denoiser::set_conditioning(const ArrayF& features) {
     throw RuntimeFailure("denoiser: conditioning features must be " +
                          shape_to_string({n_grid_, n_cond_}) + ", got " +
                          shape_to_string(features.shape));
+  set_conditioning(features, 0);
+}
+
+Tensor& Denoiser::conditioning_rows() {
+  if (!conditioned_)
+    throw std::logic_error("denoiser: conditioning_rows() before set_conditioning()");
+  return buf_->static_in;
+}
+
+void Denoiser::set_conditioning(const ArrayF& features, int64_t first_row) {
+  if (features.shape.size() != 2 || features.dim(1) != n_cond_ || first_row < 0 ||
+      first_row + features.dim(0) > n_grid_)
+    throw RuntimeFailure("denoiser: conditioning features of rows from " +
+                         std::to_string(first_row) + " must be [rows, " + std::to_string(n_cond_) +
+                         "] within " + std::to_string(n_grid_) + " rows, got " +
+                         shape_to_string(features.shape));
+  const int64_t n_rows = features.dim(0);
   // Whole input rows [features | structural | 0 | 0 (targets) | 0] go into
-  // one page-locked host buffer, filled in parallel (this is on the critical
-  // path between two sampler steps), then into static_in a chunk of rows at a
-  // time: a bf16 upload converts from a float32 copy of its rows that the
-  // CUDA backend allocates for the duration. Rows are contiguous on the
-  // device, so the uploads carry the target columns too, as zeros: every
+  // the page-locked staging rows, a chunk at a time filled in parallel, then
+  // into static_in: a bf16 upload converts from a float32 copy of its rows
+  // that the CUDA backend allocates for the duration. Rows are contiguous on
+  // the device, so the uploads carry the target columns too, as zeros: every
   // call overwrites the targets' slot, and the padding after it stays zero.
-  // The constructor zeroed the whole buffer and nothing on the host writes
+  // The constructor zeroed the staging rows and nothing on the host writes
   // past the static features (the pad that meets W_first's zero rows, the
-  // target columns, the tail), so every step refills only the features.
+  // target columns, the tail), so each chunk refills only the features.
   Buffers& B = *buf_;
   const int64_t width = B.static_in.cols(), target_col = weights_.grid_embed_target_col;
   if (target_col < n_cond_ + 3 || target_col + n_targets_ > width)
@@ -349,19 +368,19 @@ void Denoiser::set_conditioning(const ArrayF& features) {
                          " columns with targets at " + std::to_string(target_col) +
                          " does not hold " + std::to_string(n_cond_ + 3) + " static features and " +
                          std::to_string(n_targets_) + " targets");
-  backend_.synchronize();  // the previous step's uploads have finished reading it
   float* host = static_host_.get();
-  parallel_for(n_grid_, [&](int64_t begin, int64_t end) {
-    for (int64_t g = begin; g < end; ++g) {
-      float* row = host + g * width;
-      std::copy_n(features.ptr() + g * n_cond_, n_cond_, row);
-      std::copy_n(grid_structural_.ptr() + g * 3, 3, row + n_cond_);
-    }
-  });
-  const int64_t stage_rows = std::max<int64_t>(1, std::min(n_grid_, B.chunk_a.rows()));
-  for (int64_t g0 = 0; g0 < n_grid_; g0 += stage_rows) {
-    Tensor rows = B.static_in.rows(g0, std::min(stage_rows, n_grid_ - g0));
-    backend_.upload(host + g0 * width, rows);
+  for (int64_t g0 = 0; g0 < n_rows; g0 += staging_rows_) {
+    const int64_t n = std::min(staging_rows_, n_rows - g0);
+    backend_.synchronize();  // the last upload has finished reading the staging rows
+    parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; ++g) {
+        float* row = host + g * width;
+        std::copy_n(features.ptr() + (g0 + g) * n_cond_, n_cond_, row);
+        std::copy_n(grid_structural_.ptr() + (first_row + g0 + g) * 3, 3, row + n_cond_);
+      }
+    });
+    Tensor rows = B.static_in.rows(first_row + g0, n);
+    backend_.upload(host, rows);
   }
   conditioned_ = true;
 }

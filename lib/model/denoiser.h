@@ -68,6 +68,16 @@ class Denoiser {
   // embedder's input rows (the same for every call of the step), so it must
   // be called before the first denoise() and again when they change.
   void set_conditioning(const ArrayF& features);
+  // The same for rows [first_row, first_row + features.dim(0)) only: one
+  // member's slot of a batched denoiser (features [slot rows, n_cond]).
+  void set_conditioning(const ArrayF& features, int64_t first_row);
+
+  // The device rows whose columns [0, n_conditioning()) hold the step's
+  // conditioning ([n_grid, >= n_conditioning], compute dtype), for updating
+  // them on the backend between steps (Backend::step_advance) instead of
+  // uploading them again. Its other columns belong to the denoiser: leave them
+  // alone. Valid once set_conditioning has filled every row.
+  Tensor& conditioning_rows();
 
   // out = D(x; sigma); x and out are float32 [n_grid, n_targets] on the backend
   // (they may not alias).
@@ -248,9 +258,11 @@ class Denoiser {
   std::unique_ptr<EdgeSetSplit> g2m_split_, m2g_split_;
   std::unique_ptr<EdgeSetTiles> g2m_tiles_, m2g_tiles_;
   std::vector<float> cond_host_;
-  // [G, grid embedder input width] staging, page-locked on GPUs: the static
-  // columns of every row, zeros in the target columns.
+  // [staging_rows_, grid embedder input width] staging of set_conditioning,
+  // page-locked on GPUs: the static columns of a chunk of rows, zeros in the
+  // target columns.
   std::shared_ptr<float[]> static_host_;
+  int64_t staging_rows_ = 1;
   bool conditioned_ = false;  // set_conditioning has filled the static columns
   ArrayF grid_structural_;  // [G, 3] structural grid node features
   int64_t attention_nnz_ = 0;

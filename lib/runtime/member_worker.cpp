@@ -31,14 +31,53 @@ MemberWorker::MemberWorker(const std::string& device, Precision precision,
   denoiser_ = model.make_denoiser(*backend_, kDefaultChunkRows, edge_cache,
                                   DenoiserOptions{}.segment_split_edges, batch_);
   noise_plan_ = backend_->plan_noise(n_lat, n_lon);
-  cond_.resize(static_cast<size_t>(batch_));
-  frames_.resize(static_cast<size_t>(batch_));
 }
 
 MemberWorker::~MemberWorker() = default;
 
 std::string MemberWorker::label() const {
   return backend_->name() + " (" + backend_->device_name() + ")";
+}
+
+void MemberWorker::start_group(const EnsembleRun& run, const StepTransition& plan,
+                               const std::vector<int64_t>& slot_index, int64_t used, int64_t first,
+                               const ResumePoint* resume) {
+  const TaskConfig& task = run.config->task;
+  const InputDataset& initial = *run.initial;
+  const int64_t G = initial.n_grid();
+  const bool has_land = plan.tables.land_target >= 0;
+  // Host arrays of this call only: freed when the group's first step is on the device.
+  StepConditioning cond;
+  std::vector<float> land_bits(has_land ? static_cast<size_t>(G) : 0);
+  // One slot's first step, uploaded into slots [b0, b1).
+  auto prepare_and_upload = [&](const InputDataset& frames, int64_t b0, int64_t b1) {
+    const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
+    prepare_step_into(cond, frames, init_index, frames.times_s.back() + kHoursPerStep * 3600,
+                      *run.stats, task);
+    if (has_land) step_land_bits(plan, frames, init_index, land_bits.data());
+    for (int64_t b = b0; b < b1; ++b) {
+      denoiser_->set_conditioning(cond.features, b * G);
+      Tensor bases = bases_.rows(b * G, G);
+      backend_->upload(cond.last_input.ptr(), bases);
+      if (has_land) {
+        Tensor land = land_.rows(b * G, G);
+        backend_->upload(land_bits.data(), land);
+      }
+    }
+    backend_->synchronize();  // the uploads have read `cond` before it is refilled or freed
+  };
+  if (first == 0) {
+    // Every member starts from the same frames: one preparation for all slots,
+    // read from the initial frames without a copy.
+    prepare_and_upload(initial, 0, batch_);
+    return;
+  }
+  for (int64_t b = 0; b < used; ++b) {
+    InputDataset frames = initial;  // this slot's frames, rebuilt from the partial output
+    rebuild_frames(frames, resume->recent.at(slot_index[static_cast<size_t>(b)]), first, task);
+    // Padding slots repeat the last member.
+    prepare_and_upload(frames, b, b + 1 == used ? batch_ : b + 1);
+  }
 }
 
 void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t>& member_indices,
@@ -59,10 +98,22 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
         run.member_ids.at(static_cast<size_t>(slot_index[static_cast<size_t>(b)]));
   }
   const int64_t G = initial.n_grid();
-  const auto C = static_cast<int64_t>(target_channels(task).size());
+  const StepTransition plan = plan_step_transition(task, *run.stats, initial.n_lon());
+  const std::unique_ptr<StepTransitionPlan> on_device = backend_->plan_step_transition(plan.tables);
+  const int64_t C = plan.tables.n_targets();
+  const bool has_land = plan.tables.land_target >= 0;
   if (!x_.defined() || x_.rows() != B * G || x_.cols() != C) {
     x_ = backend_->empty({B * G, C}, DType::f32);
-    normalized_ = ArrayF({B * G, C});
+    physical_ = backend_->empty({B * G, C}, DType::f32);
+    bases_ = backend_->empty({B * G, C}, DType::f32);
+    land_ = has_land ? backend_->empty({B * G, 1}, DType::f32) : Tensor();
+    land_host_.assign(has_land ? static_cast<size_t>(B * G) : 0, 0.f);
+  }
+  if (forcings_.rows() != plan.tables.forcing_rows || forcings_.cols() != initial.n_lon()) {
+    forcings_ = plan.tables.forcing_rows > 0
+                    ? backend_->empty({plan.tables.forcing_rows, initial.n_lon()}, DType::f32)
+                    : Tensor();
+    forcings_host_.assign(static_cast<size_t>(plan.tables.forcing_rows * initial.n_lon()), 0.f);
   }
   // Each slot's noise is its member's own stream, written into its rows:
   // the same fields whatever the batch, the slot or the worker.
@@ -75,11 +126,6 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
   };
   const int64_t first = resume ? resume->first_step(member_indices) : 0;
   if (first >= run.steps) return;  // the partial output holds the whole group
-  for (auto& f : frames_) assign_frames(f, initial);  // every member starts from the same frames
-  if (first > 0)
-    for (int64_t b = 0; b < used; ++b)
-      rebuild_frames(frames_[static_cast<size_t>(b)], resume->recent.at(slot_index[static_cast<size_t>(b)]),
-                     first, task);
   for (int64_t step = first; step < run.steps; ++step) {
     if (stop.load()) return;
     // The host work between two sampler steps is on the critical path:
@@ -92,48 +138,43 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
       lap_start = now;
       return ms;
     };
-    const int64_t init_index = static_cast<int64_t>(frames_[0].times_s.size()) - 1;
-    const int64_t target_time = frames_[0].times_s.back() + kHoursPerStep * 3600;
-    for (int64_t b = 0; b < used; ++b)
-      prepare_step_into(cond_[static_cast<size_t>(b)], frames_[static_cast<size_t>(b)],
-                        init_index, target_time, *run.stats, task);
+    // The step that predicts this time (the initial frames' last time + 12 h per step).
+    const int64_t target_time = initial.times_s.back() + (step + 1) * kHoursPerStep * 3600;
+    if (step == first) start_group(run, plan, slot_index, used, first, resume);
     const double prepare_ms = lap_ms();
-    if (B == 1) {
-      denoiser_->set_conditioning(cond_[0].features);
-    } else {
-      const ArrayF& f0 = cond_[0].features;
-      const int64_t row = f0.numel();
-      if (features_.shape != Shape{B * G, f0.shape.back()}) features_ = ArrayF({B * G, f0.shape.back()});
-      for (int64_t b = 0; b < B; ++b) {
-        const ArrayF& f = cond_[static_cast<size_t>(std::min(b, used - 1))].features;
-        std::copy(f.data.begin(), f.data.end(), features_.data.begin() + b * row);
-      }
-      denoiser_->set_conditioning(features_);
-    }
-    const double conditioning_ms = lap_ms();
     run_sampler_step(*backend_, run.schedule, run.noise_inflation, static_cast<int>(step),
                      denoise, noise, x_);
-    backend_->synchronize();  // so that the download below times the transfer alone
+    backend_->synchronize();  // so that the phases below time themselves alone
     const double sampler_ms = lap_ms();
-    backend_->download(x_, normalized_.ptr());
-    const double download_ms = lap_ms();
-    double physical_ms = 0, advance_ms = 0, write_ms = 0;
+    backend_->step_to_physical(*on_device, x_, bases_, land_, physical_);
+    // The mask of this step's inputs, for the check below (the advance moves it on).
+    if (has_land) backend_->download(land_, land_host_.data());
+    backend_->synchronize();
+    const double physical_ms = lap_ms();
+    if (step + 1 < run.steps) {
+      // The next step's conditioning, on the backend while the host downloads and checks.
+      step_forcings(plan, target_time + kHoursPerStep * 3600, initial.lon, forcings_host_.data());
+      if (forcings_.numel() > 0) backend_->upload(forcings_host_.data(), forcings_);
+      backend_->step_advance(*on_device, physical_, forcings_, bases_, land_,
+                             denoiser_->conditioning_rows());
+    }
+    const double advance_ms = lap_ms();
+    double download_ms = 0, check_ms = 0, write_ms = 0;
     for (int64_t b = 0; b < used; ++b) {
       const auto slot = static_cast<size_t>(b);
       ArrayF physical = writer.take_buffer({G, C});
+      backend_->download(physical_.rows(b * G, G), physical.ptr());
+      download_ms += lap_ms();
       // A diverged model shows up as non-finite values; fail loudly instead of
       // writing them (SST is NaN over land by design and is not counted).
-      const int64_t bad = targets_to_physical(normalized_.ptr() + b * G * C, cond_[slot],
-                                              *run.stats, task, physical.ptr());
+      const int64_t bad = count_non_finite(plan.tables, physical.ptr(),
+                                           has_land ? land_host_.data() + b * G : nullptr, G);
       if (bad > 0)
         throw RuntimeFailure("member " + std::to_string(slot_member[slot]) + " step " +
                              std::to_string(step + 1) + " produced " + std::to_string(bad) +
                              " non-finite values outside the SST land mask (the model "
                              "diverged); no output file was written");
-      physical_ms += lap_ms();
-      if (step + 1 < run.steps)
-        advance_frames_in_place(frames_[slot], physical.ptr(), target_time, task);
-      advance_ms += lap_ms();
+      check_ms += lap_ms();
       // A step the partial output holds already was recomputed only because
       // its group restarted with a slower member: bitwise the same, not written again.
       if (resume == nullptr || !resume->is_done(slot_index[slot], step))
@@ -142,11 +183,10 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
       write_ms += lap_ms();
     }
     spdlog::debug(
-        "{} members {} step {}: prepare {:.0f} ms, set_conditioning {:.0f} ms, sampler {:.0f} ms, "
-        "download {:.0f} ms, to physical + check {:.0f} ms, advance {:.0f} ms, queue write "
-        "{:.0f} ms",
+        "{} members {} step {}: prepare {:.0f} ms, sampler {:.0f} ms, to physical {:.0f} ms, "
+        "advance {:.0f} ms, download {:.0f} ms, check {:.0f} ms, queue write {:.0f} ms",
         backend_->name(), join_numbers(std::vector<int64_t>(slot_member.begin(), slot_member.begin() + used), ","),
-        step + 1, prepare_ms, conditioning_ms, sampler_ms, download_ms, physical_ms, advance_ms,
+        step + 1, prepare_ms, sampler_ms, physical_ms, advance_ms, download_ms, check_ms,
         write_ms);
     const double seconds = std::chrono::duration<double>(Clock::now() - ts).count();
     for (int64_t b = 0; b < used; ++b)

@@ -6,6 +6,13 @@
 // scheduler (runtime/member_scheduler.h) hands members to workers; finished
 // steps go to the shared, thread-safe AsyncForecastWriter.
 //
+// Between two steps the state stays on the device: the host prepares only a
+// group's first step (data/normalization.h); after that the backend turns
+// the model's output into physical fields and the next step's conditioning
+// (data/step_transition_plan.h: bitwise the host path's values), and the
+// host downloads the physical fields for the writer, checks them, and
+// computes the few forcing values of the new time.
+//
 // Invariant (the ensemble contract): member k's values depend only on the
 // run (spec, checkpoint, stats, input) and k — never on which worker ran it,
 // in which order, or how many workers there were. A worker's state is reset
@@ -22,6 +29,7 @@
 #include "config/model_config.h"
 #include "config/run_options.h"
 #include "data/normalization.h"
+#include "data/step_transition_plan.h"
 #include "io/netcdf_input.h"
 #include "io/stats.h"
 #include "model/denoiser.h"
@@ -83,13 +91,20 @@ class MemberWorker {
   std::unique_ptr<Denoiser> denoiser_;
   std::unique_ptr<NoisePlan> noise_plan_;
   int64_t batch_ = 1;
-  // Per-step scratch, reused across steps and members (no page faults); one
-  // condition and frame pair per batch slot.
-  Tensor x_;
-  ArrayF normalized_;
-  ArrayF features_;  // [batch * G, n_cond]: the slots' conditioning stacked (batch > 1)
-  std::vector<StepConditioning> cond_;
-  std::vector<InputDataset> frames_;
+  // Prepares a group's first step on the host (its frames: the initial ones,
+  // or rebuilt from the partial output when resuming) and uploads it: the
+  // denoiser's conditioning rows, the residual bases, the land mask. Every
+  // later step's transition runs on the backend (Backend::step_advance).
+  void start_group(const EnsembleRun& run, const StepTransition& plan,
+                   const std::vector<int64_t>& slot_index, int64_t used, int64_t first,
+                   const ResumePoint* resume);
+  // The rollout's state on the backend, all slots stacked ([batch * G, ...]),
+  // reused across steps and members: the sampler's x (normalized), the
+  // physical fields, the residual bases, the land mask's frame bits and the
+  // host-computed forcing rows. The host keeps only the land mask (to check
+  // the physical fields it downloads) and the forcing rows of one step.
+  Tensor x_, physical_, bases_, land_, forcings_;
+  std::vector<float> land_host_, forcings_host_;
 };
 
 }  // namespace gencast

@@ -114,11 +114,12 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   // A bf16 upload converts from a float32 copy on the device while it runs.
   e.activations =
       denoiser.activations + (compute == DType::bf16 ? denoiser.largest_upload * 4 : 0);
-  // The forecast's float32 state x [G, targets], the sampler's temporaries
-  // and the noise plan's tables.
+  // The forecast's float32 state x [G, targets], the step transition's
+  // physical fields and residual bases (same shape) and land mask [G], the
+  // sampler's temporaries and the noise plan's tables.
   const Shape state{sizes.n_grid, sizes.n_targets};
-  e.sampler = shape_numel(state) * 4 + sampler_step_bytes(state, DType::f32) +
-              noise_plan_sizes(n_lat, n_lon).bytes();
+  e.sampler = 3 * shape_numel(state) * 4 + sizes.n_grid * 4 +
+              sampler_step_bytes(state, DType::f32) + noise_plan_sizes(n_lat, n_lon).bytes();
   // cuBLASLt's 32 MiB workspace, cuFFT's plans, and the CUDA allocator's
   // rounding of every tensor up to 512 bytes.
   constexpr int64_t kGranule = 512, kOtherTensors = 16;

@@ -448,15 +448,6 @@ TEST_CASE("host work of one 0.25 deg step, timed", "[.host-step]") {
                 static_cast<unsigned long long>(fnv1a(physical.ptr(), physical.numel())),
                 static_cast<unsigned long long>(fnv1a(t.ptr(), t.numel())));
   }
-  // A new member starts from the initial frames again: a fresh copy (today's
-  // `InputDataset frames = initial`) against assign_frames into used storage.
-  {
-    InputDataset fresh;
-    const double copy_ms = time_ms([&] { fresh = frames; });
-    const double assign_ms = time_ms([&] { assign_frames(fresh, frames); });
-    std::printf("member reset: fresh copy %.1f ms, assign_frames into used storage %.1f ms\n",
-                copy_ms, assign_ms);
-  }
   CHECK(bad_total == 0);
   CHECK(!cond.sst_nan_mask.empty());
 }
@@ -617,40 +608,4 @@ TEST_CASE("rolling three input frames forward in place equals building them afre
     INFO(name);
     CHECK(same_bits(in_place.fields.at(name).data, field.data));
   }
-}
-
-TEST_CASE("assign_frames copies the frames, into the same storage when it fits",
-          "[data][normalization][rollout]") {
-  const Case c = prepare_denoise_case();
-  InputDataset dst;
-  assign_frames(dst, c.frames);  // empty target: a plain copy
-  CHECK(dst.times_s == c.frames.times_s);
-  CHECK(dst.lat == c.frames.lat);
-  REQUIRE(dst.fields.size() == c.frames.fields.size());
-
-  // A rolled-forward dataset is reset to the initial frames in place.
-  NcFile file = NcFile::open_read(tiny_fixture("rollout_case_churn0.nc"));
-  const std::vector<float> pred =
-      stack_targets(group_of(file, "prediction"), c.task, c.frames.n_lat(), c.frames.n_lon(), 0);
-  advance_frames_in_place(dst, pred.data(), c.target_time, c.task);
-  CHECK(dst.times_s != c.frames.times_s);
-  const float* storage = dst.fields.at("temperature").ptr();
-  {
-    ScopedParallelWorkers three(3);
-    assign_frames(dst, c.frames);
-  }
-  CHECK(dst.fields.at("temperature").ptr() == storage);
-  CHECK(dst.times_s == c.frames.times_s);
-  for (const auto& [name, field] : c.frames.fields) {
-    INFO(name);
-    CHECK(dst.fields.at(name).shape == field.shape);
-    CHECK(same_bits(dst.fields.at(name).data, field.data));
-  }
-
-  // A dataset of another layout is replaced.
-  InputDataset other;
-  other.fields["temperature"] = ArrayF({1, 2});
-  assign_frames(other, c.frames);
-  CHECK(other.fields.size() == c.frames.fields.size());
-  CHECK(same_bits(other.fields.at("temperature").data, c.frames.fields.at("temperature").data));
 }
