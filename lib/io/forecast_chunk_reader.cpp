@@ -5,13 +5,6 @@
 #include "io/hdf5_chunk_reader.h"
 
 namespace gencast {
-namespace {
-
-// HDF5's filter ids (H5Zpublic.h).
-constexpr int kDeflateFilter = 1;
-constexpr int kShuffleFilter = 2;
-
-}  // namespace
 
 struct ForecastChunkReader::Opened {
   std::string variable;
@@ -35,7 +28,7 @@ bool ForecastChunkReader::compatible_with(const ForecastOutputSpec& out, std::st
     // The form our writer stores for these settings: one lat/lon field per
     // chunk, shuffle then deflate when compressed, float32.
     const std::vector<int> filters =
-        spec_.compression > 0 ? std::vector<int>{kShuffleFilter, kDeflateFilter} : std::vector<int>{};
+        spec_.compression > 0 ? std::vector<int>{kHdf5ShuffleFilter, kHdf5DeflateFilter} : std::vector<int>{};
     const uint64_t field = static_cast<uint64_t>(spec_.lat.size() * spec_.lon.size());
     for (const ChannelSlot& channel : spec_.channels) {
       auto it = std::find_if(datasets_.begin(), datasets_.end(),

@@ -19,6 +19,10 @@
 
 namespace gencast {
 
+// HDF5's ids of the filters our files use (H5Zpublic.h; netCDF uses the same).
+inline constexpr int kHdf5DeflateFilter = 1;
+inline constexpr int kHdf5ShuffleFilter = 2;
+
 class Hdf5ChunkReader {
  public:
   // What the caller needs to decode a dataset's chunks itself.

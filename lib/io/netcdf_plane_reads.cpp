@@ -15,10 +15,6 @@
 namespace gencast {
 namespace {
 
-// HDF5's filter ids (H5Zpublic.h), also netCDF's.
-constexpr int kDeflateFilter = 1;
-constexpr int kShuffleFilter = 2;
-
 std::atomic<bool> g_parallel_plane_reads{true};
 
 // A pipeline this path decodes: deflate, shuffle, or shuffle then deflate
@@ -26,9 +22,9 @@ std::atomic<bool> g_parallel_plane_reads{true};
 bool supported_pipeline(const std::vector<int>& filters) {
   if (filters.size() > 2) return false;
   for (size_t i = 0; i < filters.size(); ++i) {
-    if (filters[i] != kDeflateFilter && filters[i] != kShuffleFilter) return false;
+    if (filters[i] != kHdf5DeflateFilter && filters[i] != kHdf5ShuffleFilter) return false;
   }
-  return filters.size() < 2 || (filters[0] == kShuffleFilter && filters[1] == kDeflateFilter);
+  return filters.size() < 2 || (filters[0] == kHdf5ShuffleFilter && filters[1] == kHdf5DeflateFilter);
 }
 
 // Undoes the filters of one stored chunk (those not skipped per
@@ -43,7 +39,7 @@ bool decode_chunk(const std::vector<int>& filters, uint32_t filter_mask,
     if (filter_mask & (1u << k)) continue;
     uint8_t* to = k == 0 ? out : scratch.data();
     if (to == data) to = to == out ? scratch.data() : out;
-    if (filters[k] == kDeflateFilter) {
+    if (filters[k] == kHdf5DeflateFilter) {
       if (!inflater.decompress(data, size, to, bytes)) return false;
     } else {
       if (size != bytes) return false;
@@ -107,7 +103,7 @@ bool NetcdfPlaneReads::eligible(const NcVarInfo& var, int root_ncid, int lat_dim
   if (n_filters > 0 && nc_inq_var_filter_ids(var.ncid, var.varid, &n_filters, ids.data()) != NC_NOERR)
     return false;
   return std::all_of(ids.begin(), ids.end(), [](unsigned id) {
-    return id == static_cast<unsigned>(kDeflateFilter) || id == static_cast<unsigned>(kShuffleFilter);
+    return id == static_cast<unsigned>(kHdf5DeflateFilter) || id == static_cast<unsigned>(kHdf5ShuffleFilter);
   });
 }
 
