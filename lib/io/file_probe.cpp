@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -163,7 +165,7 @@ std::string corrupt_hint(const std::string& library) {
 
 }  // namespace
 
-double file_probe_timeout(const FileProbeOptions& options) {
+double file_probe_timeout(const FileProbeOptions& options, uint64_t probed_bytes) {
   if (options.timeout_s > 0) return options.timeout_s;
   if (const char* env = std::getenv("GENCAST_PROBE_TIMEOUT"); env && *env) {
     char* end = nullptr;
@@ -173,12 +175,24 @@ double file_probe_timeout(const FileProbeOptions& options) {
                  std::string("'") + env + "'");
     return v;
   }
-  return kDefaultProbeTimeoutSeconds;
+  return std::min(kDefaultProbeTimeoutSeconds,
+                  kProbeBaseSeconds + static_cast<double>(probed_bytes) / kProbeBytesPerSecond);
 }
 
 FileProbe::FileProbe(FileProbeRequest request, FileProbeOptions options)
     : request_(std::move(request)), options_(std::move(options)) {
-  timeout_s_ = file_probe_timeout(options_);
+  // What the child will read: the input files, or the statistics folder's files.
+  uint64_t probed_bytes = 0;
+  for (const std::string& path : request_.paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(path, ec))
+        if (entry.is_regular_file(ec)) probed_bytes += entry.file_size(ec);
+    } else if (const auto size = std::filesystem::file_size(path, ec); !ec) {
+      probed_bytes += size;
+    }
+  }
+  timeout_s_ = file_probe_timeout(options_, probed_bytes);
   const std::string exe = options_.executable.empty() ? "/proc/self/exe" : options_.executable;
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -338,7 +352,7 @@ void FileProbe::wait(ProblemList& problems) {
   const std::string expected = "a file the " + library + " library can read";
   if (timed_out) {
     char secs[32];
-    std::snprintf(secs, sizeof secs, "%g", timeout_s_);
+    std::snprintf(secs, sizeof secs, "%.3g", timeout_s_);
     problems.add(file, "", expected,
                  "the " + library + " library hung reading it (no answer in " + secs +
                      " s): the file is corrupt or truncated",

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ inline constexpr const char* kFileProbeCommand = "__probe-files";
 // Time limit of a probe when GENCAST_PROBE_TIMEOUT (seconds) is not set: far
 // above a 0.25 degree input read on a slow disk, far below "forever".
 inline constexpr double kDefaultProbeTimeoutSeconds = 300;
+// Unless GENCAST_PROBE_TIMEOUT says otherwise, a probe gets
+// kProbeBaseSeconds plus one second per kProbeBytesPerSecond of the files it
+// reads (a 10 MB/s floor for an honest read on a slow disk), at most
+// kDefaultProbeTimeoutSeconds: a small corrupt file that makes HDF5 loop for
+// ever is refused within seconds, a 0.25 degree input still gets ~50 s.
+inline constexpr double kProbeBaseSeconds = 10;
+inline constexpr double kProbeBytesPerSecond = 10e6;
 
 enum class FileProbeKind { stats, input };
 
@@ -60,7 +68,7 @@ struct FileProbeOptions {
 
 // The time limit that applies: options.timeout_s, else GENCAST_PROBE_TIMEOUT,
 // else kDefaultProbeTimeoutSeconds. InputError for a malformed variable.
-double file_probe_timeout(const FileProbeOptions& options);
+double file_probe_timeout(const FileProbeOptions& options, uint64_t probed_bytes = 0);
 
 // A probe running in its child process: started by the constructor (so that
 // the caller can do other work meanwhile), collected by wait().

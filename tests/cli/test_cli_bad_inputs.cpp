@@ -615,7 +615,8 @@ TEST_CASE("bad inputs: a signal while the input is being probed stops the run cl
   // comes (the checkpoint is loaded first: "loaded" in the debug log).
   const std::string flags = replace(tiny_flags(out), shell_quote(fixture("source_tiny.nc")),
                                     shell_quote(input));
-  const std::string text = interrupt_run(dir, "GENCAST_PROBE_SELFTEST=hang ",
+  // (A long probe limit: the default one of a small file is ~10 s.)
+  const std::string text = interrupt_run(dir, "GENCAST_PROBE_SELFTEST=hang GENCAST_PROBE_TIMEOUT=300 ",
                                          flags + " --steps 1 --members 1 --log-level debug",
                                          "loaded", "TERM");
   INFO(text);
