@@ -354,7 +354,6 @@ template <class PlaneFn>
 ArrayF for_each_plane(const NcVarInfo& var, const ReadPlan& plan, bool is_static, PlaneFn&& plane) {
   const GridMap& g = *plan.grid;
   const size_t n_lat = g.n_lat, n_lon = g.n_lon;
-  const int lat_dim = var.dim_index(g.axes.lat), lon_dim = var.dim_index(g.axes.lon);
   const int time_dim = var.dim_index("time"), level_dim = var.dim_index("level");
 
   const size_t n_t = is_static ? 1 : plan.frames.size();
@@ -367,8 +366,6 @@ ArrayF for_each_plane(const NcVarInfo& var, const ReadPlan& plan, bool is_static
   ArrayF out(shape);
 
   std::vector<size_t> start(var.dims.size(), 0);
-  (void)lat_dim;
-  (void)lon_dim;
   for (size_t t = 0; t < n_t; ++t) {
     // A static with a time dim: any frame will do, take the initialisation frame.
     if (time_dim >= 0) start[static_cast<size_t>(time_dim)] = is_static ? plan.frames.back()
