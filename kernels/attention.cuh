@@ -105,7 +105,7 @@ class CudaAttentionPlan final : public AttentionPlan {
   int heads() const override { return tiles_.heads; }
   int head_dim() const override { return tiles_.head_dim; }
   AttentionTiles mode() const { return mode_; }
-  int64_t tile_count() const { return tile_count_; }  // visited tiles, all query blocks
+  int64_t tile_count() const { return tile_count_; }  // tiles with neighbours, all query blocks
   int64_t mask_count() const { return mask_count_; }  // tiles holding neighbours, + 1
   const AttentionDeviceTiles& device_tiles() const { return tiles_; }
 

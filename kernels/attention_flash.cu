@@ -4,13 +4,16 @@
 // two-stage cp.async pipeline, so the next tile's gather overlaps this
 // tile's arithmetic. Same function and the same rounding as the WMMA kernel
 // (attention_mma.cu): q, k, v in bf16, scores in float32, weights rounded to
-// bf16 with the row sum over the rounded weights, lazy running max.
+// bf16 with the row sum over the rounded weights, lazy running max (only a
+// weight below 2^-126, negligible next to the row's max weight >= 1, is 0
+// here where exp2f would keep it as a denormal).
 //
 // Launch: grid (query blocks, heads), 128 threads = 4 warps; warp w owns the
 // query rows 16w..16w+15 of its 64-row block for the whole kernel. Per
-// visited tile with a non-empty mask:
+// tile (the plan keeps only tiles with neighbours):
 //   1. issue the next tile's K and V rows (gathered through the slot table,
-//      padding slots and columns >= head_dim zero-filled by cp.async);
+//      padding slots and columns >= head_dim zero-filled by cp.async), and
+//      load the key block and mask index of the tile after it;
 //   2. wait for this tile, barrier;
 //   3. if a key of this tile has a non-finite V (bad_words, computed by a
 //      pre-pass over V), zero those V rows in shared memory and flag the rows
@@ -18,8 +21,9 @@
 //      0 * NaN = NaN on a tensor core would otherwise leak into every row;
 //   4. S = Q K^T for the warp's rows, skipping 16-key groups none of them
 //      attends to (Q's fragments stay in registers);
-//   5. exact mask (masked weight = 0, never read), online softmax per row,
-//      weights packed to bf16 A fragments in registers;
+//   5. exact mask (masked score -inf, so its weight exp2(-inf) is exactly 0),
+//      online softmax per row, weights packed to bf16 A fragments in
+//      registers;
 //   6. O = O * corr + P V, skipping 16-key groups without weight;
 //   7. barrier (the stage is refilled by the next iteration's step 1).
 // Finally O / l goes straight from registers to the output rows.
@@ -56,11 +60,15 @@ struct FlashLayout {
   static constexpr size_t kBytes = size_t{5} * kTile * sizeof(bf16);  // Q + 2 x (K, V)
 };
 
-// Issues the copies of one 64 x DP tile: row r <- the head's segment of
-// node nodes[r] (part_base already points at q, k or v of head h of node 0).
-template <int DP>
-__device__ __forceinline__ void issue_tile(bf16* dst, const bf16* part_base, int64_t stride,
-                                           const int32_t* nodes, int head_dim) {
+// Issues the copies of `parts` 64 x DP tiles of the same rows: tile p, row r
+// <- the head's segment of node nodes[r] in part p (part_base points at q, k
+// or v of head h of node 0; the parts follow each other `part_step` elements
+// apart in a row, and their tiles FlashLayout<DP>::kTile elements apart in
+// shared memory). K and V of a key tile are issued together, so each row's
+// node and address are computed once for both.
+template <int DP, int kParts>
+__device__ __forceinline__ void issue_tiles(bf16* dst, const bf16* part_base, int64_t part_step,
+                                            int64_t stride, const int32_t* nodes, int head_dim) {
   constexpr int kPerRow = DP / 8;
   constexpr int kPerThread = kRows * kPerRow / kThreads;
   static_assert(kRows * kPerRow % kThreads == 0);
@@ -71,8 +79,30 @@ __device__ __forceinline__ void issue_tile(bf16* dst, const bf16* part_base, int
     const int64_t node = nodes[r];
     const bool live = node >= 0 && d < head_dim;
     const bf16* src = live ? part_base + node * stride + d : part_base;
-    ptx::cp_async_16(dst + r * FlashLayout<DP>::kLd + d, src, live ? 16 : 0);
+    bf16* const to = dst + r * FlashLayout<DP>::kLd + d;
+#pragma unroll
+    for (int p = 0; p < kParts; ++p)
+      ptx::cp_async_16(to + p * FlashLayout<DP>::kTile, src + p * part_step, live ? 16 : 0);
   }
+}
+
+// S += Q K^T for key groups [K0, K1) of 16 keys: the k-steps (head dims)
+// outermost, so the 2 (K1 - K0) accumulators form independent chains.
+template <int DP, int K0, int K1>
+__device__ __forceinline__ void tile_scores(float (&s)[8][4], const uint32_t (&qf)[DP / 16][4],
+                                            const bf16* ks_tile, int lane) {
+  constexpr int kLd = FlashLayout<DP>::kLd;
+#pragma unroll
+  for (int ks = 0; ks < DP / 16; ++ks)
+#pragma unroll
+    for (int kp = K0; kp < K1; ++kp) {
+      // B(k = dim, n = key) = K[key][dim]: K's rows, not transposed.
+      uint32_t b[4];
+      ptx::ldmatrix_x4(b, ks_tile + (16 * kp + lane % 8 + lane / 16 * 8) * kLd + ks * 16 +
+                              lane / 8 % 2 * 8);
+      ptx::mma_bf16_16816(s[2 * kp], qf[ks], b[0], b[1]);
+      ptx::mma_bf16_16816(s[2 * kp + 1], qf[ks], b[2], b[3]);
+    }
 }
 
 template <int DP, class TO>
@@ -107,36 +137,47 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int row_lo = warp * 16 + g;  // this thread's two query rows: row_lo, row_lo + 8
 
   const int t_end = tile_offsets[qb + 1];
-  // Tiles with the shared empty mask 0 add nothing (attention_tiles.h).
-  const auto next_tile = [&](int t) {
-    while (t < t_end && tile_mask[t] == 0) ++t;
-    return t;
+  // A tile's key block and mask index: loaded one tile before the loads
+  // that need them, so that no global load waits on another at the top of
+  // the loop. Tiles are those with neighbours (the plan drops empty ones,
+  // attention_tiles.h); a tile with the empty mask 0 would still be exact.
+  struct TileIndex {
+    int key_block = 0, mask = 0;
+  };
+  const auto tile_index = [&](int t) {
+    TileIndex i;
+    if (t < t_end) {
+      i.key_block = tile_key_block[t];
+      i.mask = tile_mask[t];
+    }
+    return i;
   };
   struct TileBits {
     uint64_t lo = 0, hi = 0, bad = 0;  // mask words of rows row_lo, row_lo + 8; bad V keys
   };
-  const auto tile_bits = [&](int t) {
+  const auto tile_bits = [&](int t, TileIndex i) {
     TileBits b;
     if (t < t_end) {
-      const int64_t m = int64_t{tile_mask[t]} * kRows;
+      const int64_t m = int64_t{i.mask} * kRows;
       b.lo = masks[m + row_lo];
       b.hi = masks[m + row_lo + 8];
-      b.bad = bad_words[int64_t{tile_key_block[t]} * heads + h];
+      b.bad = bad_words[int64_t{i.key_block} * heads + h];
     }
     return b;
   };
-  const auto issue_kv = [&](int t, int stage) {
-    const int32_t* kslots = slots + int64_t{tile_key_block[t]} * kRows;
+  const auto issue_kv = [&](TileIndex i, int stage) {
+    const int32_t* kslots = slots + int64_t{i.key_block} * kRows;
     bf16* k_dst = kv + 2 * stage * Layout::kTile;
-    issue_tile<DP>(k_dst, q_base + hd, stride, kslots, head_dim);
-    issue_tile<DP>(k_dst + Layout::kTile, q_base + 2 * hd, stride, kslots, head_dim);
+    issue_tiles<DP, 2>(k_dst, q_base + hd, hd, stride, kslots, head_dim);  // K, then V
   };
 
-  issue_tile<DP>(qs, q_base, stride, qslots, head_dim);
-  int t = next_tile(tile_offsets[qb]);
-  if (t < t_end) issue_kv(t, 0);
+  issue_tiles<DP, 1>(qs, q_base, 0, stride, qslots, head_dim);
+  int t = tile_offsets[qb];
+  const TileIndex first = tile_index(t);
+  if (t < t_end) issue_kv(first, 0);
   ptx::cp_async_commit();
-  TileBits bits = tile_bits(t);
+  TileBits bits = tile_bits(t, first);
+  TileIndex next = tile_index(t + 1);
   ptx::cp_async_wait<0>();
   __syncthreads();
 
@@ -154,10 +195,11 @@ __global__ void __launch_bounds__(kThreads, 2)
   int stage = 0;
 
   while (t < t_end) {
-    const int tn = next_tile(t + 1);
-    if (tn < t_end) issue_kv(tn, stage ^ 1);
+    const int tn = t + 1;
+    if (tn < t_end) issue_kv(next, stage ^ 1);
     ptx::cp_async_commit();  // possibly empty: the wait below always leaves one group
-    const TileBits next_bits = tile_bits(tn);
+    const TileBits next_bits = tile_bits(tn, next);
+    next = tile_index(tn + 1);  // in flight while this tile computes
     ptx::cp_async_wait<1>();
     __syncthreads();  // tile t's K and V are in place for every warp
 
@@ -184,44 +226,38 @@ __global__ void __launch_bounds__(kThreads, 2)
     float s[8][4];  // scores of rows (g, g+8) x keys 8j + 2tq, +1
 #pragma unroll
     for (int j = 0; j < 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
-#pragma unroll
-    for (int kp = 0; kp < 4; ++kp) {  // 16 keys at a time
-      if (((warp_keys >> (16 * kp)) & 0xffffu) == 0) continue;  // warp-uniform
-#pragma unroll
-      for (int ks = 0; ks < kKSteps; ++ks) {
-        // B(k = dim, n = key) = K[key][dim]: K's rows, not transposed.
-        uint32_t b[4];
-        ptx::ldmatrix_x4(b, ks_tile + (16 * kp + lane % 8 + lane / 16 * 8) * kLd + ks * 16 +
-                                lane / 8 % 2 * 8);
-        ptx::mma_bf16_16816(s[2 * kp], qf[ks], b[0], b[1]);
-        ptx::mma_bf16_16816(s[2 * kp + 1], qf[ks], b[2], b[3]);
-      }
-    }
+    // Halves of the tile (keys 0-31, 32-63) none of the warp's rows attends to
+    // are skipped (warp-uniform); inside a half the k-steps run outermost, so
+    // four independent accumulator chains hide the MMA latency (the ncu
+    // profile showed fixed-latency waits as the top stall with the 16-key
+    // groups innermost: two chains of eight dependent MMAs). A 16-key group
+    // without neighbours inside a live half is computed and then masked.
+    if (static_cast<uint32_t>(warp_keys) != 0 && (warp_keys >> 32) != 0)
+      tile_scores<DP, 0, 4>(s, qf, ks_tile, lane);
+    else if (static_cast<uint32_t>(warp_keys) != 0)
+      tile_scores<DP, 0, 2>(s, qf, ks_tile, lane);
+    else if ((warp_keys >> 32) != 0)
+      tile_scores<DP, 2, 4>(s, qf, ks_tile, lane);
 
     // Online softmax: rows g (s[.][0..1], bits.lo) and g+8 (s[.][2..3], bits.hi).
     float corr_lo, corr_hi;
     flash::mask_scores_and_move_max(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
                                     corr_hi);
+    // Masked scores are -inf now, so exp2 gives their weight exactly 0 with
+    // no second mask test; a row without any neighbour yet (max -inf) uses 0
+    // as its max so that -inf - max stays -inf instead of NaN.
+    const float mu_lo = m_lo == -INFINITY ? 0.f : m_lo;
+    const float mu_hi = m_hi == -INFINITY ? 0.f : m_hi;
     float sum_lo = 0.f, sum_hi = 0.f;
     uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      float w[4];
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int c = 8 * j + 2 * tq + e;
-        // Masked: exactly 0, whatever S holds there. Rounded to bf16 here so
-        // that l sums exactly the weights the tensor cores multiply.
-        w[e] = (bits.lo >> c) & 1u ? __bfloat162float(__float2bfloat16_rn(exp2f(s[j][e] - m_lo)))
-                                   : 0.f;
-        w[2 + e] = (bits.hi >> c) & 1u
-                       ? __bfloat162float(__float2bfloat16_rn(exp2f(s[j][2 + e] - m_hi)))
-                       : 0.f;
-      }
-      sum_lo += w[0] + w[1];
-      sum_hi += w[2] + w[3];
-      p[j][0] = ptx::pack_bf16(w[0], w[1]);
-      p[j][1] = ptx::pack_bf16(w[2], w[3]);
+      // Rounded to bf16 once (a packed pair), and l sums exactly those
+      // rounded weights, unpacked: the tensor cores multiply the same values.
+      p[j][0] = ptx::pack_bf16(ptx::exp2_ftz(s[j][0] - mu_lo), ptx::exp2_ftz(s[j][1] - mu_lo));
+      p[j][1] = ptx::pack_bf16(ptx::exp2_ftz(s[j][2] - mu_hi), ptx::exp2_ftz(s[j][3] - mu_hi));
+      sum_lo += ptx::bf16_low(p[j][0]) + ptx::bf16_high(p[j][0]);
+      sum_hi += ptx::bf16_low(p[j][1]) + ptx::bf16_high(p[j][1]);
     }
     l_lo = l_lo * corr_lo + sum_lo;
     l_hi = l_hi * corr_hi + sum_hi;

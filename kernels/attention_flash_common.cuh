@@ -108,17 +108,30 @@ __device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4],
                                                          float& m_lo, float& m_hi,
                                                          float (&o)[kOTiles][4], float& corr_lo,
                                                          float& corr_hi) {
-  float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
+  // Two running maxima per row (columns e = 0 and 1): chains of kGroups
+  // instead of 2 kGroups dependent instructions; fmaxf is exact, so the
+  // order does not matter.
+  float tmax_lo = -INFINITY, tmax_hi = -INFINITY, tmax_lo1 = -INFINITY, tmax_hi1 = -INFINITY;
+  // The thread's columns are 8j + 2tq + e: one variable shift per row here,
+  // then constant bit positions (single-instruction tests) in the loop.
+  const Bits mine_lo = bits_lo >> (2 * tq), mine_hi = bits_hi >> (2 * tq);
 #pragma unroll
   for (int j = 0; j < kGroups; ++j)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const int c = 8 * j + 2 * tq + e;
-      s[j][e] = (bits_lo >> c) & 1u ? s[j][e] * scale_log2 : -INFINITY;
-      s[j][2 + e] = (bits_hi >> c) & 1u ? s[j][2 + e] * scale_log2 : -INFINITY;
-      tmax_lo = fmaxf(tmax_lo, s[j][e]);  // fmaxf skips NaN: a NaN score gives a NaN weight
-      tmax_hi = fmaxf(tmax_hi, s[j][2 + e]);
+      const int c = 8 * j + e;
+      s[j][e] = (mine_lo >> c) & 1u ? s[j][e] * scale_log2 : -INFINITY;
+      s[j][2 + e] = (mine_hi >> c) & 1u ? s[j][2 + e] * scale_log2 : -INFINITY;
     }
+#pragma unroll
+  for (int j = 0; j < kGroups; ++j) {  // fmaxf skips NaN: a NaN score gives a NaN weight
+    tmax_lo = fmaxf(tmax_lo, s[j][0]);
+    tmax_lo1 = fmaxf(tmax_lo1, s[j][1]);
+    tmax_hi = fmaxf(tmax_hi, s[j][2]);
+    tmax_hi1 = fmaxf(tmax_hi1, s[j][3]);
+  }
+  tmax_lo = fmaxf(tmax_lo, tmax_lo1);
+  tmax_hi = fmaxf(tmax_hi, tmax_hi1);
 #pragma unroll
   for (int x = 1; x <= 2; x *= 2) {  // the 4 lanes of a quad share the rows
     tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(kFullMask, tmax_lo, x));

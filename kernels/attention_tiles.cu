@@ -175,4 +175,23 @@ AttentionTileLayout build_attention_tiles(const Csr& nb, AttentionTiles mode) {
   return L;
 }
 
+AttentionTileLayout without_empty_tiles(AttentionTileLayout layout) {
+  size_t kept = 0;
+  for (int64_t qb = 0; qb < layout.q_blocks; ++qb) {
+    const auto begin = static_cast<size_t>(layout.tile_offsets[static_cast<size_t>(qb)]);
+    const auto end = static_cast<size_t>(layout.tile_offsets[static_cast<size_t>(qb) + 1]);
+    layout.tile_offsets[static_cast<size_t>(qb)] = static_cast<int32_t>(kept);
+    for (size_t t = begin; t < end; ++t) {
+      if (layout.tile_mask[t] == 0) continue;
+      layout.tile_key_block[kept] = layout.tile_key_block[t];
+      layout.tile_mask[kept] = layout.tile_mask[t];
+      ++kept;
+    }
+  }
+  layout.tile_offsets[static_cast<size_t>(layout.q_blocks)] = static_cast<int32_t>(kept);
+  layout.tile_key_block.resize(kept);
+  layout.tile_mask.resize(kept);
+  return layout;
+}
+
 }  // namespace gencast::cuda

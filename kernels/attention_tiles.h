@@ -56,6 +56,13 @@ struct AttentionTileLayout {
 
 AttentionTileLayout build_attention_tiles(const Csr& neighbours, AttentionTiles mode);
 
+// The same layout without the visited tiles whose mask is the empty mask 0
+// (banded and dense visit such tiles; sparse has none): what the device
+// kernels iterate over, so that tile t + 1 is the next tile with neighbours
+// and its indices can be loaded a tile ahead. Offsets are recomputed; slots,
+// masks and the order of the remaining tiles are unchanged.
+AttentionTileLayout without_empty_tiles(AttentionTileLayout layout);
+
 // Compact clusters of up to 64 nodes, one per block of 64 slots. Greedy: a
 // seed takes the unplaced members of its neighbourhood that share the most
 // neighbours with it (a proxy for distance that needs nothing but the CSR);

@@ -398,7 +398,8 @@ std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours
   require(heads >= 1 && heads <= 65535, "plan_attention", "heads must be in [1, 65535]");
   require(head_dim >= 1 && head_dim <= kAttentionMaxHeadDim, "plan_attention",
           "head_dim must be in [1, " + std::to_string(kAttentionMaxHeadDim) + "]");
-  const AttentionTileLayout layout = build_attention_tiles(neighbours, tiles);
+  // Tiles without neighbours add nothing: the kernels never see them.
+  const AttentionTileLayout layout = without_empty_tiles(build_attention_tiles(neighbours, tiles));
   const auto upload_words = [&](const void* data, size_t bytes) {
     Tensor t = empty({static_cast<int64_t>(std::max<size_t>(bytes / 4, 1))}, DType::i32);
     CUDA_CHECK(cudaMemcpyAsync(t.data(), data, bytes, cudaMemcpyHostToDevice, stream_));

@@ -90,6 +90,22 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// 2^x in one MUFU instruction (ex2.approx.ftz: exact for integers, about 2
+// ulp otherwise; a result below 2^-126 flushes to 0). exp2f adds a range
+// check and two multiplies around the same instruction to keep those tiny
+// results, which no softmax weight needs.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// The two bf16 halves of a packed pair (pack_bf16's lo, hi) as floats: exact.
+__device__ __forceinline__ float bf16_low(uint32_t pair) { return __uint_as_float(pair << 16); }
+__device__ __forceinline__ float bf16_high(uint32_t pair) {
+  return __uint_as_float(pair & 0xffff0000u);
+}
+
 // d += a * b, 16x8x8, tf32 operands (floats already rounded to tf32), float32
 // accumulators.
 __device__ __forceinline__ void mma_tf32_1688(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,

@@ -156,6 +156,41 @@ TEST_CASE("sparse attention slots group each node with its closest neighbours", 
         build_attention_tiles(csr, AttentionTiles::banded).tiles());
 }
 
+TEST_CASE("attention tiles without empty tiles keep every tile with neighbours, in order", "[cuda]") {
+  // A narrow band: dense visits many key blocks without a neighbour.
+  Csr csr;
+  csr.offsets.push_back(0);
+  for (int32_t i = 0; i < 1000; ++i) {
+    for (int32_t k = std::max(0, i - 3); k <= std::min(999, i + 3); ++k) csr.indices.push_back(k);
+    csr.offsets.push_back(static_cast<int64_t>(csr.indices.size()));
+  }
+  for (AttentionTiles mode : {AttentionTiles::sparse, AttentionTiles::banded, AttentionTiles::dense}) {
+    INFO("mode " << attention_tiles_name(mode));
+    const AttentionTileLayout full = build_attention_tiles(csr, mode);
+    const AttentionTileLayout kept = without_empty_tiles(full);
+    CHECK(kept.slots == full.slots);
+    CHECK(kept.masks == full.masks);
+    REQUIRE(kept.q_blocks == full.q_blocks);
+    REQUIRE(kept.tile_offsets.size() == full.tile_offsets.size());
+    int64_t empty = 0;
+    for (int64_t qb = 0; qb < full.q_blocks; ++qb) {
+      std::vector<std::pair<int32_t, int32_t>> want, got;
+      for (int32_t t = full.tile_offsets[qb]; t < full.tile_offsets[qb + 1]; ++t) {
+        if (full.tile_mask[t] == 0) ++empty;
+        else want.emplace_back(full.tile_key_block[t], full.tile_mask[t]);
+      }
+      for (int32_t t = kept.tile_offsets[qb]; t < kept.tile_offsets[qb + 1]; ++t)
+        got.emplace_back(kept.tile_key_block[t], kept.tile_mask[t]);
+      REQUIRE(got == want);
+    }
+    CHECK(kept.tiles() + empty == full.tiles());
+    CHECK(kept.tile_offsets.back() == kept.tiles());
+    // Sparse visits only tiles with neighbours; dense visits all 16 x 16.
+    if (mode == AttentionTiles::sparse) CHECK(empty == 0);
+    if (mode == AttentionTiles::dense) CHECK(empty > 0);
+  }
+}
+
 TEST_CASE("attention tiles reject malformed neighbourhoods", "[cuda]") {
   Csr dup;
   dup.offsets = {0, 2, 3};
