@@ -7,7 +7,8 @@
 // and sums in float32, weights rounded to tf32 with the row sum over the
 // rounded weights, lazy running max (kMaxSlack), exact mask, rows without
 // neighbours -> zeros, a non-finite V among a row's neighbours -> NaN row,
-// a non-neighbour's non-finite V never read.
+// a non-neighbour's non-finite V never read (as in the bf16 kernel, only a
+// weight below 2^-126 is 0 here where exp2f would keep a denormal).
 //
 // Launch: grid (query blocks, heads), 128 threads = 4 warps; warp w owns the
 // query rows 16w..16w+15 of its 64-row block. Float tiles are twice the size
@@ -313,20 +314,21 @@ __global__ void __launch_bounds__(kThreads, Tf32Layout<DP>::kMinBlocks)
       float corr_lo, corr_hi;
       flash::mask_scores_and_move_max(s, bits_lo, bits_hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
                                       corr_hi);
+      // Masked scores are -inf now, so exp2 gives their weight exactly 0 with
+      // no second mask test; a row without any neighbour yet (max -inf) uses
+      // 0 as its max so that -inf - max stays -inf instead of NaN.
+      const float mu_lo = m_lo == -INFINITY ? 0.f : m_lo;
+      const float mu_hi = m_hi == -INFINITY ? 0.f : m_hi;
       float sum_lo = 0.f, sum_hi = 0.f;
       uint32_t p[kGroups][4];  // weights as tf32 bits, in S's fragment positions
 #pragma unroll
       for (int j = 0; j < kGroups; ++j) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int c = 8 * j + 2 * tq + e;
-          // Masked: exactly 0, whatever S holds there (the exponentials are
-          // computed regardless and dropped by a select, no branch). Rounded
-          // to tf32 so that l sums exactly the weights the tensor cores multiply.
-          const float e_lo = ptx::round_tf32(exp2f(s[j][e] - m_lo));
-          const float e_hi = ptx::round_tf32(exp2f(s[j][2 + e] - m_hi));
-          const float w_lo = (bits_lo >> c) & 1u ? e_lo : 0.f;
-          const float w_hi = (bits_hi >> c) & 1u ? e_hi : 0.f;
+          // Rounded to tf32 so that l sums exactly the weights the tensor
+          // cores multiply.
+          const float w_lo = ptx::round_tf32(ptx::exp2_ftz(s[j][e] - mu_lo));
+          const float w_hi = ptx::round_tf32(ptx::exp2_ftz(s[j][2 + e] - mu_hi));
           sum_lo += w_lo;
           sum_hi += w_hi;
           p[j][e] = __float_as_uint(w_lo);

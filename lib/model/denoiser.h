@@ -103,6 +103,10 @@ class Denoiser {
   // FLOPs of one denoise() call (2 per multiply-add; GEMMs and attention).
   double flops_per_call() const { return flops_per_call_; }
   bool caches_edge_embeddings() const { return g2m_cache_ != nullptr; }
+  // Calls that took their conditioning from the noise-level cache, and the
+  // levels it holds (tests, logs).
+  int64_t sigma_cache_hits() const { return sigma_cache_.hits; }
+  int64_t sigma_cache_levels() const { return static_cast<int64_t>(sigma_cache_.sigma_bits.size()); }
   // Chunks whose segment sums run in two levels, per edge set (logs, tests).
   int64_t g2m_split_chunks() const { return g2m_split_ ? g2m_split_->split_chunks : 0; }
   int64_t m2g_split_chunks() const { return m2g_split_ ? m2g_split_->split_chunks : 0; }
@@ -181,6 +185,18 @@ class Denoiser {
   };
 
   void upload_conditioning(float sigma);
+  // The noise-level cache (DenoiserOptions::sigma_cache_entries): entry i is
+  // row i of `cond` and rows [i L, (i + 1) L) of the folded layers.
+  struct SigmaCache {
+    std::vector<uint32_t> sigma_bits;  // the cached levels, in entry order
+    Tensor cond;                       // [entries, conditioning values] f32
+    Tensor g2m_w, m2g_w;               // [entries * L, L] compute dtype
+    Tensor g2m_b, m2g_b;               // [entries, L] f32
+    int64_t hits = 0;
+  };
+  // Copies entry `i` into the working conditioning (to_cache = false) or the
+  // working conditioning into entry `i` (true): device copies only.
+  void copy_sigma_entry(size_t i, bool to_cache);
   const Tensor& site(int index) const { return cond_views_.at(static_cast<size_t>(index)); }
   void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, Activation act,
             float alpha = 1.f, float beta = 0.f);
@@ -258,6 +274,7 @@ class Denoiser {
   std::unique_ptr<EdgeSetSplit> g2m_split_, m2g_split_;
   std::unique_ptr<EdgeSetTiles> g2m_tiles_, m2g_tiles_;
   std::vector<float> cond_host_;
+  SigmaCache sigma_cache_;
   // [staging_rows_, grid embedder input width] staging of set_conditioning,
   // page-locked on GPUs: the static columns of a chunk of rows, zeros in the
   // target columns.

@@ -69,6 +69,17 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
       add(m.edge_cache, L, f32);           // its bias
     }
   }
+  // The noise-level cache: each entry's conditioning values; with the edge
+  // cache, each edge set's folded first layer and bias per entry.
+  const int64_t E = options.sigma_cache_entries;
+  if (E > 0) {
+    add(m.activations, E * conditioning, f32);
+    if (options.cache_edge_embeddings)
+      for (int i = 0; i < 2; ++i) {
+        add(m.edge_cache, E * L * L, elem);
+        add(m.edge_cache, E * L, f32);
+      }
+  }
   // set_conditioning uploads the input rows min(C, G) at a time; the graph's
   // edge features and the weights go up whole.
   m.largest_upload = std::max({std::min(C, G) * width, s.grid2mesh_edges * kStructuralEdgeFeatures,

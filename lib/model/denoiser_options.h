@@ -10,6 +10,9 @@
 
 namespace gencast {
 
+// Enough for the official schedule's 39 distinct noise levels.
+inline constexpr int64_t kSigmaCacheEntries = 40;
+
 struct DenoiserOptions {
   int64_t chunk_rows = kDefaultChunkRows;  // rows of per-edge / per-grid-node scratch tensors
   AttentionKind attention = AttentionKind::sparse;
@@ -36,6 +39,15 @@ struct DenoiserOptions {
   // Off by default: on the H200 it is slower than the composed ops so far
   // (BENCHMARKS.md, "Fast path, round 3").
   bool fused_edges = false;
+  // Noise levels whose conditioning stays on the device: the LayerNorms'
+  // conditioning values and, with the edge cache, both folded first layers.
+  // They depend on sigma alone, and a rollout calls the denoiser at the same
+  // few levels every step (the official sampler: 20 levels, DPM-Solver++(2S)
+  // midpoints, 39 distinct sigmas), so a call at a cached level does no host
+  // work and no host upload -- the GPU no longer idles while the host folds
+  // 2 x 512 x 512 weights and waits for its pageable uploads. Levels beyond
+  // this many are computed every call, as with 0.
+  int64_t sigma_cache_entries = kSigmaCacheEntries;
 };
 
 }  // namespace gencast
