@@ -141,13 +141,7 @@ TEST_CASE("segment split: two-level segment_sum equals the single-level one (CPU
 
 TEST_CASE("segment split: the tiny denoiser's output is unchanged when the split is forced",
           "[denoiser][segment_split]") {
-  Checkpoint checkpoint =
-      load_checkpoint(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/tiny_checkpoint.npz");
-  // The fixture's 4° grid with poles: lat -90..90, lon 0..356.
-  std::vector<float> lat, lon;
-  for (int i = 0; i < 46; ++i) lat.push_back(static_cast<float>(-90 + 4 * i));
-  for (int i = 0; i < 90; ++i) lon.push_back(static_cast<float>(4 * i));
-  const PreparedModel model = prepare_model(std::move(checkpoint), "auto", lat, lon);
+  const PreparedModel& model = tiny_model();
   const GridInputRows rows = grid_input_rows(model.layout);
   auto backend = make_backend("cpu", Precision::fp32);
   Backend& b = *backend;

@@ -7,12 +7,10 @@
 // the cache holds at most its entries (later levels are recomputed).
 #include <catch2/catch.hpp>
 
-#include <string>
 #include <vector>
 
 #include "backend/backend.h"
 #include "devices/device_factory.h"
-#include "model/checkpoint.h"
 #include "model/denoiser.h"
 #include "runtime/model_setup.h"
 #include "test_tiny_model.h"
@@ -22,12 +20,7 @@ using gencast::testing::random_normal;
 
 TEST_CASE("denoiser: the noise-level cache gives the uncached outputs bit for bit",
           "[denoiser][sigma_cache]") {
-  Checkpoint checkpoint =
-      load_checkpoint(std::string(GENCAST_TEST_DATA_DIR) + "/gencast_tiny/tiny_checkpoint.npz");
-  std::vector<float> lat, lon;  // the fixture's 4 degree grid with poles
-  for (int i = 0; i < 46; ++i) lat.push_back(static_cast<float>(-90 + 4 * i));
-  for (int i = 0; i < 90; ++i) lon.push_back(static_cast<float>(4 * i));
-  const PreparedModel model = prepare_model(std::move(checkpoint), "auto", lat, lon);
+  const PreparedModel& model = gencast::testing::tiny_model();
   const GridInputRows rows = grid_input_rows(model.layout);
   auto backend = make_backend("cpu", Precision::fp32);
   Backend& b = *backend;
