@@ -381,7 +381,7 @@ void NcCfDecoding::apply(float* values, size_t count) const {
   if (!packed) {  // the common case, branch-free so that it vectorizes
     for (size_t i = 0; i < count; ++i) {
       const float v = values[i];
-      values[i] = (v == fill) | (v == missing) ? nan : v;
+      values[i] = ((v == fill) | (v == missing)) ? nan : v;
     }
     return;
   }
