@@ -19,8 +19,8 @@
 //      pre-pass over V), zero those V rows in shared memory and flag the rows
 //      that attend to one (their output becomes NaN, like the CPU's) --
 //      0 * NaN = NaN on a tensor core would otherwise leak into every row;
-//   4. S = Q K^T for the warp's rows, skipping 16-key groups none of them
-//      attends to (Q's fragments stay in registers);
+//   4. S = Q K^T for the warp's rows, skipping the halves of the tile (32
+//      keys) none of them attends to (Q's fragments stay in registers);
 //   5. exact mask (masked score -inf, so its weight exp2(-inf) is exactly 0),
 //      online softmax per row, weights packed to bf16 A fragments in
 //      registers;
@@ -243,11 +243,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     float corr_lo, corr_hi;
     flash::mask_scores_and_move_max(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
                                     corr_hi);
-    // Masked scores are -inf now, so exp2 gives their weight exactly 0 with
-    // no second mask test; a row without any neighbour yet (max -inf) uses 0
-    // as its max so that -inf - max stays -inf instead of NaN.
-    const float mu_lo = m_lo == -INFINITY ? 0.f : m_lo;
-    const float mu_hi = m_hi == -INFINITY ? 0.f : m_hi;
+    const float mu_lo = flash::weight_origin(m_lo), mu_hi = flash::weight_origin(m_hi);
     float sum_lo = 0.f, sum_hi = 0.f;
     uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
 #pragma unroll

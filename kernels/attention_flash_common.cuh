@@ -162,6 +162,12 @@ __device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4],
   }
 }
 
+// The max a row's weights are taken against, exp2(s - origin): its running
+// max, or 0 while the row has no neighbour yet (max -inf). After
+// mask_scores_and_move_max a masked score is -inf, so its weight is exactly
+// 0 with no second mask test, and -inf - origin never becomes NaN.
+__device__ __forceinline__ float weight_origin(float m) { return m == -INFINITY ? 0.f : m; }
+
 // The end of both kernels: each thread holds rows row_lo and row_lo + 8 of
 // its warp's output in C fragments o[j] (columns 8j + 2tq, +1) and its
 // quad's share of their weight sums. Sums the quad, divides, and stores

@@ -314,11 +314,7 @@ __global__ void __launch_bounds__(kThreads, Tf32Layout<DP>::kMinBlocks)
       float corr_lo, corr_hi;
       flash::mask_scores_and_move_max(s, bits_lo, bits_hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
                                       corr_hi);
-      // Masked scores are -inf now, so exp2 gives their weight exactly 0 with
-      // no second mask test; a row without any neighbour yet (max -inf) uses
-      // 0 as its max so that -inf - max stays -inf instead of NaN.
-      const float mu_lo = m_lo == -INFINITY ? 0.f : m_lo;
-      const float mu_hi = m_hi == -INFINITY ? 0.f : m_hi;
+      const float mu_lo = flash::weight_origin(m_lo), mu_hi = flash::weight_origin(m_hi);
       float sum_lo = 0.f, sum_hi = 0.f;
       uint32_t p[kGroups][4];  // weights as tf32 bits, in S's fragment positions
 #pragma unroll
