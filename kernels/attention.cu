@@ -237,6 +237,8 @@ void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qk
   if (t.nodes == 0) return;
   const bool done =
       (math == AttentionMath::bf16_mma &&
+       attention_wgmma_launch(t, qkv, t_qkv, out, t_out, stream)) ||
+      (math == AttentionMath::bf16_mma &&
        attention_flash_launch(t, qkv, t_qkv, out, t_out, stream)) ||
       (math == AttentionMath::tf32_mma &&
        attention_flash_tf32_launch(t, qkv, t_qkv, out, t_out, stream)) ||

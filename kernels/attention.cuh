@@ -12,7 +12,10 @@
 //    kernel's bf16 form with scores, weights and output in mma.sync
 //    fragments and a cp.async pipeline; runs bf16 whenever head_dim % 8 == 0;
 //  * tf32 in registers (attention_flash_tf32.cu): the same for the WMMA
-//    kernel's tf32 form (f32 qkv); runs tf32 whenever head_dim % 4 == 0.
+//    kernel's tf32 form (f32 qkv); runs tf32 whenever head_dim % 4 == 0;
+//  * bf16 on Hopper's warpgroup MMA (sm90a/attention_wgmma.cu): the bf16
+//    register kernel with wgmma instead of mma.sync; runs bf16 in its place
+//    on compute capability 9.0 when head_dim % 8 == 0 and head_dim > 32.
 // Masked entries never enter the sums (the SIMT kernel skips them; the
 // tensor-core kernel gives them weight exactly 0, and replaces non-finite
 // values of staged V by 0 while flagging their keys, because 0 * NaN = NaN
@@ -75,6 +78,20 @@ void attention_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType 
 // has its bad_words scratch and the device is sm_80+ with enough shared memory.
 bool attention_flash_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream);
+
+// The warpgroup-MMA bf16 kernel alone (sm90a/attention_wgmma.cu). Returns
+// false, launching nothing, unless it is enabled (set_attention_wgmma), qkv
+// is bf16 and 16-byte aligned, head_dim % 8 == 0 and head_dim > 32, the plan
+// has its bad_words scratch and the device is compute capability 9.0 with
+// the kernel's sm_90a image.
+bool attention_wgmma_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
+                            void* out, DType t_out, cudaStream_t stream);
+// Whether the current device runs the wgmma kernel (see above).
+bool attention_wgmma_available();
+// Development and test knob: false makes bf16 attention run the mma.sync
+// flash kernel where the wgmma kernel would (same function), to compare the
+// two in one process. Process-wide; on by default.
+void set_attention_wgmma(bool enabled);
 
 // The register-resident tf32 kernel alone (attention_flash_tf32.cu): the
 // tf32_mma arithmetic. Returns false, launching nothing, unless qkv is f32

@@ -39,6 +39,10 @@
 #include "graph/mesh_order.h"
 #include "test_cuda_util.h"
 
+#if GENCAST_WITH_CUDA
+#include "attention.cuh"
+#endif
+
 using namespace gencast;
 using namespace gencast::test;
 
@@ -637,12 +641,15 @@ TEST_CASE("cuda attention: a NaN outside a neighbourhood does not leak into it",
       if (csr.indices[e] != 5 || i == 5) clean.indices.push_back(csr.indices[e]);
     clean.offsets.push_back(static_cast<int64_t>(clean.indices.size()));
   }
-  const int heads = 2, head_dim = 16;
-  const int64_t hd = heads * head_dim;
+  // head_dim 16 runs the register kernels' DP = 32 form, 128 the DP = 128
+  // one (the wgmma kernel's on Hopper).
   const NanCase cases[] = {{"q,k,v isolated", true, true, true, true},
                            {"v shared", false, false, true, false},
                            {"k shared", false, true, false, false}};
+  const int heads = 2;
+  for (const int head_dim : {16, 128})
   for (const NanCase& nc : cases) {
+    const int64_t hd = heads * head_dim;
     const Csr& graph = nc.isolated ? clean : csr;
     ArrayF qkv = random_array({n, 3 * hd}, 19010, -2.f, 2.f);
     for (int part = 0; part < 3; ++part)
@@ -676,8 +683,9 @@ TEST_CASE("cuda attention: a NaN outside a neighbourhood does not leak into it",
         Tensor og = poisoned(*gpu, {n, hd}, storage_of(p));
         gpu->attention(*plan, qg, og);
         ArrayF got = gpu->to_host(og), ref = ref_raw;
-        const std::string label = std::string("attention NaN ") + nc.what + " " +
-                                  precision_name(p) + " tiles=" + tiles_name(mode);
+        const std::string label = std::string("attention NaN ") + nc.what + " D=" +
+                                  std::to_string(head_dim) + " " + precision_name(p) +
+                                  " tiles=" + tiles_name(mode);
         INFO(label);
         // The NaN rows must be NaN on the GPU too (every element); compare the rest.
         for (int64_t i = 0; i < n; ++i) {
@@ -874,6 +882,73 @@ TEST_CASE("cuda tensor-core attention: small cases for compute-sanitizer", "[cud
   }
   run_mma_attention({"mma small", holes, 2, 128, 4.f}, 25010);
   run_mma_attention({"mma small", holes, 2, 8, 2.f}, 25020);
+}
+
+TEST_CASE("cuda wgmma attention matches the CPU and the mma.sync kernel", "[cuda]") {
+  // The Hopper kernel (kernels/sm90a/attention_wgmma.cu) launched directly,
+  // so that the test fails if it silently did not run, against the CPU at the
+  // bf16 budget and against the mma.sync flash kernel on the same bf16
+  // inputs: both round q, k, v and the weights identically and differ only in
+  // the order of float32 sums inside an MMA (~1e-6), so 1e-3 leaves room and
+  // any swizzle, descriptor or fragment error (O(1)) fails. Head dims 128 and
+  // 64 (DP = 128, 64), 96 and 40 (zero-padded columns); real k-hop meshes,
+  // lonely rows, padding slots and a peaked softmax (O rescaled often).
+  SKIP_WITHOUT_CUDA();
+#if GENCAST_WITH_CUDA
+  if (!cuda::attention_wgmma_available()) {
+    std::cout << "GENCAST_SKIP: the wgmma attention kernel needs compute capability 9.0\n";
+    return;
+  }
+  struct Restore {
+    ~Restore() { cuda::set_attention_wgmma(true); }
+  } restore;
+  uint32_t seed = 27000;
+  const Csr local = with_lonely_rows(windowed_neighbourhood(642, 150, 40, seed += 10), 13);
+  const MmaAttentionCase cases[] = {
+      {"wgmma k-hop mesh5 k=16 rcm", mesh_khop(5, 16, false, 0), 4, 128, 2.f},
+      {"wgmma k-hop mesh4 k=8 shuffled", mesh_khop(4, 8, true, seed += 10), 4, 128, 2.f},
+      {"wgmma windowed peaked", local, 4, 128, 4.f},
+      {"wgmma windowed", local, 2, 64, 2.f},
+      {"wgmma windowed", local, 1, 96, 2.f},
+      {"wgmma windowed", local, 3, 40, 2.f}};
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  for (const MmaAttentionCase& c : cases) {
+    const int64_t n = c.csr.rows(), hd = int64_t{c.heads} * c.head_dim;
+    const ArrayF qkv = random_array({n, 3 * hd}, seed += 10, -c.amp, c.amp);
+    auto cpu_plan = cpu.plan_attention(c.csr, c.heads, c.head_dim, AttentionTiles::sparse);
+    Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
+    cpu.attention(*cpu_plan, qc, oc);
+    const ArrayF ref = cpu.to_host(oc);
+    Tensor q = gpu->from_host(qkv, DType::bf16);
+    for (AttentionTiles mode : kAllTileModes) {
+      std::ostringstream s;
+      s << c.label << " N=" << n << " H=" << c.heads << " D=" << c.head_dim << " amp=" << c.amp
+        << " tiles=" << tiles_name(mode);
+      const std::string tag = s.str();
+      INFO(tag);
+      auto plan = gpu->plan_attention(c.csr, c.heads, c.head_dim, mode);
+      const auto& tiles = dynamic_cast<const cuda::CudaAttentionPlan&>(*plan).device_tiles();
+      Tensor direct = poisoned(*gpu, {n, hd}, DType::f32);
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);  // the poison fill, on the backend's stream
+      REQUIRE(cuda::attention_wgmma_launch(tiles, q.data(), DType::bf16, direct.data(), DType::f32,
+                                           nullptr));
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+      const ArrayF got = gpu->to_host(direct);
+      check_close(tag + " wgmma vs cpu", got, ref, tolerance_of(Precision::bf16));
+      // Through the backend (the wgmma kernel by default), bf16 output.
+      Tensor ob = poisoned(*gpu, {n, hd}, DType::bf16);
+      gpu->attention(*plan, q, ob);
+      check_close(tag + " backend bf16 out vs cpu", gpu->to_host(ob), ref,
+                  tolerance_of(Precision::bf16));
+      cuda::set_attention_wgmma(false);
+      Tensor of = poisoned(*gpu, {n, hd}, DType::f32);
+      gpu->attention(*plan, q, of);
+      cuda::set_attention_wgmma(true);
+      check_close(tag + " wgmma vs mma.sync flash, same bf16 inputs", got, gpu->to_host(of), 1e-3);
+    }
+  }
+#endif
 }
 
 TEST_CASE("cuda sphere_noise matches the CPU reference", "[cuda]") {

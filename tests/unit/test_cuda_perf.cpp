@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "attention.cuh"
 #include "attention_tiles.h"
 #include "backend/backend.h"
 #include "backend/edge_tiles.h"
@@ -151,16 +152,20 @@ TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
     // backend runs the SIMT kernel whatever the storage type), and the
     // tensor-core kernel of the tf32 and bf16 precisions. One attention call
     // per transformer layer, so ms per call = ms per layer.
-    struct Variant { const char* name; Precision precision; DType storage; };
-    const Variant variants[] = {{"simt f32", Precision::fp32, DType::f32},
-                                {"simt bf16-storage", Precision::fp32, DType::bf16},
-                                {"mma tf32", Precision::tf32, DType::f32},
-                                {"flash bf16", Precision::bf16, DType::bf16}};
+    // "flash bf16" is the mma.sync kernel, "wgmma bf16" the Hopper one (the
+    // default there; elsewhere it falls back to the flash kernel).
+    struct Variant { const char* name; Precision precision; DType storage; bool wgmma; };
+    const Variant variants[] = {{"simt f32", Precision::fp32, DType::f32, false},
+                                {"simt bf16-storage", Precision::fp32, DType::bf16, false},
+                                {"mma tf32", Precision::tf32, DType::f32, false},
+                                {"flash bf16", Precision::bf16, DType::bf16, false},
+                                {"wgmma bf16", Precision::bf16, DType::bf16, true}};
     // Useful work only: q.k and p.v over the neighbour pairs, 2 flops per multiply-add.
     const double flops = 4.0 * double(khop.nnz()) * heads * head_dim;
-    double sparse_ms[4] = {0, 0, 0, 0};
-    for (int v = 0; v < 4; ++v) {
+    double sparse_ms[5] = {0, 0, 0, 0, 0};
+    for (int v = 0; v < 5; ++v) {
       const Variant& var = variants[v];
+      cuda::set_attention_wgmma(var.wgmma);
       auto gpu = make_backend("cuda:0", var.precision);
       Tensor qkv = random_tensor(*gpu, {n, 3 * hd}, var.storage, 14, 2.f);
       Tensor out = gpu->empty({n, hd}, var.storage);
@@ -178,11 +183,14 @@ TEST_CASE("cuda op performance at model sizes", "[.cuda-perf]") {
       const ArrayF host = gpu->to_host(out);
       for (float x : host.data) REQUIRE(std::isfinite(x));
     }
+    cuda::set_attention_wgmma(true);
     std::printf("  attention per layer, sparse tiles: simt f32 %.3f ms, simt bf16-storage %.3f ms,"
-                " mma tf32 %.3f ms (%.1fx simt f32), flash bf16 %.3f ms (%.1fx simt bf16-storage);"
-                " x16 layers = %.1f ms per denoiser call at bf16\n",
+                " mma tf32 %.3f ms (%.1fx simt f32), flash bf16 %.3f ms (%.1fx simt bf16-storage),"
+                " wgmma bf16 %.3f ms (%.2fx flash bf16); x16 layers = %.1f ms per denoiser call"
+                " at bf16\n",
                 sparse_ms[0], sparse_ms[1], sparse_ms[2], sparse_ms[0] / sparse_ms[2], sparse_ms[3],
-                sparse_ms[1] / sparse_ms[3], 16 * sparse_ms[3]);
+                sparse_ms[1] / sparse_ms[3], sparse_ms[4], sparse_ms[3] / sparse_ms[4],
+                16 * sparse_ms[4]);
     std::fflush(stdout);
   }
 

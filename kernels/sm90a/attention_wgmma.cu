@@ -1,0 +1,315 @@
+// Block-sparse attention for the bf16 precision on Hopper's warpgroup MMA
+// (wgmma, sm_90a): the register-resident flash kernel (attention_flash.cu)
+// with its mma.sync products replaced by warpgroup MMAs that read K and V
+// straight from shared memory. Same function, same rounding (q, k, v and the
+// softmax weights in bf16, scores and sums in float32, lazy running max),
+// same tiles, masks and NaN rules; only the order of the float32 sums inside
+// an MMA may differ.
+//
+// Why: the mma.sync kernel is issue-bound (BENCHMARKS "Fast path, round 4"):
+// each of its 4 warps reads the whole K and V tile from shared memory through
+// ldmatrix for its own 16 rows and issues 128 MMAs per tile. Here the
+// block's 4 warps form one warpgroup: S = Q K^T is 8 wgmma m64n64k16 (one per
+// 16 head dims) and O += P V is 4 wgmma m64nDPk16 (one per 16 keys), each
+// reading its B operand once for all 64 rows, with no ldmatrix of K or V.
+// Q (A of S) and P (A of P V) stay in registers in the m16n8k16 fragment
+// layout, which is also wgmma's, so the softmax code is the flash kernel's.
+//
+// Shared memory: two stages of K and V, each tile 64 rows x DP bf16 in
+// DP / 64 column blocks of 64 x 128 bytes with the 128-byte swizzle (16-byte
+// chunk c of row r at chunk position c ^ (r % 8)), which is what the wgmma
+// descriptors read: K as a K-major B (keys x head dims), V as an MN-major B
+// (keys x head dims read transposed). Q sits after them with padded rows for
+// ldmatrix. 82 KiB at DP = 128: two blocks per SM, as the flash kernel.
+//
+// Requirements (checked by the launcher, else the flash kernel runs): a
+// compute capability 9.0 device with this kernel's sm_90a image loaded, bf16
+// qkv 16-byte aligned, head_dim % 8 == 0 and > 32 (DP = 64 or 128).
+#include "attention.cuh"
+#include "attention_flash_common.cuh"
+#include "attention_tiles.h"
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+
+#include "cuda_check.cuh"
+#include "launch_util.cuh"
+#include "mma_ptx.cuh"
+#include "sm90a/wgmma_ptx.cuh"
+
+namespace gencast::cuda {
+namespace {
+
+using flash::kRows;  // query rows per block = keys per tile
+using flash::kThreads;
+
+std::atomic<bool> g_wgmma_enabled{true};
+
+template <int DP>
+struct WgmmaLayout {
+  static constexpr int kColBlocks = DP / 64;                  // 128-byte column blocks
+  static constexpr int kBlockBytes = kRows * 128;             // one 64 x 64 bf16 block
+  static constexpr int kTileBytes = kColBlocks * kBlockBytes;  // one swizzled K or V tile
+  static constexpr int kQLd = DP + 8;                         // Q rows padded for ldmatrix
+  static constexpr size_t kBytes =
+      1024 /* alignment slack */ + 4 * size_t{kTileBytes} + size_t{kRows} * kQLd * sizeof(bf16);
+};
+
+// Byte offset of 16-byte chunk c (elements 8c..8c+7) of row r in a swizzled tile.
+__device__ __forceinline__ uint32_t swizzled_chunk(int r, int c) {
+  return static_cast<uint32_t>((c / 8) * (kRows * 128) + r * 128 + ((c % 8) ^ (r % 8)) * 16);
+}
+
+template <int DP, class TO>
+__global__ void __launch_bounds__(kThreads, 2)
+    attention_wgmma_kernel(const bf16* __restrict__ qkv, TO* __restrict__ out,
+                           const int32_t* __restrict__ slots,
+                           const int32_t* __restrict__ tile_offsets,
+                           const int32_t* __restrict__ tile_key_block,
+                           const int32_t* __restrict__ tile_mask,
+                           const uint64_t* __restrict__ masks,
+                           const uint64_t* __restrict__ bad_words, int heads, int head_dim,
+                           float scale_log2) {
+#if !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __trap();  // built for sm_90a only; the launcher checks that this image runs here
+#else
+  using Layout = WgmmaLayout<DP>;
+  constexpr int kQLd = Layout::kQLd;
+  constexpr int kTile = Layout::kTileBytes;
+  constexpr int kKSteps = DP / 16;  // k16 steps of Q K^T
+  constexpr int kOTiles = DP / 8;   // n8 tiles of O
+  constexpr int kChunks = DP / 8;   // 16-byte chunks per row
+
+  extern __shared__ unsigned char smem_raw[];
+  // Swizzled tiles must start 1024-byte aligned (wgmma_ptx.cuh).
+  unsigned char* const smem = smem_raw + (1024u - ptx::smem_addr(smem_raw) % 1024u) % 1024u;
+  unsigned char* const kv = smem;  // stage s: K at kv + 2s tiles, V right after
+  bf16* const qs = reinterpret_cast<bf16*>(smem + 4 * kTile);
+  const uint32_t kv_addr = ptx::smem_addr(kv);
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, tq = lane % 4;  // fragment row and column pair
+  const int qb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
+  const int64_t hd = int64_t{heads} * head_dim, stride = 3 * hd;
+  const bf16* const q_base = qkv + int64_t{h} * head_dim;
+  const int32_t* const qslots = slots + int64_t{qb} * kRows;
+  const int row_lo = warp * 16 + g;  // this thread's two query rows: row_lo, row_lo + 8
+
+  const int t_end = tile_offsets[qb + 1];
+  struct TileIndex {
+    int key_block = 0, mask = 0;
+  };
+  const auto tile_index = [&](int t) {
+    TileIndex i;
+    if (t < t_end) {
+      i.key_block = tile_key_block[t];
+      i.mask = tile_mask[t];
+    }
+    return i;
+  };
+  struct TileBits {
+    uint64_t lo = 0, hi = 0, bad = 0;  // mask words of rows row_lo, row_lo + 8; bad V keys
+  };
+  const auto tile_bits = [&](int t, TileIndex i) {
+    TileBits b;
+    if (t < t_end) {
+      const int64_t m = int64_t{i.mask} * kRows;
+      b.lo = masks[m + row_lo];
+      b.hi = masks[m + row_lo + 8];
+      b.bad = bad_words[int64_t{i.key_block} * heads + h];
+    }
+    return b;
+  };
+  // K and V rows of a key tile into the swizzled tiles of `stage` (padding
+  // slots and columns >= head_dim zero-filled); each row's node and address
+  // are computed once for both.
+  const auto issue_kv = [&](TileIndex i, int stage) {
+    const int32_t* kslots = slots + int64_t{i.key_block} * kRows;
+    unsigned char* const k_dst = kv + 2 * stage * kTile;
+    const bf16* const k_base = q_base + hd;
+#pragma unroll
+    for (int n = 0; n < kRows * kChunks / kThreads; ++n) {
+      const int idx = tid + n * kThreads;
+      const int r = idx / kChunks, c = idx % kChunks;
+      const int64_t node = kslots[r];
+      const bool live = node >= 0 && 8 * c < head_dim;
+      const bf16* src = live ? k_base + node * stride + 8 * c : k_base;
+      const uint32_t off = swizzled_chunk(r, c);
+      ptx::cp_async_16(k_dst + off, src, live ? 16 : 0);
+      ptx::cp_async_16(k_dst + kTile + off, src + hd, live ? 16 : 0);
+    }
+  };
+
+#pragma unroll
+  for (int n = 0; n < kRows * kChunks / kThreads; ++n) {
+    const int idx = tid + n * kThreads;
+    const int r = idx / kChunks, c = idx % kChunks;
+    const int64_t node = qslots[r];
+    const bool live = node >= 0 && 8 * c < head_dim;
+    ptx::cp_async_16(qs + r * kQLd + 8 * c, live ? q_base + node * stride + 8 * c : q_base,
+                     live ? 16 : 0);
+  }
+  int t = tile_offsets[qb];
+  const TileIndex first = tile_index(t);
+  if (t < t_end) issue_kv(first, 0);
+  ptx::cp_async_commit();
+  TileBits bits = tile_bits(t, first);
+  TileIndex next = tile_index(t + 1);
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+
+  uint32_t qf[kKSteps][4];  // the warp's 16 query rows as A fragments
+#pragma unroll
+  for (int ks = 0; ks < kKSteps; ++ks)
+    ptx::ldmatrix_x4(qf[ks], qs + (warp * 16 + lane % 16) * kQLd + ks * 16 + lane / 16 * 8);
+
+  float o[kOTiles][4];
+#pragma unroll
+  for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+  float m_lo = -INFINITY, m_hi = -INFINITY;  // running max per row (log2 units)
+  float l_lo = 0.f, l_hi = 0.f;              // this thread's part of the row sums
+  bool nan_lo = false, nan_hi = false;       // a neighbour's value is non-finite
+  int stage = 0;
+
+  while (t < t_end) {  // block-uniform: every thread runs every wgmma below
+    const int tn = t + 1;
+    if (tn < t_end) issue_kv(next, stage ^ 1);
+    ptx::cp_async_commit();  // possibly empty: the wait below always leaves one group
+    const TileBits next_bits = tile_bits(tn, next);
+    next = tile_index(tn + 1);
+    ptx::cp_async_wait<1>();
+    wgmma::fence_proxy_async();  // cp.async wrote what the wgmmas read
+    __syncthreads();
+
+    const uint32_t k_addr = kv_addr + 2 * stage * kTile, v_addr = k_addr + kTile;
+    if (bits.bad != 0) {  // the same word in every thread: uniform
+      unsigned char* const vs = kv + (2 * stage + 1) * kTile;
+      for (int idx = tid; idx < kRows * kChunks; idx += kThreads) {
+        const int r = idx / kChunks, c = idx % kChunks;
+        if ((bits.bad >> r) & 1u)
+          *reinterpret_cast<uint4*>(vs + swizzled_chunk(r, c)) = make_uint4(0, 0, 0, 0);
+      }
+      nan_lo = nan_lo || (bits.lo & bits.bad) != 0;
+      nan_hi = nan_hi || (bits.hi & bits.bad) != 0;
+      wgmma::fence_proxy_async();
+      __syncthreads();
+    }
+
+    // S = Q K^T: B(k = head dim, n = key) = K[key][dim], K-major; the k step
+    // ks starts 32 bytes into column block ks / 4.
+    float s[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    wgmma::fence_operands(s);
+    wgmma::wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < kKSteps; ++ks) {
+      const uint64_t desc = wgmma::smem_desc_128b(
+          k_addr + (ks / 4) * Layout::kBlockBytes + (ks % 4) * 32, 16, 1024);
+      wgmma::wgmma_m64n64k16_bf16_rs<0>(s, qf[ks], desc, ks > 0 ? 1 : 0);
+    }
+    wgmma::wgmma_commit();
+    wgmma::wgmma_wait<0>();
+    wgmma::fence_operands(s);
+
+    // Online softmax: rows g (s[.][0..1], bits.lo) and g+8 (s[.][2..3], bits.hi).
+    float corr_lo, corr_hi;
+    flash::mask_scores_and_move_max(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
+                                    corr_hi);
+    const float mu_lo = flash::weight_origin(m_lo), mu_hi = flash::weight_origin(m_hi);
+    float sum_lo = 0.f, sum_hi = 0.f;
+    uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      p[j][0] = ptx::pack_bf16(ptx::exp2_ftz(s[j][0] - mu_lo), ptx::exp2_ftz(s[j][1] - mu_lo));
+      p[j][1] = ptx::pack_bf16(ptx::exp2_ftz(s[j][2] - mu_hi), ptx::exp2_ftz(s[j][3] - mu_hi));
+      sum_lo += ptx::bf16_low(p[j][0]) + ptx::bf16_high(p[j][0]);
+      sum_hi += ptx::bf16_low(p[j][1]) + ptx::bf16_high(p[j][1]);
+    }
+    l_lo = l_lo * corr_lo + sum_lo;
+    l_hi = l_hi * corr_hi + sum_hi;
+
+    // O += P V: B(k = key, n = head dim) = V[key][dim], MN-major; the k step
+    // kp starts at key row 16 kp; column blocks are kBlockBytes apart.
+    wgmma::fence_operands(o);
+    wgmma::wgmma_fence();
+#pragma unroll
+    for (int kp = 0; kp < 4; ++kp) {
+      const uint32_t a[4] = {p[2 * kp][0], p[2 * kp][1], p[2 * kp + 1][0], p[2 * kp + 1][1]};
+      const uint64_t desc =
+          wgmma::smem_desc_128b(v_addr + kp * 16 * 128, Layout::kBlockBytes, 1024);
+      if constexpr (DP == 128)
+        wgmma::wgmma_m64n128k16_bf16_rs<1>(o, a, desc, 1);
+      else
+        wgmma::wgmma_m64n64k16_bf16_rs<1>(o, a, desc, 1);
+    }
+    wgmma::wgmma_commit();
+    wgmma::wgmma_wait<0>();  // V of this stage is read before the stage is refilled
+    wgmma::fence_operands(o);
+    __syncthreads();
+    t = tn;
+    bits = next_bits;
+    stage ^= 1;
+  }
+  ptx::cp_async_wait<0>();
+  flash::store_output_rows(o, l_lo, l_hi, nan_lo, nan_hi, qslots, row_lo, out, int64_t{hd}, h,
+                           head_dim, tq);
+#endif
+}
+
+// Whether the current device runs this file's sm_90a image: compute
+// capability 9.0 exactly (sm_90a code runs nowhere else) and the image
+// loads. Asked once per device.
+bool device_runs_wgmma() {
+  static std::array<std::atomic<int>, 64> known{};  // 0 unknown, 1 yes, 2 no
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  if (device < 0 || device >= static_cast<int>(known.size())) return false;
+  int state = known[static_cast<size_t>(device)].load();
+  if (state == 0) {
+    int major = 0, minor = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    bool runs = major == 9 && minor == 0;
+    if (runs) {
+      cudaFuncAttributes attributes{};
+      runs = cudaFuncGetAttributes(&attributes, attention_wgmma_kernel<128, bf16>) == cudaSuccess;
+      (void)cudaGetLastError();  // a missing image is an answer, not an error
+    }
+    state = runs ? 1 : 2;
+    known[static_cast<size_t>(device)].store(state);
+  }
+  return state == 1;
+}
+
+}  // namespace
+
+void set_attention_wgmma(bool enabled) { g_wgmma_enabled.store(enabled); }
+
+bool attention_wgmma_available() { return device_runs_wgmma(); }
+
+bool attention_wgmma_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
+                            void* out, DType t_out, cudaStream_t stream) {
+  if (!g_wgmma_enabled.load() || t_qkv != DType::bf16 || t.head_dim % 8 != 0 ||
+      t.head_dim <= 32 || !is_aligned(qkv, 16) || t.bad_words == nullptr)
+    return false;
+  const int dp = flash::padded_head_dim(t.head_dim);
+  const size_t smem = dp == 64 ? WgmmaLayout<64>::kBytes : WgmmaLayout<128>::kBytes;
+  if (!device_runs_wgmma() || !flash::device_runs_flash(smem)) return false;
+  const auto* qp = static_cast<const bf16*>(qkv);
+  dispatch_float_type(t_out, "attention", [&](auto ot) {
+    using TO = decltype(ot);
+    if (dp == 64)
+      flash::launch_flash_kernel(&attention_wgmma_kernel<64, TO>, WgmmaLayout<64>::kBytes,
+                                 kThreads, t, qp, static_cast<TO*>(out), stream);
+    else
+      flash::launch_flash_kernel(&attention_wgmma_kernel<128, TO>, WgmmaLayout<128>::kBytes,
+                                 kThreads, t, qp, static_cast<TO*>(out), stream);
+  });
+  return true;
+}
+
+}  // namespace gencast::cuda
