@@ -101,8 +101,12 @@ inline float score_scale_log2(int head_dim) {
 // over the quad, and the lazy running maxima move when a tile's max exceeds
 // them by more than kMaxSlack, rescaling O; corr_* say by how much (the row
 // sums are rescaled by the caller). A row's first neighbours set its max
-// without rescaling: its O and l are still exactly 0.
-template <int kGroups, int kOTiles, class Bits>
+// without rescaling: its O and l are still exactly 0. kScale = false leaves
+// the unmasked scores unscaled (the maxima are scaled instead: scaling by a
+// positive number commutes with max and rounding is monotonic, so m is the
+// same), for a caller that folds the scale into its exponent's FMA,
+// exp2(s * scale - m) in one rounding.
+template <bool kScale = true, int kGroups, int kOTiles, class Bits>
 __device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4], Bits bits_lo,
                                                          Bits bits_hi, float scale_log2, int tq,
                                                          float& m_lo, float& m_hi,
@@ -120,8 +124,9 @@ __device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4],
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int c = 8 * j + e;
-      s[j][e] = (mine_lo >> c) & 1u ? s[j][e] * scale_log2 : -INFINITY;
-      s[j][2 + e] = (mine_hi >> c) & 1u ? s[j][2 + e] * scale_log2 : -INFINITY;
+      s[j][e] = (mine_lo >> c) & 1u ? (kScale ? s[j][e] * scale_log2 : s[j][e]) : -INFINITY;
+      s[j][2 + e] = (mine_hi >> c) & 1u ? (kScale ? s[j][2 + e] * scale_log2 : s[j][2 + e])
+                                        : -INFINITY;
     }
 #pragma unroll
   for (int j = 0; j < kGroups; ++j) {  // fmaxf skips NaN: a NaN score gives a NaN weight
@@ -136,6 +141,10 @@ __device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4],
   for (int x = 1; x <= 2; x *= 2) {  // the 4 lanes of a quad share the rows
     tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(kFullMask, tmax_lo, x));
     tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(kFullMask, tmax_hi, x));
+  }
+  if constexpr (!kScale) {
+    tmax_lo *= scale_log2;
+    tmax_hi *= scale_log2;
   }
   const auto move_max = [](Bits row_bits, float tmax, float& m) {
     float corr = 1.f;

@@ -19,8 +19,15 @@
 // DP / 64 column blocks of 64 x 128 bytes with the 128-byte swizzle (16-byte
 // chunk c of row r at chunk position c ^ (r % 8)), which is what the wgmma
 // descriptors read: K as a K-major B (keys x head dims), V as an MN-major B
-// (keys x head dims read transposed). Q sits after them with padded rows for
-// ldmatrix. 82 KiB at DP = 128: two blocks per SM, as the flash kernel.
+// (keys x head dims read transposed). V has one more column block, constant:
+// a column of ones, so that P V also yields each row's weight sum. Q sits
+// after them with padded rows for ldmatrix. 98 KiB at DP = 128: two blocks
+// per SM, as the flash kernel.
+//
+// Two differences in rounding from the flash kernel, both within float32
+// noise: the row sums are the tensor cores' float32 sums of the same bf16
+// weights (another order), and the scale goes into the exponent's FMA,
+// exp2(s * scale - m) rounded once (the flash kernel rounds s * scale first).
 //
 // Requirements (checked by the launcher, else the flash kernel runs): a
 // compute capability 9.0 device with this kernel's sm_90a image loaded, bf16
@@ -51,10 +58,15 @@ template <int DP>
 struct WgmmaLayout {
   static constexpr int kColBlocks = DP / 64;                  // 128-byte column blocks
   static constexpr int kBlockBytes = kRows * 128;             // one 64 x 64 bf16 block
-  static constexpr int kTileBytes = kColBlocks * kBlockBytes;  // one swizzled K or V tile
-  static constexpr int kQLd = DP + 8;                         // Q rows padded for ldmatrix
-  static constexpr size_t kBytes =
-      1024 /* alignment slack */ + 4 * size_t{kTileBytes} + size_t{kRows} * kQLd * sizeof(bf16);
+  static constexpr int kKBytes = kColBlocks * kBlockBytes;     // one swizzled K tile
+  // V has one more column block: column DP is 1 in every row (the rest 0),
+  // so P V's column DP is each row's sum of its bf16 weights, computed by
+  // the tensor cores instead of 32 unpacks and adds per thread and tile.
+  static constexpr int kVBytes = kKBytes + kBlockBytes;
+  static constexpr int kStageBytes = kKBytes + kVBytes;
+  static constexpr int kQLd = DP + 8;  // Q rows padded for ldmatrix
+  static constexpr size_t kBytes = 1024 /* alignment slack */ + 2 * size_t{kStageBytes} +
+                                   size_t{kRows} * kQLd * sizeof(bf16);
 };
 
 // Byte offset of 16-byte chunk c (elements 8c..8c+7) of row r in a swizzled tile.
@@ -77,16 +89,17 @@ __global__ void __launch_bounds__(kThreads, 2)
 #else
   using Layout = WgmmaLayout<DP>;
   constexpr int kQLd = Layout::kQLd;
-  constexpr int kTile = Layout::kTileBytes;
-  constexpr int kKSteps = DP / 16;  // k16 steps of Q K^T
-  constexpr int kOTiles = DP / 8;   // n8 tiles of O
-  constexpr int kChunks = DP / 8;   // 16-byte chunks per row
+  constexpr int kKTile = Layout::kKBytes;
+  constexpr int kStage = Layout::kStageBytes;
+  constexpr int kKSteps = DP / 16;    // k16 steps of Q K^T
+  constexpr int kOTiles = DP / 8 + 1;  // n8 tiles of O, the last one holding the row sums
+  constexpr int kChunks = DP / 8;     // 16-byte chunks per row of q, k, v
 
   extern __shared__ unsigned char smem_raw[];
   // Swizzled tiles must start 1024-byte aligned (wgmma_ptx.cuh).
   unsigned char* const smem = smem_raw + (1024u - ptx::smem_addr(smem_raw) % 1024u) % 1024u;
-  unsigned char* const kv = smem;  // stage s: K at kv + 2s tiles, V right after
-  bf16* const qs = reinterpret_cast<bf16*>(smem + 4 * kTile);
+  unsigned char* const kv = smem;  // stage s: K at kv + s * kStage, V right after
+  bf16* const qs = reinterpret_cast<bf16*>(smem + 2 * kStage);
   const uint32_t kv_addr = ptx::smem_addr(kv);
 
   const int tid = static_cast<int>(threadIdx.x);
@@ -128,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   // are computed once for both.
   const auto issue_kv = [&](TileIndex i, int stage) {
     const int32_t* kslots = slots + int64_t{i.key_block} * kRows;
-    unsigned char* const k_dst = kv + 2 * stage * kTile;
+    unsigned char* const k_dst = kv + stage * kStage;
     const bf16* const k_base = q_base + hd;
 #pragma unroll
     for (int n = 0; n < kRows * kChunks / kThreads; ++n) {
@@ -139,7 +152,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       const bf16* src = live ? k_base + node * stride + 8 * c : k_base;
       const uint32_t off = swizzled_chunk(r, c);
       ptx::cp_async_16(k_dst + off, src, live ? 16 : 0);
-      ptx::cp_async_16(k_dst + kTile + off, src + hd, live ? 16 : 0);
+      ptx::cp_async_16(k_dst + kKTile + off, src + hd, live ? 16 : 0);
     }
   };
 
@@ -152,6 +165,14 @@ __global__ void __launch_bounds__(kThreads, 2)
     ptx::cp_async_16(qs + r * kQLd + 8 * c, live ? q_base + node * stride + 8 * c : q_base,
                      live ? 16 : 0);
   }
+  // The row-sum column block of both stages' V (chunks DP/8.. of each row;
+  // the copies never write there): 1 in its first column, 0 elsewhere.
+  for (int idx = tid; idx < 2 * kRows * 8; idx += kThreads) {
+    const int stage = idx / (kRows * 8), r = idx / 8 % kRows, c = kChunks + idx % 8;
+    const uint4 chunk = c == kChunks ? make_uint4(0x3f80u, 0, 0, 0) : make_uint4(0, 0, 0, 0);
+    *reinterpret_cast<uint4*>(kv + stage * kStage + kKTile + swizzled_chunk(r, c)) = chunk;
+  }
+  wgmma::fence_proxy_async();  // read by wgmma after the barrier below
   int t = tile_offsets[qb];
   const TileIndex first = tile_index(t);
   if (t < t_end) issue_kv(first, 0);
@@ -170,7 +191,6 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
   for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
   float m_lo = -INFINITY, m_hi = -INFINITY;  // running max per row (log2 units)
-  float l_lo = 0.f, l_hi = 0.f;              // this thread's part of the row sums
   bool nan_lo = false, nan_hi = false;       // a neighbour's value is non-finite
   int stage = 0;
 
@@ -184,9 +204,9 @@ __global__ void __launch_bounds__(kThreads, 2)
     wgmma::fence_proxy_async();  // cp.async wrote what the wgmmas read
     __syncthreads();
 
-    const uint32_t k_addr = kv_addr + 2 * stage * kTile, v_addr = k_addr + kTile;
+    const uint32_t k_addr = kv_addr + stage * kStage, v_addr = k_addr + kKTile;
     if (bits.bad != 0) {  // the same word in every thread: uniform
-      unsigned char* const vs = kv + (2 * stage + 1) * kTile;
+      unsigned char* const vs = kv + stage * kStage + kKTile;
       for (int idx = tid; idx < kRows * kChunks; idx += kThreads) {
         const int r = idx / kChunks, c = idx % kChunks;
         if ((bits.bad >> r) & 1u)
@@ -216,24 +236,24 @@ __global__ void __launch_bounds__(kThreads, 2)
     wgmma::fence_operands(s);
 
     // Online softmax: rows g (s[.][0..1], bits.lo) and g+8 (s[.][2..3], bits.hi).
+    // The scores stay unscaled; the scale goes into the exponent's FMA. The
+    // rescale of O by corr_* covers the row sums in its last n8 tile.
     float corr_lo, corr_hi;
-    flash::mask_scores_and_move_max(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o, corr_lo,
-                                    corr_hi);
-    const float mu_lo = flash::weight_origin(m_lo), mu_hi = flash::weight_origin(m_hi);
-    float sum_lo = 0.f, sum_hi = 0.f;
+    flash::mask_scores_and_move_max<false>(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o,
+                                           corr_lo, corr_hi);
+    const float mu_lo = -flash::weight_origin(m_lo), mu_hi = -flash::weight_origin(m_hi);
     uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      p[j][0] = ptx::pack_bf16(ptx::exp2_ftz(s[j][0] - mu_lo), ptx::exp2_ftz(s[j][1] - mu_lo));
-      p[j][1] = ptx::pack_bf16(ptx::exp2_ftz(s[j][2] - mu_hi), ptx::exp2_ftz(s[j][3] - mu_hi));
-      sum_lo += ptx::bf16_low(p[j][0]) + ptx::bf16_high(p[j][0]);
-      sum_hi += ptx::bf16_low(p[j][1]) + ptx::bf16_high(p[j][1]);
+      p[j][0] = ptx::pack_bf16(ptx::exp2_ftz(fmaf(s[j][0], scale_log2, mu_lo)),
+                               ptx::exp2_ftz(fmaf(s[j][1], scale_log2, mu_lo)));
+      p[j][1] = ptx::pack_bf16(ptx::exp2_ftz(fmaf(s[j][2], scale_log2, mu_hi)),
+                               ptx::exp2_ftz(fmaf(s[j][3], scale_log2, mu_hi)));
     }
-    l_lo = l_lo * corr_lo + sum_lo;
-    l_hi = l_hi * corr_hi + sum_hi;
 
     // O += P V: B(k = key, n = head dim) = V[key][dim], MN-major; the k step
-    // kp starts at key row 16 kp; column blocks are kBlockBytes apart.
+    // kp starts at key row 16 kp; column blocks are kBlockBytes apart. N is
+    // DP + 8: the head dims and the row-sum column (its 7 neighbours are 0).
     wgmma::fence_operands(o);
     wgmma::wgmma_fence();
 #pragma unroll
@@ -242,9 +262,9 @@ __global__ void __launch_bounds__(kThreads, 2)
       const uint64_t desc =
           wgmma::smem_desc_128b(v_addr + kp * 16 * 128, Layout::kBlockBytes, 1024);
       if constexpr (DP == 128)
-        wgmma::wgmma_m64n128k16_bf16_rs<1>(o, a, desc, 1);
+        wgmma::wgmma_m64n136k16_bf16_rs<1>(o, a, desc, 1);
       else
-        wgmma::wgmma_m64n64k16_bf16_rs<1>(o, a, desc, 1);
+        wgmma::wgmma_m64n72k16_bf16_rs<1>(o, a, desc, 1);
     }
     wgmma::wgmma_commit();
     wgmma::wgmma_wait<0>();  // V of this stage is read before the stage is refilled
@@ -255,6 +275,10 @@ __global__ void __launch_bounds__(kThreads, 2)
     stage ^= 1;
   }
   ptx::cp_async_wait<0>();
+  // The row sums are column DP of O: held by the quad's first lane (the
+  // store sums l over the quad). store_output_rows stores only columns
+  // below head_dim.
+  const float l_lo = tq == 0 ? o[kOTiles - 1][0] : 0.f, l_hi = tq == 0 ? o[kOTiles - 1][2] : 0.f;
   flash::store_output_rows(o, l_lo, l_hi, nan_lo, nan_hi, qslots, row_lo, out, int64_t{hd}, h,
                            head_dim, tq);
 #endif
