@@ -472,8 +472,15 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
                                stream_));
     return;
   }
+  if (src.dtype() == DType::f16 || dst.dtype() == DType::f16) {
+    require((src.dtype() == DType::f32) != (dst.dtype() == DType::f32) &&
+                (src.dtype() == DType::f32 || dst.dtype() == DType::f32),
+            "copy", "f16 converts to and from f32 only");
+    convert_half_launch(src.data(), src.dtype(), dst.data(), dst.dtype(), src.numel(), stream_);
+    return;
+  }
   require(is_float_type(src.dtype()) && is_float_type(dst.dtype()), "copy",
-          "only f32 <-> bf16 conversions are supported");
+          "only f32 <-> bf16 and f32 <-> f16 conversions are supported");
   convert_launch(src.data(), src.dtype(), dst.data(), dst.dtype(), src.numel(), stream_);
 }
 

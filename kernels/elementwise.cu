@@ -3,6 +3,8 @@
 // vector access, else 1.
 #include "elementwise.cuh"
 
+#include <cuda_fp16.h>
+
 #include <initializer_list>
 #include <type_traits>
 #include <utility>
@@ -85,6 +87,37 @@ bool can_vec4(int64_t n, std::initializer_list<std::pair<const void*, DType>> pt
   return true;
 }
 
+// Four elements per thread where every pointer allows (8-byte half loads).
+template <bool kToHalf>
+__global__ void convert_half_kernel(const void* src, void* dst, int64_t n, bool vec4) {
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  const int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (vec4) {
+    for (int64_t g = first; g < n / 4; g += stride) {
+      if constexpr (kToHalf) {
+        const float4 v = static_cast<const float4*>(src)[g];
+        const __half2 lo = __floats2half2_rn(v.x, v.y), hi = __floats2half2_rn(v.z, v.w);
+        uint2 raw;
+        raw.x = *reinterpret_cast<const uint32_t*>(&lo);
+        raw.y = *reinterpret_cast<const uint32_t*>(&hi);
+        static_cast<uint2*>(dst)[g] = raw;
+      } else {
+        const uint2 raw = static_cast<const uint2*>(src)[g];
+        const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+        const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+        static_cast<float4*>(dst)[g] = make_float4(lo.x, lo.y, hi.x, hi.y);
+      }
+    }
+    return;
+  }
+  for (int64_t i = first; i < n; i += stride) {
+    if constexpr (kToHalf)
+      static_cast<__half*>(dst)[i] = __float2half_rn(static_cast<const float*>(src)[i]);
+    else
+      static_cast<float*>(dst)[i] = __half2float(static_cast<const __half*>(src)[i]);
+  }
+}
+
 }  // namespace
 
 void axpby_launch(float a, const void* x, DType tx, float b, const void* y, DType ty, void* out,
@@ -126,6 +159,22 @@ void convert_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t 
         convert_kernel<1><<<grid_for(n, kBlock), kBlock, 0, stream>>>(sp, dp, n);
     });
   });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void convert_half_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t n,
+                         cudaStream_t stream) {
+  if (n == 0) return;
+  const bool to_half = tsrc == DType::f32 && tdst == DType::f16;
+  if (!to_half && !(tsrc == DType::f16 && tdst == DType::f32))
+    throw std::invalid_argument(std::string("cuda backend copy: cannot convert ") +
+                                dtype_name(tsrc) + " to " + dtype_name(tdst));
+  const bool vec4 = n % 4 == 0 && is_aligned(src, 16) && is_aligned(dst, 16);
+  const unsigned grid = grid_for(vec4 ? n / 4 : n, kBlock);
+  if (to_half)
+    convert_half_kernel<true><<<grid, kBlock, 0, stream>>>(src, dst, n, vec4);
+  else
+    convert_half_kernel<false><<<grid, kBlock, 0, stream>>>(src, dst, n, vec4);
   CUDA_CHECK(cudaGetLastError());
 }
 

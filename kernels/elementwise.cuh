@@ -20,6 +20,9 @@ void axpby_launch(float a, const void* x, DType tx, float b, const void* y, DTyp
                   DType tout, int64_t n, cudaStream_t stream);
 void convert_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t n,
                     cudaStream_t stream);
+// f32 <-> f16 (the storage-only half type, core/dtype.h), round to nearest even.
+void convert_half_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t n,
+                         cudaStream_t stream);
 void fill_launch(void* dst, DType t, float value, int64_t n, cudaStream_t stream);
 // dst[r * dst_cols + col0 + c] = scale * src[r * src_cols + c] for r < rows,
 // c < src_cols (src and dst must not overlap); dst's other columns untouched.

@@ -15,6 +15,7 @@
 
 #include "backend/step_transition_checks.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "core/parallel.h"
 #include "numerics/sphere_noise_synth.h"
 
@@ -412,8 +413,23 @@ void CpuBackend::axpby(float a, const Tensor& x, float b, const Tensor& y, Tenso
 }
 
 void CpuBackend::copy(const Tensor& src, Tensor& dst) {
-  require(src.bytes() == dst.bytes() && src.dtype() == dst.dtype(), "copy", "size mismatch");
-  std::memcpy(dst.data(), src.data(), src.bytes());
+  require(src.numel() == dst.numel(), "copy", "size mismatch");
+  const int64_t n = src.numel();
+  if (src.dtype() == dst.dtype()) {
+    std::memcpy(dst.data(), src.data(), src.bytes());
+  } else if (src.dtype() == DType::f32 && dst.dtype() == DType::f16) {
+    const float* s = src.as<float>();
+    auto* d = static_cast<uint16_t*>(dst.data());
+    for (int64_t i = 0; i < n; ++i) d[i] = float_to_half_bits(s[i]);
+  } else if (src.dtype() == DType::f16 && dst.dtype() == DType::f32) {
+    const auto* s = static_cast<const uint16_t*>(src.data());
+    float* d = dst.as<float>();
+    for (int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i]);
+  } else {
+    require(false, "copy",
+            std::string("cannot convert ") + dtype_name(src.dtype()) + " to " +
+                dtype_name(dst.dtype()) + " on the CPU (f32 <-> f16 only)");
+  }
 }
 
 void CpuBackend::copy_columns(const Tensor& src, float scale, Tensor& dst, int64_t col0) {

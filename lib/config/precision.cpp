@@ -8,10 +8,10 @@ namespace gencast {
 
 const std::vector<PrecisionInfo>& precision_table() {
   static const std::vector<PrecisionInfo> table = {
-      {Precision::fp32, "fp32", DType::f32, DType::f32, "float32 FMA", 1e-4, false},
-      {Precision::tf32, "tf32", DType::f32, DType::f32,
+      {Precision::fp32, "fp32", DType::f32, DType::f32, DType::f32, "float32 FMA", 1e-4, false},
+      {Precision::tf32, "tf32", DType::f32, DType::f32, DType::f16,
        "TF32 tensor cores, float32 storage and accumulation", 1e-3, true},
-      {Precision::bf16, "bf16", DType::bf16, DType::bf16,
+      {Precision::bf16, "bf16", DType::bf16, DType::bf16, DType::bf16,
        "bfloat16 tensor cores, float32 accumulation", 2e-2, true},
   };
   return table;

@@ -24,6 +24,11 @@ struct PrecisionInfo {
   const char* name;           // as written in specs and flags
   DType weights;              // storage of the parameters on the device
   DType activations;          // storage of activations and edge/node latents
+  // Storage of the edge-embedding cache's normalized latents. tf32 keeps them
+  // in IEEE half: the same 10-bit mantissa that a TF32 GEMM reads from its
+  // float32 operand, so the product sees the same values (LayerNorm outputs,
+  // |x| <= sqrt(latent) = 22.6, far inside half's range), in half the memory.
+  DType edge_cache;
   const char* matmul;         // what the GEMMs and attention compute in, one line
   // Relative L2 error against the official outputs that verify and the GPU
   // parity tests accept: float32 rounding order (1e-4), TF32's 10-bit

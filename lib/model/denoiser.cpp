@@ -474,12 +474,19 @@ void Denoiser::build_edge_cache(const SplitMlp& embed, const std::string& update
   Buffers& B = *buf_;
   const int64_t L = latent_, E = features.rows();
   cache = std::make_unique<EdgeEmbeddingCache>();
-  cache->e0 = allocate(&DenoiserMemory::edge_cache, {E, L}, backend_.compute_dtype());
+  const DType storage = edge_cache_storage(options_, backend_.compute_dtype());
+  cache->e0 = allocate(&DenoiserMemory::edge_cache, {E, L}, storage);
   const int64_t C = B.chunk_a.rows();
   for (int64_t e0 = 0; e0 < E; e0 += C) {
     const int64_t n = std::min(C, E - e0);
     Tensor h = B.chunk_a.rows(0, n), tmp = B.chunk_b.rows(0, n), dst = cache->e0.rows(e0, n);
-    embed_edges(embed, features.rows(e0, n), h, tmp, dst, B.zero_cond);
+    if (storage == backend_.compute_dtype()) {
+      embed_edges(embed, features.rows(e0, n), h, tmp, dst, B.zero_cond);
+    } else {  // compact storage: embed in the compute type, then convert
+      Tensor full = B.chunk_c.rows(0, n);
+      embed_edges(embed, features.rows(e0, n), h, tmp, full, B.zero_cond);
+      backend_.copy(full, dst);
+    }
   }
   const ArrayF& w0 = params.get(update_name + "_mlp/~/linear_0:w");
   cache->p0 = ArrayF({L, L});
@@ -516,7 +523,13 @@ void Denoiser::edge_first_layer(const SplitMlp& embed, const SplitMlp& update,
                                 int64_t n, Tensor& out) {
   Buffers& B = *buf_;
   if (cache) {
-    gemm(cache->e0.rows(e0, n), cache->w_folded, &cache->b_folded, out, Activation::none);
+    if (cache->e0.dtype() == backend_.compute_dtype()) {
+      gemm(cache->e0.rows(e0, n), cache->w_folded, &cache->b_folded, out, Activation::none);
+    } else {  // compact storage (edge_cache_storage): back to the compute type first
+      Tensor full = B.chunk_b.rows(0, n);
+      backend_.copy(cache->e0.rows(e0, n), full);
+      gemm(full, cache->w_folded, &cache->b_folded, out, Activation::none);
+    }
     return;
   }
   Tensor b = B.chunk_b.rows(0, n), e = B.chunk_c.rows(0, n);
@@ -557,7 +570,8 @@ void Denoiser::embed_edges(const SplitMlp& mlp, const Tensor& features, Tensor& 
 
 bool Denoiser::fused_edge_messages(const EdgeSetTensors& set, const EdgeChunk& c, size_t index,
                                    const Tensor& segment_offsets, Tensor& y) {
-  if (!set.tiles || !set.cache || set.update.rest.size() != 1 || !set.update.rest[0].bias())
+  if (!set.tiles || !set.cache || set.update.rest.size() != 1 || !set.update.rest[0].bias() ||
+      set.cache->e0.dtype() != backend_.compute_dtype())
     return false;
   const EdgeSetTiles::Chunk& tiles = set.tiles->chunks.at(index);
   if (tiles.tiles < 0) return false;

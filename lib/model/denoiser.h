@@ -175,7 +175,7 @@ class Denoiser {
   // edge update with the embedder's conditioning folded in:
   //   (E0 * (1 + s) + o) @ P0 + b0 = E0 @ (diag(1 + s) P0) + (o @ P0 + b0).
   struct EdgeEmbeddingCache {
-    Tensor e0;             // [E, L] compute dtype
+    Tensor e0;             // [E, L] edge_cache_storage(): compute dtype or compact f16
     Tensor w_folded;       // [L, L] diag(1 + s) P0, rewritten every call
     Tensor b_folded;       // [L] f32: o @ P0 + b0
     ArrayF p0;             // [L, L] host copy of the edge part of the first layer

@@ -63,8 +63,9 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
   add(m.activations, conditioning, f32);
   add(m.activations, 2 * L, f32);
   if (options.cache_edge_embeddings) {
+    const auto latent = static_cast<int64_t>(dtype_size(edge_cache_storage(options, compute)));
     for (const int64_t edges : {s.grid2mesh_edges, s.mesh2grid_edges}) {
-      add(m.edge_cache, edges * L, elem);  // normalized embeddings
+      add(m.edge_cache, edges * L, latent);  // normalized embeddings
       add(m.edge_cache, L * L, elem);      // first layer with the conditioning folded in
       add(m.edge_cache, L, f32);           // its bias
     }
@@ -85,6 +86,10 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
   m.largest_upload = std::max({std::min(C, G) * width, s.grid2mesh_edges * kStructuralEdgeFeatures,
                                s.mesh2grid_edges * kStructuralEdgeFeatures, w.largest_tensor});
   return m;
+}
+
+DType edge_cache_storage(const DenoiserOptions& options, DType compute) {
+  return compute == DType::f32 ? options.edge_cache_f32_storage : compute;
 }
 
 }  // namespace gencast

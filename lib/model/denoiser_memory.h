@@ -57,9 +57,14 @@ struct DenoiserMemory {
 };
 
 // What a Denoiser of `config` with `sizes` and `options` allocates on a
-// backend computing in `compute` (options: only cache_edge_embeddings
-// matters; chunk_rows and segment_split_edges are already in the sizes).
+// backend computing in `compute` (options: cache_edge_embeddings and its
+// storage matter; chunk_rows and segment_split_edges are already in the
+// sizes).
 DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& sizes,
                                const DenoiserOptions& options, DType compute);
+
+// The storage of the cached edge latents: options.edge_cache_f32_storage
+// when computing in f32, else the compute type.
+DType edge_cache_storage(const DenoiserOptions& options, DType compute);
 
 }  // namespace gencast

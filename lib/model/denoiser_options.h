@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "config/run_options.h"
+#include "core/dtype.h"
 #include "model/attention_choice.h"
 
 namespace gencast {
@@ -22,6 +23,11 @@ struct DenoiserOptions {
   // layer of the edge update instead (exact algebra, see denoiser.cpp). Costs
   // (grid2mesh + mesh2grid edges) x latent x element size of device memory.
   bool cache_edge_embeddings = false;
+  // Storage of those cached latents when the compute type is float32: f32,
+  // or f16 to halve the cache (PrecisionInfo::edge_cache: tf32 does). Each
+  // chunk is converted back to float32 before its GEMM. Ignored for bf16
+  // compute (the cache is bf16).
+  DType edge_cache_f32_storage = DType::f32;
   // Receivers with more edges than this are summed in two levels: edges into
   // pieces of at most this many edges (float32 partial sums), then pieces into
   // receivers (model/segment_split.h), in the chunks that hold such receivers.

@@ -103,6 +103,7 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.cache_edge_embeddings = true;  // for its size; the runtime decides (not in total())
+  options.edge_cache_f32_storage = precision_info(precision).edge_cache;
   const DenoiserSizes sizes = estimate_denoiser_sizes(config, n_lat, n_lon, options);
   const DenoiserMemory denoiser = denoiser_memory(config, sizes, options, compute);
 

@@ -47,6 +47,7 @@ GraphBuildOptions graph_options(const ModelConfig& config, const std::string& so
 int64_t PreparedModel::edge_cache_bytes(const Backend& backend, int64_t batch) const {
   DenoiserOptions options;
   options.cache_edge_embeddings = true;
+  options.edge_cache_f32_storage = precision_info(backend.precision()).edge_cache;
   const DenoiserSizes sizes = denoiser_sizes(graph, grid_input_rows(layout), options);
   // The cache holds one row per edge: `batch` copies of the graph, `batch` times the rows.
   return batch *
@@ -60,6 +61,7 @@ std::unique_ptr<Denoiser> PreparedModel::make_denoiser(Backend& backend, int64_t
   DenoiserOptions options;
   options.chunk_rows = chunk_rows;
   options.segment_split_edges = segment_split_edges;
+  options.edge_cache_f32_storage = precision_info(backend.precision()).edge_cache;
   options.fused_edges = fused_edges;
   options.attention = attention.kind;
   const int64_t bytes = edge_cache_bytes(backend, batch);

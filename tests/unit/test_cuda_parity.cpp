@@ -524,6 +524,42 @@ TEST_CASE("cuda axpby matches the CPU for every mix of f32 and bf16, in place to
           }
 }
 
+TEST_CASE("cuda copy converts f32 <-> f16 bit for bit as the CPU does", "[cuda]") {
+  // The tf32 precision's edge cache is stored in f16 (PrecisionInfo::
+  // edge_cache): both backends must round alike (to nearest even), over
+  // normal, subnormal, overflowing and signed values; odd sizes take the
+  // scalar path, multiples of 4 the vector one.
+  SKIP_WITHOUT_CUDA();
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", Precision::tf32);
+  uint32_t seed = 16000;
+  for (int64_t n : {4099, 8192}) {
+    ArrayF x = random_array({n}, seed += 10, -4.f, 4.f);
+    for (int64_t i = 0; i < n; i += 7) x.data[i] *= std::ldexp(1.f, int(i % 41) - 30);  // 2^-30..2^10
+    x.data[1] = 70000.f;   // overflows to Inf
+    x.data[2] = -65519.f;  // the largest half, negated
+    x.data[3] = 1e-7f;     // a half subnormal: 1.68 units of 2^-24, rounds to 2
+    Tensor xc = cpu.from_host(x, DType::f32), hc = cpu.empty({n}, DType::f16);
+    Tensor yc = cpu.empty({n}, DType::f32);
+    cpu.copy(xc, hc);
+    cpu.copy(hc, yc);
+    const ArrayF ref = cpu.to_host(yc);
+    Tensor xg = gpu->from_host(x, DType::f32), hg = gpu->empty({n}, DType::f16);
+    Tensor yg = poisoned(*gpu, {n}, DType::f32);
+    gpu->copy(xg, hg);
+    gpu->copy(hg, yg);
+    const ArrayF got = gpu->to_host(yg);
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < n; ++i)
+      mismatches += std::memcmp(&got.data[i], &ref.data[i], sizeof(float)) != 0;
+    INFO("n = " << n);
+    CHECK(mismatches == 0);
+    CHECK(std::isinf(got.data[1]));
+    CHECK(got.data[2] == -65504.f);
+    CHECK(got.data[3] == std::ldexp(2.f, -24));
+  }
+}
+
 TEST_CASE("cuda copy_columns matches the CPU for every mix of f32 and bf16", "[cuda]") {
   SKIP_WITHOUT_CUDA();
   CpuBackend cpu;

@@ -7,11 +7,13 @@
 // the cache holds at most its entries (later levels are recomputed).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <vector>
 
 #include "backend/backend.h"
 #include "devices/device_factory.h"
 #include "model/denoiser.h"
+#include "model/denoiser_memory.h"
 #include "runtime/model_setup.h"
 #include "test_tiny_model.h"
 
@@ -70,4 +72,50 @@ TEST_CASE("denoiser: the noise-level cache gives the uncached outputs bit for bi
       CHECK(one.outputs[i] == plain.outputs[i]);
     }
   }
+}
+
+TEST_CASE("denoiser: the compact (f16) edge cache stays within half rounding of the f32 one",
+          "[denoiser][edge_cache]") {
+  // The tf32 precision keeps the cached edge latents in IEEE half
+  // (PrecisionInfo::edge_cache). On the CPU, in float32 otherwise, the
+  // only difference is that rounding of each latent (2^-11 relative), so the
+  // output moves by about that much, not more, and the cache takes half the
+  // memory, as denoiser_memory() says.
+  const PreparedModel& model = gencast::testing::tiny_model();
+  const GridInputRows rows = grid_input_rows(model.layout);
+  auto backend = make_backend("cpu", Precision::fp32);
+  Backend& b = *backend;
+  const auto run = [&](DType storage, int64_t* cache_bytes) {
+    DenoiserOptions options;
+    options.attention = model.attention.kind;
+    options.cache_edge_embeddings = true;
+    options.edge_cache_f32_storage = storage;
+    Denoiser d(b, model.checkpoint.config, model.checkpoint.params, model.graph, rows, options);
+    *cache_bytes = denoiser_memory(model.checkpoint.config, d.sizes(), options, DType::f32).edge_cache;
+    d.set_conditioning(random_normal({d.n_grid(), d.n_conditioning()}, 31));
+    const Tensor x = b.from_host(random_normal({d.n_grid(), d.n_targets()}, 32), DType::f32);
+    Tensor out = b.empty({d.n_grid(), d.n_targets()}, DType::f32);
+    d.denoise(1.3f, x, out);
+    return b.to_host(out).data;
+  };
+  int64_t full_bytes = 0, compact_bytes = 0;
+  const std::vector<float> full = run(DType::f32, &full_bytes);
+  const std::vector<float> compact = run(DType::f16, &compact_bytes);
+  REQUIRE(full.size() == compact.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < full.size(); ++i) {
+    REQUIRE(std::isfinite(compact[i]));
+    diff += (compact[i] - full[i]) * double(compact[i] - full[i]);
+    norm += full[i] * double(full[i]);
+  }
+  const double rel = std::sqrt(diff / norm);
+  INFO("relative L2 of the compact cache's output: " << rel);
+  CHECK(rel > 0);     // the compact path ran: its rounding shows
+  CHECK(rel < 1e-3);  // the tf32 budget (measured: 2.4e-5)
+  // The latents shrink from 4 to 2 bytes; the folded layers stay float32.
+  const DenoiserSizes sizes = Denoiser(b, model.checkpoint.config, model.checkpoint.params,
+                                       model.graph, rows, DenoiserOptions{}).sizes();
+  const int64_t latents = (sizes.grid2mesh_edges + sizes.mesh2grid_edges) *
+                          model.checkpoint.config.denoiser.latent_size;
+  CHECK(full_bytes - compact_bytes == 2 * latents);
 }
