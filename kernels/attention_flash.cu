@@ -137,34 +137,12 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int row_lo = warp * 16 + g;  // this thread's two query rows: row_lo, row_lo + 8
 
   const int t_end = tile_offsets[qb + 1];
-  // A tile's key block and mask index: loaded one tile before the loads
-  // that need them, so that no global load waits on another at the top of
-  // the loop. Tiles are those with neighbours (the plan drops empty ones,
-  // attention_tiles.h); a tile with the empty mask 0 would still be exact.
-  struct TileIndex {
-    int key_block = 0, mask = 0;
-  };
-  const auto tile_index = [&](int t) {
-    TileIndex i;
-    if (t < t_end) {
-      i.key_block = tile_key_block[t];
-      i.mask = tile_mask[t];
-    }
-    return i;
-  };
-  struct TileBits {
-    uint64_t lo = 0, hi = 0, bad = 0;  // mask words of rows row_lo, row_lo + 8; bad V keys
-  };
-  const auto tile_bits = [&](int t, TileIndex i) {
-    TileBits b;
-    if (t < t_end) {
-      const int64_t m = int64_t{i.mask} * kRows;
-      b.lo = masks[m + row_lo];
-      b.hi = masks[m + row_lo + 8];
-      b.bad = bad_words[int64_t{i.key_block} * heads + h];
-    }
-    return b;
-  };
+  const flash::TileReader reader{tile_key_block, tile_mask, masks, bad_words,
+                                 t_end,          heads,     h,     row_lo};
+  using flash::TileBits;
+  using flash::TileIndex;
+  const auto tile_index = [&](int t) { return reader.index(t); };
+  const auto tile_bits = [&](int t, TileIndex i) { return reader.bits(t, i); };
   const auto issue_kv = [&](TileIndex i, int stage) {
     const int32_t* kslots = slots + int64_t{i.key_block} * kRows;
     bf16* k_dst = kv + 2 * stage * Layout::kTile;

@@ -171,6 +171,46 @@ __device__ __forceinline__ void mask_scores_and_move_max(float (&s)[kGroups][4],
   }
 }
 
+// A tile's key block and mask index, and what a thread reads with them: the
+// mask words of its two query rows and the tile's bad-value word. The
+// kernels load a tile's index one tile before the loads that need it, so
+// that no global load waits on another at the top of their loops. Tiles are
+// those with neighbours (the plan drops empty ones, attention_tiles.h); a
+// tile with the empty mask 0 would still be exact. Past the last tile both
+// read as zeros.
+struct TileIndex {
+  int key_block = 0, mask = 0;
+};
+struct TileBits {
+  uint64_t lo = 0, hi = 0, bad = 0;  // mask words of rows row_lo, row_lo + 8; bad V keys
+};
+struct TileReader {
+  const int32_t* key_blocks;
+  const int32_t* mask_index;
+  const uint64_t* masks;
+  const uint64_t* bad_words;
+  int t_end, heads, h, row_lo;
+
+  __device__ __forceinline__ TileIndex index(int t) const {
+    TileIndex i;
+    if (t < t_end) {
+      i.key_block = key_blocks[t];
+      i.mask = mask_index[t];
+    }
+    return i;
+  }
+  __device__ __forceinline__ TileBits bits(int t, TileIndex i) const {
+    TileBits b;
+    if (t < t_end) {
+      const int64_t m = int64_t{i.mask} * kRows;
+      b.lo = masks[m + row_lo];
+      b.hi = masks[m + row_lo + 8];
+      b.bad = bad_words[int64_t{i.key_block} * heads + h];
+    }
+    return b;
+  }
+};
+
 // The max a row's weights are taken against, exp2(s - origin): its running
 // max, or 0 while the row has no neighbour yet (max -inf). After
 // mask_scores_and_move_max a masked score is -inf, so its weight is exactly
