@@ -32,6 +32,9 @@
 #                       (default: half the uninterrupted run's wall time)
 #   GPU_CHECK_RESUME_FLAGS  extra forecast flags for every run of that stage (e.g.
 #                       "--precision bf16 --compression 0 --batch 2")
+#   GPU_CHECK_SANITIZE  1 = also compute-sanitizer (memcheck, racecheck, synccheck) on the
+#                       small attention cases (every attention kernel the device runs) and
+#                       memcheck on the step transition and the f16 copy; 0 errors to pass
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -250,6 +253,22 @@ if [[ "${GPU_CHECK_LONG:-0}" == 1 ]]; then
   else
     note "make-demo 0p25deg: FAIL (see logs/make-demo-0p25deg.log)"; status=1
   fi
+fi
+
+if [[ "${GPU_CHECK_SANITIZE:-0}" == 1 ]]; then
+  SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  san() {  # tool, test filter, log name
+    if "$SAN" --tool "$1" --error-exitcode 3 "$TESTS" "$2" > "$LOG/sanitizer-$3-$1.log" 2>&1; then
+      note "compute-sanitizer $1 $3: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanitizer-$3-$1.log" | tail -1 | sed 's/=* *//')"
+    else
+      note "compute-sanitizer $1 $3: FAIL (see logs/sanitizer-$3-$1.log)"; status=1
+    fi
+  }
+  for tool in memcheck racecheck synccheck; do
+    san "$tool" "cuda tensor-core attention: small*" attention
+  done
+  san memcheck "cuda step transition*" step-transition
+  san memcheck "cuda copy converts*" f16-copy
 fi
 
 if [[ "${GPU_CHECK_PACK:-0}" == 1 ]]; then tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOG"; fi
