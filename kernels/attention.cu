@@ -39,7 +39,8 @@ constexpr int kKeysPerStep = 32;           // keys scored per softmax update
 template <int DP, int SV, class TQ, class TO>
 __global__ void __launch_bounds__(kThreads, 2)
     attention_kernel(const TQ* __restrict__ qkv, TO* __restrict__ out,
-                     const int32_t* __restrict__ slots, const int32_t* __restrict__ tile_offsets,
+                     const int32_t* __restrict__ slots, const int32_t* __restrict__ key_slots,
+                     const int32_t* __restrict__ tile_offsets,
                      const int32_t* __restrict__ tile_key_block,
                      const int32_t* __restrict__ tile_mask, const uint64_t* __restrict__ masks,
                      int heads, int head_dim, float scale) {
@@ -73,7 +74,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     const int64_t key0 = int64_t{tile_key_block[t]} * kBlock;
     const uint64_t mask = masks[int64_t{tile_mask[t]} * kBlock + row];
     __syncthreads();  // the previous tile's K/V and key nodes are no longer read
-    if (tid < kBlock) key_nodes[tid] = slots[key0 + tid];
+    if (tid < kBlock) key_nodes[tid] = key_slots[key0 + tid];
     __syncthreads();
     // Stage K and V rows, SV elements per load (SV = 4 needs head_dim % 4 == 0,
     // so a group is either all real dims or all padding).
@@ -180,7 +181,8 @@ void launch_padded(const AttentionDeviceTiles& t, const TQ* qkv, TO* out, cudaSt
                                     static_cast<int>(smem)));
   const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
   const float scale = 1.f / std::sqrt(static_cast<float>(t.head_dim));
-  kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
+  kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
+                                          t.tile_key_block,
                                            t.tile_mask, t.masks, t.heads, t.head_dim,
                                            scale);
 }
@@ -232,7 +234,7 @@ void attention_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qk
                                 std::to_string(t.head_dim));
   if (t.heads < 1 || t.heads > 65535)
     throw std::invalid_argument("cuda backend attention: heads must be in [1, 65535]");
-  if (t.q_blocks > 0x7fffffff)
+  if (t.q_blocks > 0x7fffffff || t.k_blocks > 0x7fffffff)
     throw std::invalid_argument("cuda backend attention: too many nodes");
   if (t.nodes == 0) return;
   const bool done =

@@ -43,15 +43,20 @@ inline constexpr int kAttentionMaxHeadDim = 128;
 // Device pointers of a tile layout plus the problem size.
 struct AttentionDeviceTiles {
   const int32_t* slots = nullptr;           // [q_blocks * 64]: node per slot, -1 = padding
+  const int32_t* key_slots = nullptr;       // [k_blocks * 64]: node per key slot, -1 = padding
   const int32_t* tile_offsets = nullptr;    // [q_blocks + 1]
   const int32_t* tile_key_block = nullptr;  // [tiles]
   const int32_t* tile_mask = nullptr;       // [tiles]
   const uint64_t* masks = nullptr;          // [mask_count * 64]
-  // Scratch of the flash kernels: [q_blocks * heads] words, bit r of word
-  // kb * heads + h = slot kb*64 + r has a non-finite value in head h of V.
+  // Scratch of the flash kernels: [k_blocks * heads] words, bit r of word
+  // kb * heads + h = key slot kb*64 + r has a non-finite value in head h of V.
   uint64_t* bad_words = nullptr;
+  // Their per-node scratch: [nodes * heads] bytes, 1 = a value of that head
+  // of that node's V is non-finite (set per call, before bad_words).
+  uint8_t* bad_nodes = nullptr;
   int64_t nodes = 0;
   int64_t q_blocks = 0;
+  int64_t k_blocks = 0;  // key groups
   int heads = 0;
   int head_dim = 0;
 };
@@ -112,12 +117,14 @@ bool attention_mma_launch(const AttentionDeviceTiles& tiles, const void* qkv, DT
 class CudaAttentionPlan final : public AttentionPlan {
  public:
   CudaAttentionPlan(AttentionDeviceTiles tiles, AttentionTiles mode, int64_t tile_count,
-                    int64_t mask_count, Tensor slots, Tensor offsets, Tensor key_blocks,
-                    Tensor mask_index, Tensor masks, Tensor bad_words)
+                    int64_t mask_count, Tensor slots, Tensor key_slots, Tensor offsets,
+                    Tensor key_blocks, Tensor mask_index, Tensor masks, Tensor bad_words,
+                    Tensor bad_nodes)
       : tiles_(tiles), mode_(mode), tile_count_(tile_count), mask_count_(mask_count),
-        slots_(std::move(slots)), offsets_(std::move(offsets)), key_blocks_(std::move(key_blocks)),
+        slots_(std::move(slots)), key_slots_(std::move(key_slots)), offsets_(std::move(offsets)),
+        key_blocks_(std::move(key_blocks)),
         mask_index_(std::move(mask_index)), masks_(std::move(masks)),
-        bad_words_(std::move(bad_words)) {}
+        bad_words_(std::move(bad_words)), bad_nodes_(std::move(bad_nodes)) {}
   int64_t nodes() const override { return tiles_.nodes; }
   int heads() const override { return tiles_.heads; }
   int head_dim() const override { return tiles_.head_dim; }
@@ -131,7 +138,7 @@ class CudaAttentionPlan final : public AttentionPlan {
   AttentionTiles mode_;
   int64_t tile_count_;
   int64_t mask_count_;
-  Tensor slots_, offsets_, key_blocks_, mask_index_, masks_, bad_words_;
+  Tensor slots_, key_slots_, offsets_, key_blocks_, mask_index_, masks_, bad_words_, bad_nodes_;
 };
 
 }  // namespace gencast::cuda

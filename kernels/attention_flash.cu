@@ -109,6 +109,7 @@ template <int DP, class TO>
 __global__ void __launch_bounds__(kThreads, 2)
     attention_flash_kernel(const bf16* __restrict__ qkv, TO* __restrict__ out,
                            const int32_t* __restrict__ slots,
+                           const int32_t* __restrict__ key_slots,
                            const int32_t* __restrict__ tile_offsets,
                            const int32_t* __restrict__ tile_key_block,
                            const int32_t* __restrict__ tile_mask,
@@ -144,7 +145,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   const auto tile_index = [&](int t) { return reader.index(t); };
   const auto tile_bits = [&](int t, TileIndex i) { return reader.bits(t, i); };
   const auto issue_kv = [&](TileIndex i, int stage) {
-    const int32_t* kslots = slots + int64_t{i.key_block} * kRows;
+    const int32_t* kslots = key_slots + int64_t{i.key_block} * kRows;
     bf16* k_dst = kv + 2 * stage * Layout::kTile;
     issue_tiles<DP, 2>(k_dst, q_base + hd, hd, stride, kslots, head_dim);  // K, then V
   };
@@ -262,6 +263,18 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 }  // namespace
 
+__global__ void flash::bad_value_words_kernel(const int32_t* __restrict__ key_slots,
+                                              const uint8_t* __restrict__ bad_nodes,
+                                              uint64_t* __restrict__ bad_words, int heads) {
+  const int kb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
+  const int r = static_cast<int>(threadIdx.x);
+  const int64_t node = key_slots[int64_t{kb} * kRows + r];
+  const bool bad = node >= 0 && bad_nodes[node * heads + h] != 0;
+  const unsigned word = __ballot_sync(kFullMask, bad);
+  if (r % 32 == 0)
+    reinterpret_cast<uint32_t*>(bad_words + int64_t{kb} * heads + h)[r / 32] = word;
+}
+
 bool flash::device_runs_flash(size_t smem) {
   int device = 0, major = 0, optin = 0;
   CUDA_CHECK(cudaGetDevice(&device));
@@ -273,7 +286,7 @@ bool flash::device_runs_flash(size_t smem) {
 bool attention_flash_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream) {
   if (t_qkv != DType::bf16 || t.head_dim % 8 != 0 || !is_aligned(qkv, 16) ||
-      t.bad_words == nullptr)
+      t.bad_words == nullptr || t.bad_nodes == nullptr)
     return false;
   const int dp = flash::padded_head_dim(t.head_dim);
   size_t smem = 0;

@@ -9,17 +9,18 @@
 // leak) and turn the output of a row that attends to a flagged key into NaN
 // (as on the CPU).
 //
-// Invariants: bad_words has q_blocks * heads words; bit r of word
-// kb * heads + h <=> the node in slot kb*64 + r exists and a value of its
+// Invariants: bad_words has k_blocks * heads words; bit r of word
+// kb * heads + h <=> the node in key slot kb*64 + r exists and a value of its
 // head h in V is non-finite after rounding to the kernel's operand type
 // (bf16 input: itself; float input: rounded to tf32, so a finite float that
-// rounds to Inf counts). Block (64, 1, 1), grid (q_blocks, heads).
+// rounds to Inf counts). Block (64, 1, 1), grid (k_blocks, heads).
 #pragma once
 
 #include <cuda_bf16.h>
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -63,30 +64,35 @@ __device__ __forceinline__ bool operand_non_finite(float v) {
   return !isfinite(ptx::round_tf32(v));
 }
 
-// One thread per slot r of key block blockIdx.x, head blockIdx.y.
+// Pass 1, once per node: bad_nodes[n * heads + h] = 1 where a value of head
+// h of node n's V is non-finite as an operand (the caller zeroed the flags).
+// Grid-stride over V's elements in row order: neighbouring threads read
+// neighbouring values (coalesced), whatever the key groups.
 template <class T>
-__global__ void bad_value_words_kernel(const T* __restrict__ qkv,
-                                       const int32_t* __restrict__ slots,
-                                       uint64_t* __restrict__ bad_words, int heads, int head_dim) {
-  const int kb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
-  const int r = static_cast<int>(threadIdx.x);
-  const int64_t hd = int64_t{heads} * head_dim;
-  const int64_t node = slots[int64_t{kb} * kRows + r];
-  bool bad = false;
-  if (node >= 0) {
-    const T* row = qkv + node * 3 * hd + 2 * hd + int64_t{h} * head_dim;
-    for (int d = 0; d < head_dim; ++d) bad = bad || operand_non_finite(row[d]);
+__global__ void bad_value_nodes_kernel(const T* __restrict__ qkv, uint8_t* __restrict__ bad_nodes,
+                                       int64_t nodes, int heads, int head_dim) {
+  const int64_t hd = int64_t{heads} * head_dim, total = nodes * hd;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t n = i / hd, c = i % hd;
+    if (operand_non_finite(qkv[n * 3 * hd + 2 * hd + c])) bad_nodes[n * heads + c / head_dim] = 1;
   }
-  const unsigned word = __ballot_sync(kFullMask, bad);
-  if (r % 32 == 0)
-    reinterpret_cast<uint32_t*>(bad_words + int64_t{kb} * heads + h)[r / 32] = word;
 }
+
+// Pass 2: one thread per key slot r of key group blockIdx.x, head blockIdx.y.
+__global__ void bad_value_words_kernel(const int32_t* __restrict__ key_slots,
+                                       const uint8_t* __restrict__ bad_nodes,
+                                       uint64_t* __restrict__ bad_words, int heads);
 
 template <class T>
 void launch_bad_value_words(const AttentionDeviceTiles& t, const T* qkv, cudaStream_t stream) {
-  bad_value_words_kernel<T>
-      <<<dim3(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads)), kRows, 0,
-         stream>>>(qkv, t.slots, t.bad_words, t.heads, t.head_dim);
+  CUDA_CHECK(cudaMemsetAsync(t.bad_nodes, 0, static_cast<size_t>(t.nodes * t.heads), stream));
+  const int64_t total = t.nodes * t.heads * t.head_dim;
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 4096));
+  bad_value_nodes_kernel<T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
+                                                        t.head_dim);
+  bad_value_words_kernel<<<dim3(static_cast<unsigned>(t.k_blocks), static_cast<unsigned>(t.heads)),
+                           kRows, 0, stream>>>(t.key_slots, t.bad_nodes, t.bad_words, t.heads);
 }
 
 // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).
@@ -274,7 +280,8 @@ void launch_flash_kernel(Kernel* kernel, size_t smem, int threads, const Attenti
                                   static_cast<int>(smem)));
   launch_bad_value_words(t, qkv, stream);  // bad_words[kb * heads + h], see above
   const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
-  kernel<<<grid, threads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
+  kernel<<<grid, threads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
+                                          t.tile_key_block,
                                           t.tile_mask, t.masks, t.bad_words, t.heads, t.head_dim,
                                           score_scale_log2(t.head_dim));
 }

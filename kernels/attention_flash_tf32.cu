@@ -146,6 +146,7 @@ template <int DP, class TO>
 __global__ void __launch_bounds__(kThreads, Tf32Layout<DP>::kMinBlocks)
     attention_flash_tf32_kernel(const float* __restrict__ qkv, TO* __restrict__ out,
                                 const int32_t* __restrict__ slots,
+                                const int32_t* __restrict__ key_slots,
                                 const int32_t* __restrict__ tile_offsets,
                                 const int32_t* __restrict__ tile_key_block,
                                 const int32_t* __restrict__ tile_mask,
@@ -206,7 +207,7 @@ __global__ void __launch_bounds__(kThreads, Tf32Layout<DP>::kMinBlocks)
     return tile;
   };
   const auto issue_item = [&](const Tile& tile, int half, int stage) {
-    const int32_t* kslots = slots + int64_t{tile.kb} * kRows + kItem * half;
+    const int32_t* kslots = key_slots + int64_t{tile.kb} * kRows + kItem * half;
     issue_rows<DP, kItem, true>(kv + stage * Layout::kStage, q_base + hd, stride, kslots,
                                 head_dim, hd, static_cast<uint32_t>(tile.bad >> (32 * half)));
   };
@@ -368,7 +369,7 @@ bool attention_flash_tf32_launch(const AttentionDeviceTiles& t, const void* qkv,
   // Pair stores: 8 bytes for float output, 4 for bf16 (row offsets are even).
   const size_t out_align = t_out == DType::bf16 ? 4 : 8;
   if (t_qkv != DType::f32 || t.head_dim % 4 != 0 || !is_aligned(qkv, 16) ||
-      !is_aligned(out, out_align) || t.bad_words == nullptr)
+      !is_aligned(out, out_align) || t.bad_words == nullptr || t.bad_nodes == nullptr)
     return false;
   const int dp = flash::padded_head_dim(t.head_dim);
   size_t smem = 0;

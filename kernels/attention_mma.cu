@@ -302,6 +302,7 @@ template <int DP, class M, class TQ, class TO>
 __global__ void __launch_bounds__(kThreads, M::kMinBlocks)
     attention_mma_kernel(const TQ* __restrict__ qkv, TO* __restrict__ out,
                          const int32_t* __restrict__ slots,
+                         const int32_t* __restrict__ key_slots,
                          const int32_t* __restrict__ tile_offsets,
                          const int32_t* __restrict__ tile_key_block,
                          const int32_t* __restrict__ tile_mask,
@@ -363,7 +364,7 @@ __global__ void __launch_bounds__(kThreads, M::kMinBlocks)
     // Mask 0 is the shared empty mask (attention_tiles.h): nothing to add.
     // The same t for every thread, so the skip is uniform over the block.
     if (mask_id == 0) continue;
-    const int32_t* kslots = slots + int64_t{tile_key_block[t]} * kRows;
+    const int32_t* kslots = key_slots + int64_t{tile_key_block[t]} * kRows;
 
     // The keys of this tile that any of the warp's 16 rows attends to (OR of
     // their masks; the same in every lane). 16-key blocks of S and of P V
@@ -526,7 +527,8 @@ bool launch_mma(const AttentionDeviceTiles& t, const TQ* qkv, TO* out, cudaStrea
   // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).
   const auto scale_log2 =
       static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(t.head_dim)));
-  kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.tile_offsets, t.tile_key_block,
+  kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
+                                          t.tile_key_block,
                                            t.tile_mask, t.masks, t.heads, t.head_dim, vec,
                                            scale_log2);
   return true;

@@ -109,6 +109,65 @@ std::vector<int32_t> cluster_slots(const Csr& nb) {
   return slots;
 }
 
+namespace {
+
+// Sparse: each query block's key groups are the union of its queries'
+// neighbourhoods in slot order, 64 per group (see the header).
+void add_union_tiles(const Csr& nb, const std::vector<int32_t>& slot_of, AttentionTileLayout& L) {
+  constexpr int B = kAttentionBlock;
+  std::vector<int32_t> position(slot_of.size(), -1);  // in the current block's union
+  std::vector<int32_t> keys;
+  L.tile_offsets.assign(static_cast<size_t>(L.q_blocks) + 1, 0);
+  L.masks.assign(B, 0);  // mask 0: the shared empty mask (no sparse tile uses it)
+  for (int64_t qb = 0; qb < L.q_blocks; ++qb) {
+    keys.clear();
+    for (int64_t r = 0; r < B; ++r) {
+      const int64_t q = L.slots[qb * B + r];
+      if (q < 0) continue;
+      for (int64_t e = nb.offsets[q]; e < nb.offsets[q + 1]; ++e) {
+        const int32_t k = nb.indices[e];
+        if (position[k] < 0) {
+          position[k] = 0;
+          keys.push_back(k);
+        }
+      }
+    }
+    std::sort(keys.begin(), keys.end(),
+              [&](int32_t a, int32_t b) { return slot_of[a] < slot_of[b]; });
+    for (size_t i = 0; i < keys.size(); ++i) position[keys[i]] = static_cast<int32_t>(i);
+    const auto groups = static_cast<int64_t>((keys.size() + B - 1) / B);
+    const int64_t first_group = static_cast<int64_t>(L.key_slots.size()) / B;
+    const int64_t first_mask = L.mask_count();
+    if (first_group + groups > std::numeric_limits<int32_t>::max() / B ||
+        first_mask + groups > std::numeric_limits<int32_t>::max())
+      bad("too many tiles");
+    L.key_slots.insert(L.key_slots.end(), keys.begin(), keys.end());
+    L.key_slots.resize(static_cast<size_t>((first_group + groups) * B), -1);
+    L.masks.resize(static_cast<size_t>((first_mask + groups) * B), 0);
+    for (int64_t g = 0; g < groups; ++g) {
+      L.tile_key_block.push_back(static_cast<int32_t>(first_group + g));
+      L.tile_mask.push_back(static_cast<int32_t>(first_mask + g));
+    }
+    for (int64_t r = 0; r < B; ++r) {
+      const int64_t q = L.slots[qb * B + r];
+      if (q < 0) continue;
+      for (int64_t e = nb.offsets[q]; e < nb.offsets[q + 1]; ++e) {
+        const int64_t k = nb.indices[e], p = position[k];
+        uint64_t& word = L.masks[static_cast<size_t>((first_mask + p / B) * B + r)];
+        const uint64_t bit = uint64_t{1} << (p % B);
+        if (word & bit)
+          bad("node " + std::to_string(q) + " lists neighbour " + std::to_string(k) + " twice");
+        word |= bit;
+      }
+    }
+    for (int32_t k : keys) position[k] = -1;
+    L.tile_offsets[static_cast<size_t>(qb) + 1] = static_cast<int32_t>(L.tiles());
+  }
+  L.k_blocks = static_cast<int64_t>(L.key_slots.size()) / B;
+}
+
+}  // namespace
+
 AttentionTileLayout build_attention_tiles(const Csr& nb, AttentionTiles mode) {
   constexpr int B = kAttentionBlock;
   validate(nb);
@@ -122,11 +181,16 @@ AttentionTileLayout build_attention_tiles(const Csr& nb, AttentionTiles mode) {
     for (int64_t i = 0; i < n; ++i) L.slots[i] = static_cast<int32_t>(i);
   }
   L.q_blocks = static_cast<int64_t>(L.slots.size()) / B;
-  L.k_blocks = L.q_blocks;
   if (L.q_blocks > std::numeric_limits<int32_t>::max() / B) bad("too many nodes");
   std::vector<int32_t> slot_of(static_cast<size_t>(n), -1);
   for (size_t s = 0; s < L.slots.size(); ++s)
     if (L.slots[s] >= 0) slot_of[L.slots[s]] = static_cast<int32_t>(s);
+  if (mode == AttentionTiles::sparse) {
+    add_union_tiles(nb, slot_of, L);
+    return L;
+  }
+  L.key_slots = L.slots;
+  L.k_blocks = L.q_blocks;
 
   L.tile_offsets.assign(static_cast<size_t>(L.q_blocks) + 1, 0);
   L.masks.assign(B, 0);  // mask 0: the shared empty mask
@@ -161,9 +225,7 @@ AttentionTileLayout build_attention_tiles(const Csr& nb, AttentionTiles mode) {
       L.tile_key_block.push_back(static_cast<int32_t>(kb));
       L.tile_mask.push_back(m < 0 ? 0 : m);
     };
-    if (mode == AttentionTiles::sparse) {
-      for (int32_t kb : touched) visit(kb);
-    } else if (mode == AttentionTiles::dense) {
+    if (mode == AttentionTiles::dense) {
       for (int64_t kb = 0; kb < L.k_blocks; ++kb) visit(kb);
     } else if (!touched.empty()) {
       for (int64_t kb = touched.front(); kb <= touched.back(); ++kb) visit(kb);

@@ -406,28 +406,35 @@ std::unique_ptr<AttentionPlan> CudaBackend::plan_attention(const Csr& neighbours
     return t;
   };
   Tensor slots = upload_words(layout.slots.data(), layout.slots.size() * 4);
+  Tensor key_slots = upload_words(layout.key_slots.data(), layout.key_slots.size() * 4);
   Tensor offsets = upload_words(layout.tile_offsets.data(), layout.tile_offsets.size() * 4);
   Tensor key_blocks = upload_words(layout.tile_key_block.data(), layout.tile_key_block.size() * 4);
   Tensor mask_index = upload_words(layout.tile_mask.data(), layout.tile_mask.size() * 4);
   Tensor masks = upload_words(layout.masks.data(), layout.masks.size() * 8);
-  Tensor bad_words = empty({std::max<int64_t>(layout.q_blocks * heads * 2, 1)}, DType::i32);
+  Tensor bad_words = empty({std::max<int64_t>(layout.k_blocks * heads * 2, 1)}, DType::i32);
+  Tensor bad_nodes = empty({std::max<int64_t>((layout.nodes * heads + 3) / 4, 1)}, DType::i32);
   // The layout's host vectors die on return: wait for the copies.
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   AttentionDeviceTiles dev;
   dev.slots = slots.as<int32_t>();
+  dev.key_slots = key_slots.as<int32_t>();
   dev.tile_offsets = offsets.as<int32_t>();
   dev.tile_key_block = key_blocks.as<int32_t>();
   dev.tile_mask = mask_index.as<int32_t>();
   dev.masks = static_cast<const uint64_t*>(masks.data());
   dev.bad_words = static_cast<uint64_t*>(bad_words.data());
+  dev.bad_nodes = static_cast<uint8_t*>(bad_nodes.data());
   dev.nodes = layout.nodes;
   dev.q_blocks = layout.q_blocks;
+  dev.k_blocks = layout.k_blocks;
   dev.heads = heads;
   dev.head_dim = head_dim;
   return std::make_unique<CudaAttentionPlan>(dev, tiles, layout.tiles(), layout.mask_count(),
-                                             std::move(slots), std::move(offsets),
+                                             std::move(slots), std::move(key_slots),
+                                             std::move(offsets),
                                              std::move(key_blocks), std::move(mask_index),
-                                             std::move(masks), std::move(bad_words));
+                                             std::move(masks), std::move(bad_words),
+                                             std::move(bad_nodes));
 }
 
 void CudaBackend::attention(const AttentionPlan& plan_base, const Tensor& qkv, Tensor& out) {

@@ -78,6 +78,7 @@ template <int DP, class TO>
 __global__ void __launch_bounds__(kThreads, 2)
     attention_wgmma_kernel(const bf16* __restrict__ qkv, TO* __restrict__ out,
                            const int32_t* __restrict__ slots,
+                           const int32_t* __restrict__ key_slots,
                            const int32_t* __restrict__ tile_offsets,
                            const int32_t* __restrict__ tile_key_block,
                            const int32_t* __restrict__ tile_mask,
@@ -122,7 +123,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   // slots and columns >= head_dim zero-filled); each row's node and address
   // are computed once for both.
   const auto issue_kv = [&](TileIndex i, int stage) {
-    const int32_t* kslots = slots + int64_t{i.key_block} * kRows;
+    const int32_t* kslots = key_slots + int64_t{i.key_block} * kRows;
     unsigned char* const k_dst = kv + stage * kStage;
     const bf16* const k_base = q_base + hd;
 #pragma unroll
@@ -300,7 +301,7 @@ bool attention_wgmma_available() { return device_runs_wgmma(); }
 bool attention_wgmma_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream) {
   if (!g_wgmma_enabled.load() || t_qkv != DType::bf16 || t.head_dim % 8 != 0 ||
-      t.head_dim <= 32 || !is_aligned(qkv, 16) || t.bad_words == nullptr)
+      t.head_dim <= 32 || !is_aligned(qkv, 16) || t.bad_words == nullptr || t.bad_nodes == nullptr)
     return false;
   const int dp = flash::padded_head_dim(t.head_dim);
   const size_t smem = dp == 64 ? WgmmaLayout<64>::kBytes : WgmmaLayout<128>::kBytes;

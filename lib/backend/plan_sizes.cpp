@@ -19,9 +19,14 @@ int64_t estimate_attention_plan_bytes(int64_t nodes, int64_t nnz, int64_t heads)
   const int64_t slots = blocks * block * 4;
   const int64_t tile_lists = (blocks + 1) * 4 + blocks * blocks * 2 * 4;
   constexpr int64_t kFill = 10;  // one pair in kFill of a visited mask's bits (see the header)
-  const int64_t masks = (kFill * nnz / (block * block) + 1) * mask_bytes;
-  const int64_t error_words = blocks * heads * 2 * 4;
-  return slots + tile_lists + masks + error_words;
+  const int64_t tiles = kFill * nnz / (block * block) + 1;
+  const int64_t masks = tiles * mask_bytes;
+  // Key groups: the slot blocks (banded, dense) or at most one per tile (sparse).
+  const int64_t key_groups = tiles + blocks;
+  const int64_t key_slots = key_groups * block * 4;
+  const int64_t error_words = key_groups * heads * 2 * 4;
+  const int64_t node_flags = (nodes * heads + 3) / 4 * 4;
+  return slots + key_slots + tile_lists + masks + error_words + node_flags;
 }
 
 }  // namespace gencast

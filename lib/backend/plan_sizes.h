@@ -35,10 +35,11 @@ NoisePlanSizes noise_plan_sizes(int64_t n_lat, int64_t n_lon);
 // neighbour pairs, meant as a bound for every tile mode: the slot table,
 // each query block's tile list with every key block indexed (dense), one
 // 64 x 64 bit mask per tile that holds neighbours, taking 1/10 of a mask's
-// bits as neighbours, and the heads' error words. The tiles' real fill is
-// ~12% (mesh 3, 4 hops) to ~39% (16 hops) clustered, ~13% banded at mesh 6
-// with 16 hops: the estimate is 1.2 to 4.1 times the layouts of meshes 3, 5
-// and 6 (tests/unit/test_memory_plan.cpp), 45 MB at mesh 6.
+// bits as neighbours, a key group of 64 slots per such tile (sparse) or per
+// block (banded, dense) and the heads' error words per key group. The
+// tiles' real fill is ~13% banded at mesh 6 with 16 hops, and ~58% for the
+// sparse key groups (each query block's neighbourhood union): the estimate
+// bounds every layout of meshes 3, 5 and 6 (tests/unit/test_memory_plan.cpp).
 int64_t estimate_attention_plan_bytes(int64_t nodes, int64_t nnz, int64_t heads);
 
 }  // namespace gencast

@@ -45,7 +45,9 @@ void check_layout(const Csr& csr, AttentionTiles mode) {
   const int64_t n = csr.rows(), B = kAttentionBlock;
   REQUIRE(L.slots.size() % B == 0);
   REQUIRE(L.q_blocks == static_cast<int64_t>(L.slots.size()) / B);
-  REQUIRE(L.k_blocks == L.q_blocks);
+  REQUIRE(L.key_slots.size() % B == 0);
+  REQUIRE(L.k_blocks == static_cast<int64_t>(L.key_slots.size()) / B);
+  if (mode != AttentionTiles::sparse) REQUIRE(L.key_slots == L.slots);
   // Every node in exactly one slot; banded and dense keep the caller's order.
   std::vector<int64_t> slot_of(static_cast<size_t>(n), -1);
   for (size_t s = 0; s < L.slots.size(); ++s) {
@@ -63,46 +65,70 @@ void check_layout(const Csr& csr, AttentionTiles mode) {
   REQUIRE(L.tile_offsets.back() == L.tiles());
   for (int i = 0; i < B; ++i) REQUIRE(L.masks[i] == 0);  // mask 0 is empty
 
-  int64_t bits = 0;
+  int64_t bits = 0, next_group = 0;
   for (int64_t qb = 0; qb < L.q_blocks; ++qb) {
-    // Expected key blocks, straight from the CSR and the slot table.
+    // The block's neighbours, and its key blocks in the slot order.
     std::set<int64_t> touched;
+    std::set<int32_t> neighbours;
     for (int64_t r = 0; r < B; ++r) {
       const int64_t q = L.slots[qb * B + r];
       if (q < 0) continue;
-      for (int64_t e = csr.offsets[q]; e < csr.offsets[q + 1]; ++e)
+      for (int64_t e = csr.offsets[q]; e < csr.offsets[q + 1]; ++e) {
         touched.insert(slot_of[csr.indices[e]] / B);
-    }
-    std::vector<int32_t> expect;
-    if (mode == AttentionTiles::sparse) {
-      expect.assign(touched.begin(), touched.end());
-    } else if (mode == AttentionTiles::dense) {
-      for (int64_t kb = 0; kb < L.k_blocks; ++kb) expect.push_back(static_cast<int32_t>(kb));
-    } else if (!touched.empty()) {
-      for (int64_t kb = *touched.begin(); kb <= *touched.rbegin(); ++kb)
-        expect.push_back(static_cast<int32_t>(kb));
+        neighbours.insert(csr.indices[e]);
+      }
     }
     std::vector<int32_t> got(L.tile_key_block.begin() + L.tile_offsets[qb],
                              L.tile_key_block.begin() + L.tile_offsets[qb + 1]);
-    REQUIRE(got == expect);
-    // Each visited tile's mask holds exactly the neighbours inside it.
+    if (mode == AttentionTiles::sparse) {
+      // Key groups of its own, in order, holding the union of its queries'
+      // neighbourhoods, each node once, in slot order; padding only at the end.
+      std::vector<int32_t> keys;
+      for (int32_t kg : got) {
+        REQUIRE(kg == next_group++);
+        for (int64_t j = 0; j < B; ++j) {
+          const int32_t k = L.key_slots[kg * B + j];
+          if (k >= 0) keys.push_back(k);
+          else REQUIRE(kg == got.back());
+        }
+      }
+      REQUIRE(keys.size() == neighbours.size());
+      REQUIRE(std::set<int32_t>(keys.begin(), keys.end()) == neighbours);
+      REQUIRE(std::is_sorted(keys.begin(), keys.end(),
+                             [&](int32_t a, int32_t b) { return slot_of[a] < slot_of[b]; }));
+      REQUIRE(got.size() == (neighbours.size() + B - 1) / B);
+      REQUIRE(got.size() <= touched.size());  // never more tiles than blocks of the slot order
+    } else {
+      std::vector<int32_t> expect;
+      if (mode == AttentionTiles::dense) {
+        for (int64_t kb = 0; kb < L.k_blocks; ++kb) expect.push_back(static_cast<int32_t>(kb));
+      } else if (!touched.empty()) {
+        for (int64_t kb = *touched.begin(); kb <= *touched.rbegin(); ++kb)
+          expect.push_back(static_cast<int32_t>(kb));
+      }
+      REQUIRE(got == expect);
+    }
+    // Each visited tile's mask holds exactly the neighbours among its key slots.
     for (int32_t t = L.tile_offsets[qb]; t < L.tile_offsets[qb + 1]; ++t) {
-      const int64_t kb = L.tile_key_block[t];
+      const int64_t kg = L.tile_key_block[t];
       const uint64_t* mask = L.masks.data() + int64_t{L.tile_mask[t]} * B;
       if (mode == AttentionTiles::sparse) REQUIRE(L.tile_mask[t] != 0);
       for (int64_t r = 0; r < B; ++r) {
         const int64_t q = L.slots[qb * B + r];
         uint64_t want = 0;
         if (q >= 0)
-          for (int64_t e = csr.offsets[q]; e < csr.offsets[q + 1]; ++e) {
-            const int64_t ks = slot_of[csr.indices[e]];
-            if (ks / B == kb) want |= uint64_t{1} << (ks % B);
+          for (int64_t j = 0; j < B; ++j) {
+            const int32_t k = L.key_slots[kg * B + j];
+            if (k >= 0 && std::binary_search(csr.indices.begin() + csr.offsets[q],
+                                             csr.indices.begin() + csr.offsets[q + 1], k))
+              want |= uint64_t{1} << j;
           }
         REQUIRE(mask[r] == want);
         bits += std::popcount(mask[r]);
       }
     }
   }
+  if (mode == AttentionTiles::sparse) REQUIRE(next_group == L.k_blocks);
   REQUIRE(bits == csr.nnz());  // every pair counted once, no pair lost
 }
 

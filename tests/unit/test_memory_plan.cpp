@@ -243,9 +243,10 @@ namespace {
 
 // Bytes of the tensors CudaBackend::plan_attention uploads for a layout.
 int64_t tile_plan_bytes(const cuda::AttentionTileLayout& t, int64_t heads) {
-  return 4 * static_cast<int64_t>(t.slots.size() + t.tile_offsets.size() + t.tile_key_block.size() +
-                                  t.tile_mask.size()) +
-         8 * static_cast<int64_t>(t.masks.size()) + 4 * t.q_blocks * heads * 2;
+  return 4 * static_cast<int64_t>(t.slots.size() + t.key_slots.size() + t.tile_offsets.size() +
+                                  t.tile_key_block.size() + t.tile_mask.size()) +
+         8 * static_cast<int64_t>(t.masks.size()) + 4 * t.k_blocks * heads * 2 +
+         (t.nodes * heads + 3) / 4 * 4;
 }
 
 void check_attention_estimate(int mesh_size, int k_hop, int64_t heads, bool print_only) {
