@@ -265,14 +265,16 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 __global__ void flash::bad_value_words_kernel(const int32_t* __restrict__ key_slots,
                                               const uint8_t* __restrict__ bad_nodes,
-                                              uint64_t* __restrict__ bad_words, int heads) {
-  const int kb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
-  const int r = static_cast<int>(threadIdx.x);
-  const int64_t node = key_slots[int64_t{kb} * kRows + r];
+                                              uint64_t* __restrict__ bad_words, int64_t k_blocks,
+                                              int heads) {
+  const int64_t kb = int64_t{blockIdx.x} * kWordGroupsPerBlock + threadIdx.x / kRows;
+  if (kb >= k_blocks) return;  // whole warps: a group is two of them
+  const int h = static_cast<int>(blockIdx.y);
+  const int r = static_cast<int>(threadIdx.x % kRows);
+  const int64_t node = key_slots[kb * kRows + r];
   const bool bad = node >= 0 && bad_nodes[node * heads + h] != 0;
   const unsigned word = __ballot_sync(kFullMask, bad);
-  if (r % 32 == 0)
-    reinterpret_cast<uint32_t*>(bad_words + int64_t{kb} * heads + h)[r / 32] = word;
+  if (r % 32 == 0) reinterpret_cast<uint32_t*>(bad_words + kb * heads + h)[r / 32] = word;
 }
 
 bool flash::device_runs_flash(size_t smem) {

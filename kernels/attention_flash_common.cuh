@@ -29,6 +29,7 @@
 #include "attention_tiles.h"
 #include "cuda_check.cuh"
 #include "device_math.cuh"
+#include "launch_util.cuh"
 #include "mma_ptx.cuh"
 
 namespace gencast::cuda::flash {
@@ -65,34 +66,62 @@ __device__ __forceinline__ bool operand_non_finite(float v) {
 }
 
 // Pass 1, once per node: bad_nodes[n * heads + h] = 1 where a value of head
-// h of node n's V is non-finite as an operand (the caller zeroed the flags).
-// Grid-stride over V's elements in row order: neighbouring threads read
-// neighbouring values (coalesced), whatever the key groups.
-template <class T>
+// h of node n's V is non-finite as an operand, else 0 (every flag is
+// written). One thread per (node, head), reading its head's values in
+// 16-byte groups where head_dim and qkv allow (VEC > 1), else one by one.
+template <int VEC, class T>
 __global__ void bad_value_nodes_kernel(const T* __restrict__ qkv, uint8_t* __restrict__ bad_nodes,
                                        int64_t nodes, int heads, int head_dim) {
-  const int64_t hd = int64_t{heads} * head_dim, total = nodes * hd;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+  const int64_t hd = int64_t{heads} * head_dim;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < nodes * heads;
        i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t n = i / hd, c = i % hd;
-    if (operand_non_finite(qkv[n * 3 * hd + 2 * hd + c])) bad_nodes[n * heads + c / head_dim] = 1;
+    const int64_t n = i / heads;
+    const int h = static_cast<int>(i - n * heads);
+    const T* v = qkv + n * 3 * hd + 2 * hd + int64_t{h} * head_dim;
+    bool bad = false;
+    if constexpr (VEC > 1) {
+      for (int c = 0; c < head_dim; c += VEC) {
+        const uint4 raw = *reinterpret_cast<const uint4*>(v + c);
+        const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          if constexpr (sizeof(T) == 2)  // two bf16: exponent bits all ones
+            bad = bad || (w[q] & 0x7f80u) == 0x7f80u || (w[q] & 0x7f800000u) == 0x7f800000u;
+          else
+            bad = bad || operand_non_finite(__uint_as_float(w[q]));
+        }
+      }
+    } else {
+      for (int c = 0; c < head_dim; ++c) bad = bad || operand_non_finite(v[c]);
+    }
+    bad_nodes[i] = bad ? 1 : 0;
   }
 }
 
-// Pass 2: one thread per key slot r of key group blockIdx.x, head blockIdx.y.
+// Pass 2: one thread per key slot r of key group blockIdx.x * kGroupsPerBlock
+// + threadIdx.x / kRows, head blockIdx.y.
+constexpr int kWordGroupsPerBlock = 4;
 __global__ void bad_value_words_kernel(const int32_t* __restrict__ key_slots,
                                        const uint8_t* __restrict__ bad_nodes,
-                                       uint64_t* __restrict__ bad_words, int heads);
+                                       uint64_t* __restrict__ bad_words, int64_t k_blocks,
+                                       int heads);
 
 template <class T>
 void launch_bad_value_words(const AttentionDeviceTiles& t, const T* qkv, cudaStream_t stream) {
-  CUDA_CHECK(cudaMemsetAsync(t.bad_nodes, 0, static_cast<size_t>(t.nodes * t.heads), stream));
-  const int64_t total = t.nodes * t.heads * t.head_dim;
-  const auto blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 4096));
-  bad_value_nodes_kernel<T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
-                                                        t.head_dim);
-  bad_value_words_kernel<<<dim3(static_cast<unsigned>(t.k_blocks), static_cast<unsigned>(t.heads)),
-                           kRows, 0, stream>>>(t.key_slots, t.bad_nodes, t.bad_words, t.heads);
+  const int64_t pairs = t.nodes * t.heads;
+  const auto blocks = static_cast<unsigned>(std::clamp<int64_t>((pairs + 255) / 256, 1, 1 << 20));
+  constexpr int kVec = 16 / sizeof(T);
+  if (t.head_dim % kVec == 0 && is_aligned(qkv, 16))
+    bad_value_nodes_kernel<kVec, T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
+                                                                t.head_dim);
+  else
+    bad_value_nodes_kernel<1, T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
+                                                             t.head_dim);
+  const auto word_blocks = static_cast<unsigned>(
+      (t.k_blocks + kWordGroupsPerBlock - 1) / kWordGroupsPerBlock);
+  bad_value_words_kernel<<<dim3(word_blocks, static_cast<unsigned>(t.heads)),
+                           kWordGroupsPerBlock * kRows, 0, stream>>>(
+      t.key_slots, t.bad_nodes, t.bad_words, t.k_blocks, t.heads);
 }
 
 // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).

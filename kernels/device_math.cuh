@@ -1,12 +1,16 @@
-// Device-side helpers shared by the kernels: f32/bf16 conversion, 4-wide
-// vector loads/stores for both element types, activations and warp sums.
+// Device-side helpers shared by the kernels: f32/bf16 conversion, vector
+// loads/stores for both element types, activations and warp sums.
 //
 // Invariants: all arithmetic is float32; bf16 values are widened exactly on
 // load and rounded to nearest-even on store (__float2bfloat16_rn). The
 // activations compute the same formulas as activation_value() in
 // lib/backend/cpu_backend.cpp (gelu = tanh approximation, swish = x*sigmoid(x)).
-// The 4-wide helpers require 4-element alignment (16 bytes for f32, 8 for
-// bf16); launchers check it and fall back to the scalar path otherwise.
+// swish uses the fast exponential and division (a few ulp of float32, far
+// inside every precision's tolerance): with the IEEE forms the elementwise
+// kernels that apply it were bound by instruction issue, not by memory.
+// The VEC-wide helpers (VEC = 4, or 8 for bf16: one 16-byte access) require
+// VEC-element alignment; launchers check it (vec_width) and fall back to the
+// scalar path otherwise.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -30,23 +34,40 @@ __device__ __forceinline__ float from_f32<float>(float v) { return v; }
 template <>
 __device__ __forceinline__ bf16 from_f32<bf16>(float v) { return __float2bfloat16_rn(v); }
 
-// Loads VEC consecutive elements starting at p (VEC = 1 or 4) as floats.
+// Loads VEC consecutive elements starting at p (VEC = 1, 4, or 8 for bf16) as floats.
 template <int VEC>
 __device__ __forceinline__ void load_vec(const float* p, float (&out)[VEC]) {
-  if constexpr (VEC == 4) {
-    const float4 t = *reinterpret_cast<const float4*>(p);
-    out[0] = t.x; out[1] = t.y; out[2] = t.z; out[3] = t.w;
+  if constexpr (VEC % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < VEC / 4; ++q) {
+      const float4 t = reinterpret_cast<const float4*>(p)[q];
+      out[4 * q] = t.x; out[4 * q + 1] = t.y; out[4 * q + 2] = t.z; out[4 * q + 3] = t.w;
+    }
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) out[i] = p[i];
   }
 }
+__device__ __forceinline__ float2 unpack_bf16x2(uint32_t raw) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw));
+}
+__device__ __forceinline__ uint32_t pack_bf16x2(float a, float b) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
 template <int VEC>
 __device__ __forceinline__ void load_vec(const bf16* p, float (&out)[VEC]) {
-  if constexpr (VEC == 4) {
+  if constexpr (VEC == 8) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const float2 f = unpack_bf16x2(w[q]);
+      out[2 * q] = f.x; out[2 * q + 1] = f.y;
+    }
+  } else if constexpr (VEC == 4) {
     const uint2 raw = *reinterpret_cast<const uint2*>(p);
-    const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
-    const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    const float2 lo = unpack_bf16x2(raw.x), hi = unpack_bf16x2(raw.y);
     out[0] = lo.x; out[1] = lo.y; out[2] = hi.x; out[3] = hi.y;
   } else {
 #pragma unroll
@@ -56,8 +77,10 @@ __device__ __forceinline__ void load_vec(const bf16* p, float (&out)[VEC]) {
 
 template <int VEC>
 __device__ __forceinline__ void store_vec(float* p, const float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  if constexpr (VEC % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < VEC / 4; ++q)
+      reinterpret_cast<float4*>(p)[q] = make_float4(v[4 * q], v[4 * q + 1], v[4 * q + 2], v[4 * q + 3]);
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) p[i] = v[i];
@@ -65,23 +88,26 @@ __device__ __forceinline__ void store_vec(float* p, const float (&v)[VEC]) {
 }
 template <int VEC>
 __device__ __forceinline__ void store_vec(bf16* p, const float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]);
-    const __nv_bfloat162 hi = __floats2bfloat162_rn(v[2], v[3]);
-    uint2 raw;
-    raw.x = *reinterpret_cast<const uint32_t*>(&lo);
-    raw.y = *reinterpret_cast<const uint32_t*>(&hi);
-    *reinterpret_cast<uint2*>(p) = raw;
+  if constexpr (VEC == 8) {
+    *reinterpret_cast<uint4*>(p) = make_uint4(pack_bf16x2(v[0], v[1]), pack_bf16x2(v[2], v[3]),
+                                              pack_bf16x2(v[4], v[5]), pack_bf16x2(v[6], v[7]));
+  } else if constexpr (VEC == 4) {
+    *reinterpret_cast<uint2*>(p) = make_uint2(pack_bf16x2(v[0], v[1]), pack_bf16x2(v[2], v[3]));
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) p[i] = __float2bfloat16_rn(v[i]);
   }
 }
 
+// Elements per 16-byte access: 4 floats or 8 bf16.
+template <class T>
+inline constexpr int kVec16 = static_cast<int>(16 / sizeof(T));
+
 template <Activation A>
 __device__ __forceinline__ float activate(float x) {
   if constexpr (A == Activation::swish) {
-    return x / (1.f + expf(-x));
+    // x -> -inf: the exponential overflows to inf and x / inf = -0, as in IEEE.
+    return __fdividef(x, 1.f + __expf(-x));
   } else if constexpr (A == Activation::gelu) {
     const float c = 0.7978845608028654f;  // sqrt(2/pi)
     return 0.5f * x * (1.f + tanhf(c * (x + 0.044715f * x * x * x)));

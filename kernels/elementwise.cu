@@ -79,14 +79,6 @@ __global__ void activation_kernel(T* y, int64_t groups) {
   }
 }
 
-// 4-wide access needs n % 4 == 0 and 4-element alignment of every pointer.
-bool can_vec4(int64_t n, std::initializer_list<std::pair<const void*, DType>> ptrs) {
-  if (n % 4 != 0) return false;
-  for (const auto& [p, t] : ptrs)
-    if (!is_aligned(p, 4 * dtype_size(t))) return false;
-  return true;
-}
-
 // Four elements per thread where every pointer allows (8-byte half loads).
 template <bool kToHalf>
 __global__ void convert_half_kernel(const void* src, void* dst, int64_t n, bool vec4) {
@@ -123,7 +115,6 @@ __global__ void convert_half_kernel(const void* src, void* dst, int64_t n, bool 
 void axpby_launch(float a, const void* x, DType tx, float b, const void* y, DType ty, void* out,
                   DType tout, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  const bool vec4 = can_vec4(n, {{x, tx}, {y, ty}, {out, tout}});
   dispatch_float_type(tx, "axpby", [&](auto xt) {
     dispatch_float_type(ty, "axpby", [&](auto yt) {
       dispatch_float_type(tout, "axpby", [&](auto ot) {
@@ -133,10 +124,11 @@ void axpby_launch(float a, const void* x, DType tx, float b, const void* y, DTyp
         const auto* xp = static_cast<const TX*>(x);
         const auto* yp = static_cast<const TY*>(y);
         auto* op = static_cast<TO*>(out);
-        if (vec4)
-          axpby_kernel<4><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(a, xp, b, yp, op, n / 4);
-        else
-          axpby_kernel<1><<<grid_for(n, kBlock), kBlock, 0, stream>>>(a, xp, b, yp, op, n);
+        with_vec(n, {{x, tx}, {y, ty}, {out, tout}}, [&](auto vec) {
+          constexpr int VEC = decltype(vec)::value;
+          axpby_kernel<VEC><<<grid_for(n / VEC, kBlock), kBlock, 0, stream>>>(a, xp, b, yp, op,
+                                                                              n / VEC);
+        });
       });
     });
   });
@@ -146,17 +138,16 @@ void axpby_launch(float a, const void* x, DType tx, float b, const void* y, DTyp
 void convert_launch(const void* src, DType tsrc, void* dst, DType tdst, int64_t n,
                     cudaStream_t stream) {
   if (n == 0) return;
-  const bool vec4 = can_vec4(n, {{src, tsrc}, {dst, tdst}});
   dispatch_float_type(tsrc, "copy", [&](auto st) {
     dispatch_float_type(tdst, "copy", [&](auto dt) {
       using TS = decltype(st);
       using TD = decltype(dt);
       const auto* sp = static_cast<const TS*>(src);
       auto* dp = static_cast<TD*>(dst);
-      if (vec4)
-        convert_kernel<4><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(sp, dp, n / 4);
-      else
-        convert_kernel<1><<<grid_for(n, kBlock), kBlock, 0, stream>>>(sp, dp, n);
+      with_vec(n, {{src, tsrc}, {dst, tdst}}, [&](auto vec) {
+        constexpr int VEC = decltype(vec)::value;
+        convert_kernel<VEC><<<grid_for(n / VEC, kBlock), kBlock, 0, stream>>>(sp, dp, n / VEC);
+      });
     });
   });
   CUDA_CHECK(cudaGetLastError());
@@ -187,7 +178,7 @@ void copy_columns_launch(const void* src, DType tsrc, float scale, void* dst, DT
   const void* dst_first =
       static_cast<const char*>(dst) + col0 * static_cast<int64_t>(dtype_size(tdst));
   const bool vec4 = src_cols % 4 == 0 && dst_cols % 4 == 0 &&
-                    can_vec4(src_cols, {{src, tsrc}, {dst_first, tdst}});
+                    can_vec(src_cols, 4, {{src, tsrc}, {dst_first, tdst}});
   dispatch_float_type(tsrc, "copy_columns", [&](auto st) {
     dispatch_float_type(tdst, "copy_columns", [&](auto dt) {
       using TS = decltype(st);
@@ -216,21 +207,20 @@ void fill_launch(void* dst, DType t, float value, int64_t n, cudaStream_t stream
 
 void activation_launch(void* y, DType t, Activation act, int64_t n, cudaStream_t stream) {
   if (n == 0 || act == Activation::none) return;
-  const bool vec4 = can_vec4(n, {{y, t}});
   dispatch_float_type(t, "activation", [&](auto tt) {
     using T = decltype(tt);
     auto* yp = static_cast<T*>(y);
-    auto run = [&](auto act_tag) {
-      constexpr Activation A = decltype(act_tag)::value;
-      if (vec4)
-        activation_kernel<4, A><<<grid_for(n / 4, kBlock), kBlock, 0, stream>>>(yp, n / 4);
+    with_vec(n, {{y, t}}, [&](auto vec) {
+      constexpr int VEC = decltype(vec)::value;
+      auto run = [&](auto act_tag) {
+        constexpr Activation A = decltype(act_tag)::value;
+        activation_kernel<VEC, A><<<grid_for(n / VEC, kBlock), kBlock, 0, stream>>>(yp, n / VEC);
+      };
+      if (act == Activation::swish)
+        run(std::integral_constant<Activation, Activation::swish>{});
       else
-        activation_kernel<1, A><<<grid_for(n, kBlock), kBlock, 0, stream>>>(yp, n);
-    };
-    if (act == Activation::swish)
-      run(std::integral_constant<Activation, Activation::swish>{});
-    else
-      run(std::integral_constant<Activation, Activation::gelu>{});
+        run(std::integral_constant<Activation, Activation::gelu>{});
+    });
   });
   CUDA_CHECK(cudaGetLastError());
 }

@@ -1,12 +1,15 @@
 // gather2_add_act and segment_sum kernels (see gather_scatter.cuh).
 //
-// gather2_add_act: a grid-stride loop over (row, group of VEC columns); the
-// two index loads per group hit L1 after the first group of a row.
+// gather2_add_act: 2-D blocks, threadIdx.x over a row's groups of VEC
+// columns and threadIdx.y over rows, in a grid-stride loop over rows: each
+// row's two indices are read once per thread, with no 64-bit division per
+// element (which, with the IEEE swish, made the flat form issue-bound).
 // segment_sum: one warp per receiver row, 8 rows per block; lanes split the
 // columns in groups of VEC, so each edge row is read as one contiguous,
 // coalesced segment, and each lane keeps its own float32 accumulators.
 #include "gather_scatter.cuh"
 
+#include <algorithm>
 #include <stdexcept>
 #include <type_traits>
 
@@ -26,25 +29,26 @@ __global__ void gather2_add_act_kernel(const TAB* __restrict__ a, int64_t rows_a
                                        int64_t rows_b, const int32_t* __restrict__ ib,
                                        TY* __restrict__ y, int64_t rows, int64_t cols) {
   const int64_t groups_per_row = cols / VEC;
-  const int64_t total = rows * groups_per_row;
-  for (int64_t g = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; g < total;
-       g += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = g / groups_per_row;
-    const int64_t c = (g - r * groups_per_row) * VEC;
+  for (int64_t r = blockIdx.x * int64_t{blockDim.y} + threadIdx.y; r < rows;
+       r += int64_t{gridDim.x} * blockDim.y) {
     const int64_t i = ia[r], j = ib[r];
-    float out[VEC];
-    if (i < 0 || i >= rows_a || j < 0 || j >= rows_b) {
+    const bool broken = i < 0 || i >= rows_a || j < 0 || j >= rows_b;
+    for (int64_t g = threadIdx.x; g < groups_per_row; g += blockDim.x) {
+      const int64_t c = g * VEC;
+      float out[VEC];
+      if (broken) {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) out[k] = __int_as_float(0x7fc00000);  // NaN: broken graph
-    } else {
-      float yv[VEC], av[VEC], bv[VEC];
-      load_vec<VEC>(y + r * cols + c, yv);
-      load_vec<VEC>(a + i * cols + c, av);
-      load_vec<VEC>(b + j * cols + c, bv);
+        for (int k = 0; k < VEC; ++k) out[k] = __int_as_float(0x7fc00000);  // NaN: broken graph
+      } else {
+        float yv[VEC], av[VEC], bv[VEC];
+        load_vec<VEC>(y + r * cols + c, yv);
+        load_vec<VEC>(a + i * cols + c, av);
+        load_vec<VEC>(b + j * cols + c, bv);
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) out[k] = activate<A>(yv[k] + av[k] + bv[k]);
+        for (int k = 0; k < VEC; ++k) out[k] = activate<A>(yv[k] + av[k] + bv[k]);
+      }
+      store_vec<VEC>(y + r * cols + c, out);
     }
-    store_vec<VEC>(y + r * cols + c, out);
   }
 }
 
@@ -77,10 +81,12 @@ __global__ void __launch_bounds__(kSegWarps * 32)
   }
 }
 
-// One warp per receiver row n: every edge row of its segment is read once
-// into registers (GROUPS groups of VEC columns per lane: column
-// (lane + 32 g) * VEC), normalized with two-pass float32 statistics like
-// layer_norm_cond_kernel, conditioned, and added to float32 accumulators.
+// One warp per receiver row n, in a grid-stride loop over receivers with the
+// conditioning in registers (read once per warp, not once per receiver):
+// every edge row of n's segment is read once into registers (GROUPS groups
+// of VEC columns per lane: column (lane + 32 g) * VEC), normalized with
+// two-pass float32 statistics like layer_norm_cond_kernel, conditioned, and
+// added to float32 accumulators.
 template <int VEC, int GROUPS, class TX, class TY>
 __global__ void __launch_bounds__(kSegWarps * 32)
     ln_cond_segment_sum_kernel(const TX* __restrict__ x, int64_t rows_x,
@@ -88,60 +94,81 @@ __global__ void __launch_bounds__(kSegWarps * 32)
                                TY* __restrict__ y, int64_t rows, int64_t cols) {
   constexpr float kEps = 1e-5f;  // as layernorm.cu
   const int lane = threadIdx.x % 32;
-  const int64_t n = blockIdx.x * int64_t{kSegWarps} + threadIdx.x / 32;
-  if (n >= rows) return;  // whole warp leaves together
-  const int64_t base = offsets[0];
-  const int64_t begin = offsets[n] - base, end = offsets[n + 1] - base;
-  const bool valid = 0 <= begin && begin <= end && end <= rows_x;
-  float s[GROUPS][VEC], o[GROUPS][VEC], acc[GROUPS][VEC];
+  float s[GROUPS][VEC], o[GROUPS][VEC];
   bool live[GROUPS];
 #pragma unroll
   for (int g = 0; g < GROUPS; ++g) {
     const int64_t c = (lane + 32 * int64_t{g}) * VEC;
     live[g] = c < cols;
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) {
-      s[g][k] = o[g][k] = 0.f;
-      acc[g][k] = valid ? 0.f : __int_as_float(0x7fc00000);  // NaN: broken graph
-    }
+    for (int k = 0; k < VEC; ++k) s[g][k] = o[g][k] = 0.f;
     if (live[g]) {
       load_vec<VEC>(cond + c, s[g]);
       load_vec<VEC>(cond + cols + c, o[g]);
     }
   }
   const float inv_cols = 1.f / static_cast<float>(cols);
-  for (int64_t e = valid ? begin : end; e < end; ++e) {
-    float v[GROUPS][VEC];
-    float sum = 0.f;
+  const int64_t base = offsets[0];
+  // Edge row e's groups into dst (zeros past the row's end).
+  const auto load_row = [&](int64_t e, float (&dst)[GROUPS][VEC]) {
 #pragma unroll
     for (int g = 0; g < GROUPS; ++g) {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) v[g][k] = 0.f;
-      if (live[g]) load_vec<VEC>(x + e * cols + (lane + 32 * int64_t{g}) * VEC, v[g]);
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) sum += v[g][k];
+      for (int k = 0; k < VEC; ++k) dst[g][k] = 0.f;
+      if (live[g]) load_vec<VEC>(x + e * cols + (lane + 32 * int64_t{g}) * VEC, dst[g]);
     }
-    const float mean = warp_sum(sum) * inv_cols;
-    float sq = 0.f;
+  };
+  for (int64_t n = blockIdx.x * int64_t{kSegWarps} + threadIdx.x / 32; n < rows;
+       n += int64_t{gridDim.x} * kSegWarps) {  // warp-uniform
+    const int64_t begin = offsets[n] - base, end = offsets[n + 1] - base;
+    const bool valid = 0 <= begin && begin <= end && end <= rows_x;
+    float acc[GROUPS][VEC];
 #pragma unroll
     for (int g = 0; g < GROUPS; ++g)
-      if (live[g])
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) acc[g][k] = valid ? 0.f : __int_as_float(0x7fc00000);  // NaN: broken graph
+    float v[GROUPS][VEC];
+    int64_t e = valid ? begin : end;
+    if (e < end) load_row(e, v);
+    for (; e < end; ++e) {
+      // The next edge row is in flight while this one is reduced: segments
+      // are short (3 edges per grid node), so the loads would otherwise wait
+      // on the shuffles one row at a time.
+      float next[GROUPS][VEC] = {};
+      if (e + 1 < end) load_row(e + 1, next);
+      float sum = 0.f;
+#pragma unroll
+      for (int g = 0; g < GROUPS; ++g)
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) sum += v[g][k];
+      const float mean = warp_sum(sum) * inv_cols;
+      float sq = 0.f;
+#pragma unroll
+      for (int g = 0; g < GROUPS; ++g)
+        if (live[g])
+#pragma unroll
+          for (int k = 0; k < VEC; ++k) {
+            const float d = v[g][k] - mean;
+            sq += d * d;
+          }
+      const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
+#pragma unroll
+      for (int g = 0; g < GROUPS; ++g)
 #pragma unroll
         for (int k = 0; k < VEC; ++k) {
-          const float d = v[g][k] - mean;
-          sq += d * d;
+          acc[g][k] += (v[g][k] - mean) * inv * (1.f + s[g][k]) + o[g][k];
+          v[g][k] = next[g][k];
         }
-    const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
+    }
 #pragma unroll
     for (int g = 0; g < GROUPS; ++g)
-#pragma unroll
-      for (int k = 0; k < VEC; ++k)
-        acc[g][k] += (v[g][k] - mean) * inv * (1.f + s[g][k]) + o[g][k];
+      if (live[g]) store_vec<VEC>(y + n * cols + (lane + 32 * int64_t{g}) * VEC, acc[g]);
   }
-#pragma unroll
-  for (int g = 0; g < GROUPS; ++g)
-    if (live[g]) store_vec<VEC>(y + n * cols + (lane + 32 * int64_t{g}) * VEC, acc[g]);
 }
+
+// Blocks of the grid-stride segment kernel: enough to fill any GPU a few
+// times over, few enough that each warp amortises its conditioning.
+constexpr int64_t kMaxSegBlocks = 1024;
 
 }  // namespace
 
@@ -150,9 +177,12 @@ bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
                                         DType ty, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (cols > 512) return false;
   if (rows == 0 || cols == 0) return true;
-  const bool vec4 = cols % 4 == 0 && is_aligned(x, 4 * dtype_size(tx)) &&
-                    is_aligned(y, 4 * dtype_size(ty)) && is_aligned(cond, 16) &&
-                    is_aligned(cond + cols, 16);
+  // Rows start at multiples of cols, so cols % VEC == 0 plus aligned bases
+  // align every row; 8-wide (16-byte bf16 loads) where x is bf16.
+  const auto vec_ok = [&](int v) {
+    return can_vec(cols, v, {{x, tx}, {y, ty}, {cond, DType::f32}, {cond + cols, DType::f32}});
+  };
+  const bool vec8 = tx == DType::bf16 && vec_ok(8), vec4 = vec_ok(4);
   const int64_t block_count = (rows + kSegWarps - 1) / kSegWarps;
   if (block_count > 0x7fffffff)
     throw std::invalid_argument("cuda backend layer_norm_cond_segment_sum: too many rows");
@@ -165,12 +195,19 @@ bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
       auto* yp = static_cast<TY*>(y);
       const auto run = [&](auto vec, auto groups) {
         ln_cond_segment_sum_kernel<decltype(vec)::value, decltype(groups)::value>
-            <<<blocks, kSegWarps * 32, 0, stream>>>(xp, rows_x, offsets, cond, yp, rows, cols);
+            <<<std::min(blocks, static_cast<unsigned>(kMaxSegBlocks)), kSegWarps * 32, 0, stream>>>(
+                xp, rows_x, offsets, cond, yp, rows, cols);
       };
       using I1 = std::integral_constant<int, 1>;
       using I4 = std::integral_constant<int, 4>;
+      using I2 = std::integral_constant<int, 2>;
+      using I8 = std::integral_constant<int, 8>;
       using I16 = std::integral_constant<int, 16>;
-      if (vec4 && cols <= 128)
+      if (vec8 && cols <= 256)
+        run(I8{}, I1{});
+      else if (vec8)
+        run(I8{}, I2{});
+      else if (vec4 && cols <= 128)
         run(I4{}, I1{});
       else if (vec4)
         run(I4{}, I4{});
@@ -188,8 +225,6 @@ void gather2_add_act_launch(const void* a, int64_t rows_a, const int32_t* ia, co
                             int64_t rows_b, const int32_t* ib, DType tab, void* y, DType ty,
                             int64_t rows, int64_t cols, Activation act, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return;
-  const bool vec4 = cols % 4 == 0 && is_aligned(a, 4 * dtype_size(tab)) &&
-                    is_aligned(b, 4 * dtype_size(tab)) && is_aligned(y, 4 * dtype_size(ty));
   dispatch_float_type(tab, "gather2_add_act", [&](auto abt) {
     dispatch_float_type(ty, "gather2_add_act", [&](auto yt) {
       using TAB = decltype(abt);
@@ -197,20 +232,26 @@ void gather2_add_act_launch(const void* a, int64_t rows_a, const int32_t* ia, co
       const auto* ap = static_cast<const TAB*>(a);
       const auto* bp = static_cast<const TAB*>(b);
       auto* yp = static_cast<TY*>(y);
-      auto run = [&](auto act_tag) {
-        constexpr Activation A = decltype(act_tag)::value;
-        if (vec4)
-          gather2_add_act_kernel<4, A><<<grid_for(rows * cols / 4, kBlock), kBlock, 0, stream>>>(
-              ap, rows_a, ia, bp, rows_b, ib, yp, rows, cols);
-        else
-          gather2_add_act_kernel<1, A><<<grid_for(rows * cols, kBlock), kBlock, 0, stream>>>(
-              ap, rows_a, ia, bp, rows_b, ib, yp, rows, cols);
-      };
-      switch (act) {
-        case Activation::none: run(std::integral_constant<Activation, Activation::none>{}); break;
-        case Activation::swish: run(std::integral_constant<Activation, Activation::swish>{}); break;
-        case Activation::gelu: run(std::integral_constant<Activation, Activation::gelu>{}); break;
-      }
+      // Rows start at multiples of cols: cols % VEC == 0 and aligned bases
+      // align every row.
+      with_vec(cols, {{a, tab}, {b, tab}, {y, ty}}, [&](auto vec) {
+        constexpr int VEC = decltype(vec)::value;
+        const int64_t groups = cols / VEC;
+        const dim3 block(static_cast<unsigned>(std::min<int64_t>(groups, kBlock)),
+                         static_cast<unsigned>(std::max<int64_t>(1, kBlock / groups)));
+        const auto grid = static_cast<unsigned>(
+            std::clamp<int64_t>((rows + block.y - 1) / block.y, 1, int64_t{1} << 20));
+        auto run = [&](auto act_tag) {
+          constexpr Activation A = decltype(act_tag)::value;
+          gather2_add_act_kernel<VEC, A><<<grid, block, 0, stream>>>(ap, rows_a, ia, bp, rows_b,
+                                                                     ib, yp, rows, cols);
+        };
+        switch (act) {
+          case Activation::none: run(std::integral_constant<Activation, Activation::none>{}); break;
+          case Activation::swish: run(std::integral_constant<Activation, Activation::swish>{}); break;
+          case Activation::gelu: run(std::integral_constant<Activation, Activation::gelu>{}); break;
+        }
+      });
     });
   });
   CUDA_CHECK(cudaGetLastError());

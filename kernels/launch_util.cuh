@@ -12,7 +12,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <initializer_list>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "backend/tensor.h"
 #include "device_math.cuh"
@@ -28,6 +31,29 @@ inline unsigned grid_for(int64_t work, int block) {
 
 inline bool is_aligned(const void* p, size_t bytes) {
   return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
+
+// Whether VEC-wide access (device_math.cuh's load_vec/store_vec) is allowed
+// over n elements at each pointer: n % VEC == 0 and every pointer aligned to
+// its accesses (VEC elements, at most 16 bytes: wider vectors are several
+// 16-byte accesses).
+inline bool can_vec(int64_t n, int vec, std::initializer_list<std::pair<const void*, DType>> ptrs) {
+  if (n % vec != 0) return false;
+  for (const auto& [p, t] : ptrs)
+    if (!is_aligned(p, std::min<size_t>(16, static_cast<size_t>(vec) * dtype_size(t)))) return false;
+  return true;
+}
+
+// Calls f(std::integral_constant<int, VEC>{}) with the widest VEC of 8, 4, 1
+// that can_vec allows: 8 makes bf16 accesses 16 bytes wide.
+template <class F>
+void with_vec(int64_t n, std::initializer_list<std::pair<const void*, DType>> ptrs, F&& f) {
+  if (can_vec(n, 8, ptrs))
+    f(std::integral_constant<int, 8>{});
+  else if (can_vec(n, 4, ptrs))
+    f(std::integral_constant<int, 4>{});
+  else
+    f(std::integral_constant<int, 1>{});
 }
 
 // Calls f(T{}) with T = float or bf16 according to `t`.

@@ -1,10 +1,13 @@
-// layer_norm_cond kernel: one warp per row, 8 rows per 256-thread block. Each
-// lane walks the row in groups of VEC elements (VEC = 4 when C and the
-// pointers allow 16/8-byte access); the row is read three times, the second
-// and third time mostly from L1 (a 512-wide f32 row is 2 KiB).
+// layer_norm_cond kernels: one warp per row, 8 rows per 256-thread block.
+// Rows up to 1024 columns (every row of the model) are held in registers and
+// read once, in 16-byte groups where C and the pointers allow; wider rows are
+// walked three times in groups of VEC elements, the second and third time
+// mostly from L1.
 #include "layernorm.cuh"
 
+#include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 #include "cuda_check.cuh"
 #include "device_math.cuh"
@@ -66,16 +69,87 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   }
 }
 
+// The same function with the row held in registers (GROUPS groups of VEC
+// columns per lane: column (lane + 32 g) * VEC), read from memory once
+// instead of three times; for rows up to 32 * VEC * GROUPS columns. Each
+// warp walks rows in a grid-stride loop with the conditioning in registers:
+// read once per warp, not once per row (8 bytes of it per 2-byte x value).
+template <int VEC, int GROUPS, class TX, class TY>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    layer_norm_cond_rows_kernel(const TX* __restrict__ x, const float* __restrict__ cond,
+                                TY* __restrict__ y, int64_t rows, int64_t cols, bool accumulate) {
+  const int lane = threadIdx.x % 32;
+  float s[GROUPS][VEC], o[GROUPS][VEC];
+  bool live[GROUPS];
+#pragma unroll
+  for (int g = 0; g < GROUPS; ++g) {
+    const int64_t c = (lane + 32 * int64_t{g}) * VEC;
+    live[g] = c < cols;
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) s[g][i] = o[g][i] = 0.f;
+    if (live[g]) {
+      load_vec<VEC>(cond + c, s[g]);
+      load_vec<VEC>(cond + cols + c, o[g]);
+    }
+  }
+  const float inv_cols = 1.f / static_cast<float>(cols);
+  for (int64_t row = blockIdx.x * int64_t{kWarpsPerBlock} + threadIdx.x / 32; row < rows;
+       row += int64_t{gridDim.x} * kWarpsPerBlock) {  // warp-uniform
+    const TX* xr = x + row * cols;
+    TY* yr = y + row * cols;
+    float v[GROUPS][VEC];
+    float sum = 0.f;
+#pragma unroll
+    for (int g = 0; g < GROUPS; ++g) {
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) v[g][i] = 0.f;
+      if (live[g]) load_vec<VEC>(xr + (lane + 32 * int64_t{g}) * VEC, v[g]);
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) sum += v[g][i];
+    }
+    const float mean = warp_sum(sum) * inv_cols;
+    float sq = 0.f;
+#pragma unroll
+    for (int g = 0; g < GROUPS; ++g)
+      if (live[g])
+#pragma unroll
+        for (int i = 0; i < VEC; ++i) {
+          const float d = v[g][i] - mean;
+          sq += d * d;
+        }
+    const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
+#pragma unroll
+    for (int g = 0; g < GROUPS; ++g) {
+      if (!live[g]) continue;
+      const int64_t c = (lane + 32 * int64_t{g}) * VEC;
+      float out[VEC];
+      if (accumulate) load_vec<VEC>(yr + c, out);
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) {
+        const float n = (v[g][i] - mean) * inv * (1.f + s[g][i]) + o[g][i];
+        out[i] = accumulate ? out[i] + n : n;
+      }
+      store_vec<VEC>(yr + c, out);
+    }
+  }
+}
+
+// Blocks of the grid-stride row kernels: enough to fill any GPU a few times
+// over, few enough that each warp amortises its conditioning over many rows.
+constexpr int64_t kMaxRowBlocks = 1024;
+
 }  // namespace
 
 void layer_norm_cond_launch(const void* x, DType tx, const float* cond, void* y, DType ty,
                             int64_t rows, int64_t cols, bool accumulate, cudaStream_t stream) {
   if (rows == 0) return;
   if (cols <= 0) throw std::invalid_argument("cuda backend layer_norm_cond: zero columns");
-  // Rows start at multiples of C, so C % 4 == 0 plus aligned bases align every row.
-  const bool vec4 = cols % 4 == 0 && is_aligned(x, 4 * dtype_size(tx)) &&
-                    is_aligned(y, 4 * dtype_size(ty)) && is_aligned(cond, 16) &&
-                    is_aligned(cond + cols, 16);
+  // Rows start at multiples of C, so C % VEC == 0 plus aligned bases align
+  // every row; 8-wide (16-byte bf16 loads) where x is bf16.
+  const auto vec_ok = [&](int v) {
+    return can_vec(cols, v, {{x, tx}, {y, ty}, {cond, DType::f32}, {cond + cols, DType::f32}});
+  };
+  const bool vec8 = tx == DType::bf16 && vec_ok(8), vec4 = vec_ok(4);
   const int64_t block_count = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
   if (block_count > 0x7fffffff)
     throw std::invalid_argument("cuda backend layer_norm_cond: too many rows");
@@ -86,7 +160,26 @@ void layer_norm_cond_launch(const void* x, DType tx, const float* cond, void* y,
       using TY = decltype(yt);
       const auto* xp = static_cast<const TX*>(x);
       auto* yp = static_cast<TY*>(y);
-      if (vec4)
+      const auto rows_kernel = [&](auto vec, auto groups) {
+        const auto row_blocks = static_cast<unsigned>(std::min<int64_t>(block_count, kMaxRowBlocks));
+        layer_norm_cond_rows_kernel<decltype(vec)::value, decltype(groups)::value>
+            <<<row_blocks, kWarpsPerBlock * 32, 0, stream>>>(xp, cond, yp, rows, cols, accumulate);
+      };
+      using I1 = std::integral_constant<int, 1>;
+      using I2 = std::integral_constant<int, 2>;
+      using I4 = std::integral_constant<int, 4>;
+      using I8 = std::integral_constant<int, 8>;
+      if (vec8 && cols <= 256)
+        rows_kernel(I8{}, I1{});
+      else if (vec8 && cols <= 512)
+        rows_kernel(I8{}, I2{});
+      else if (vec8 && cols <= 1024)
+        rows_kernel(I8{}, I4{});
+      else if (vec4 && cols <= 128)
+        rows_kernel(I4{}, I1{});
+      else if (vec4 && cols <= 512)
+        rows_kernel(I4{}, I4{});
+      else if (vec4)
         layer_norm_cond_kernel<4><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
             xp, cond, yp, rows, cols, accumulate);
       else

@@ -371,7 +371,10 @@ TEST_CASE("cuda layer_norm_cond matches the CPU", "[cuda]") {
   uint32_t seed = 7000;
   struct Case { int64_t R, C; DType tx, ty; bool accumulate; };
   std::vector<Case> cases;
-  for (auto [R, C] : {std::pair<int64_t, int64_t>{37, 19}, {37, 84}, {10242, 512}, {1000, 2048}})
+  // C: scalar (19), 4-wide (84), the register paths of 8-wide bf16 and 4-wide
+  // f32 rows (256, 512, 600, 1024) and the wide-row path (2048).
+  for (auto [R, C] : {std::pair<int64_t, int64_t>{37, 19}, {37, 84}, {301, 256}, {10242, 512},
+                      {333, 600}, {517, 1024}, {1000, 2048}})
     for (auto [tx, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
                           {DType::bf16, DType::f32}, {DType::f32, DType::bf16}})
       for (bool acc : {false, true}) cases.push_back({R, C, tx, ty, acc});
@@ -402,7 +405,9 @@ TEST_CASE("cuda gather2_add_act matches the CPU", "[cuda]") {
   uint32_t seed = 9000;
   auto gpu = make_backend("cuda:0", Precision::bf16);
   CpuBackend cpu;
-  for (int64_t C : {19, 512})
+  // C: scalar (19); 8-wide with 3 groups a row (24); 512; a row wider than
+  // one block of groups (2056: 257 groups of 8).
+  for (int64_t C : {19, 24, 512, 2056})
     for (Activation act : {Activation::none, Activation::swish, Activation::gelu})
       for (auto [tab, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
                              {DType::bf16, DType::f32}}) {
@@ -461,14 +466,15 @@ TEST_CASE("cuda segment_sum matches the CPU, empty segments and sub-ranges inclu
 }
 
 TEST_CASE("cuda layer_norm_cond_segment_sum matches the CPU (fused and wide-row paths)", "[cuda]") {
-  // C = 19 (scalar loads), 128 and 512 (registers, 4-wide loads), 600 (above the
-  // register budget: LayerNorm then segment sum); degrees up to 70 so that
-  // long segments run too; every fifth receiver has no edge (zeros).
+  // C = 19 (scalar loads), 128, 200, 256 and 512 (registers: 4-wide f32 and
+  // 8-wide bf16 loads, some lanes idle at 200), 600 (above the register
+  // budget: LayerNorm then segment sum); degrees up to 70 so that long
+  // segments run too; every fifth receiver has no edge (zeros).
   SKIP_WITHOUT_CUDA();
   uint32_t seed = 11500;
   auto gpu = make_backend("cuda:0", Precision::bf16);
   CpuBackend cpu;
-  for (int64_t C : {19, 128, 512, 600})
+  for (int64_t C : {19, 128, 200, 256, 512, 600})
     for (auto [tx, ty] : {std::pair{DType::f32, DType::f32}, {DType::bf16, DType::bf16},
                           {DType::bf16, DType::f32}})
       for (bool sub_range : {false, true}) {
@@ -494,6 +500,39 @@ TEST_CASE("cuda layer_norm_cond_segment_sum matches the CPU (fused and wide-row 
           << " x=" << dtype_name(tx) << " y=" << dtype_name(ty) << " offsets[0]=" << off.front();
         check_close(s.str(), gpu->to_host(yg), cpu.to_host(yc), tolerance_of({tx, ty}));
       }
+}
+
+TEST_CASE("cuda linear swish keeps both tails (8-wide, 4-wide and scalar activation)", "[cuda]") {
+  // With W = I the pre-activations are the inputs themselves, so the swish
+  // kernel sees values far into both tails: exp(-x) overflows at x = -150
+  // (swish -> -0) and swish(x) = x at x = 150. C = 24, 20 and 19 take the
+  // 8-wide, 4-wide and scalar forms of the activation kernel.
+  SKIP_WITHOUT_CUDA();
+  uint32_t seed = 8500;
+  for (Precision p : {Precision::fp32, Precision::bf16})
+    for (int64_t C : {24, 20, 19}) {
+      seed += 10;
+      const int64_t R = 101;
+      auto gpu = make_backend("cuda:0", p);
+      CpuBackend cpu;
+      ArrayF x = random_array({R, C}, seed, -12.f, 12.f);
+      x.data[0] = -150.f;
+      x.data[1] = 150.f;
+      ArrayF w({C, C});
+      for (int64_t i = 0; i < C; ++i) w.data[static_cast<size_t>(i * C + i)] = 1.f;
+      const DType t = storage_of(p);
+      Tensor xc = cpu.from_host(x, DType::f32), wc = cpu.from_host(w, DType::f32);
+      Tensor yc = cpu.empty({R, C}, DType::f32);
+      cpu.linear(xc, wc, nullptr, yc, Activation::swish, 1.f, 0.f);
+      Tensor xg = gpu->from_host(x, t), wg = gpu->from_host(w, t), yg = poisoned(*gpu, {R, C}, t);
+      gpu->linear(xg, wg, nullptr, yg, Activation::swish, 1.f, 0.f);
+      const ArrayF got = gpu->to_host(yg);
+      CHECK(got.data[0] == 0.f);
+      CHECK(got.data[1] == Approx(150.f).epsilon(1e-2));
+      std::ostringstream s;
+      s << "linear swish tails C=" << C << " precision=" << precision_name(p);
+      check_close(s.str(), got, cpu.to_host(yc), tolerance_of({t, t}));
+    }
 }
 
 TEST_CASE("cuda axpby matches the CPU for every mix of f32 and bf16, in place too", "[cuda]") {
