@@ -81,12 +81,10 @@ __global__ void __launch_bounds__(kSegWarps * 32)
   }
 }
 
-// One warp per receiver row n, in a grid-stride loop over receivers with the
-// conditioning in registers (read once per warp, not once per receiver):
-// every edge row of n's segment is read once into registers (GROUPS groups
-// of VEC columns per lane: column (lane + 32 g) * VEC), normalized with
-// two-pass float32 statistics like layer_norm_cond_kernel, conditioned, and
-// added to float32 accumulators.
+// One warp per receiver row n: every edge row of its segment is read once
+// into registers (GROUPS groups of VEC columns per lane: column
+// (lane + 32 g) * VEC), normalized with two-pass float32 statistics like
+// layer_norm_cond_kernel, conditioned, and added to float32 accumulators.
 template <int VEC, int GROUPS, class TX, class TY>
 __global__ void __launch_bounds__(kSegWarps * 32)
     ln_cond_segment_sum_kernel(const TX* __restrict__ x, int64_t rows_x,
@@ -94,81 +92,60 @@ __global__ void __launch_bounds__(kSegWarps * 32)
                                TY* __restrict__ y, int64_t rows, int64_t cols) {
   constexpr float kEps = 1e-5f;  // as layernorm.cu
   const int lane = threadIdx.x % 32;
-  float s[GROUPS][VEC], o[GROUPS][VEC];
+  const int64_t n = blockIdx.x * int64_t{kSegWarps} + threadIdx.x / 32;
+  if (n >= rows) return;  // whole warp leaves together
+  const int64_t base = offsets[0];
+  const int64_t begin = offsets[n] - base, end = offsets[n + 1] - base;
+  const bool valid = 0 <= begin && begin <= end && end <= rows_x;
+  float s[GROUPS][VEC], o[GROUPS][VEC], acc[GROUPS][VEC];
   bool live[GROUPS];
 #pragma unroll
   for (int g = 0; g < GROUPS; ++g) {
     const int64_t c = (lane + 32 * int64_t{g}) * VEC;
     live[g] = c < cols;
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) s[g][k] = o[g][k] = 0.f;
+    for (int k = 0; k < VEC; ++k) {
+      s[g][k] = o[g][k] = 0.f;
+      acc[g][k] = valid ? 0.f : __int_as_float(0x7fc00000);  // NaN: broken graph
+    }
     if (live[g]) {
       load_vec<VEC>(cond + c, s[g]);
       load_vec<VEC>(cond + cols + c, o[g]);
     }
   }
   const float inv_cols = 1.f / static_cast<float>(cols);
-  const int64_t base = offsets[0];
-  // Edge row e's groups into dst (zeros past the row's end).
-  const auto load_row = [&](int64_t e, float (&dst)[GROUPS][VEC]) {
+  for (int64_t e = valid ? begin : end; e < end; ++e) {
+    float v[GROUPS][VEC];
+    float sum = 0.f;
 #pragma unroll
     for (int g = 0; g < GROUPS; ++g) {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) dst[g][k] = 0.f;
-      if (live[g]) load_vec<VEC>(x + e * cols + (lane + 32 * int64_t{g}) * VEC, dst[g]);
+      for (int k = 0; k < VEC; ++k) v[g][k] = 0.f;
+      if (live[g]) load_vec<VEC>(x + e * cols + (lane + 32 * int64_t{g}) * VEC, v[g]);
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) sum += v[g][k];
     }
-  };
-  for (int64_t n = blockIdx.x * int64_t{kSegWarps} + threadIdx.x / 32; n < rows;
-       n += int64_t{gridDim.x} * kSegWarps) {  // warp-uniform
-    const int64_t begin = offsets[n] - base, end = offsets[n + 1] - base;
-    const bool valid = 0 <= begin && begin <= end && end <= rows_x;
-    float acc[GROUPS][VEC];
+    const float mean = warp_sum(sum) * inv_cols;
+    float sq = 0.f;
 #pragma unroll
     for (int g = 0; g < GROUPS; ++g)
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) acc[g][k] = valid ? 0.f : __int_as_float(0x7fc00000);  // NaN: broken graph
-    float v[GROUPS][VEC];
-    int64_t e = valid ? begin : end;
-    if (e < end) load_row(e, v);
-    for (; e < end; ++e) {
-      // The next edge row is in flight while this one is reduced: segments
-      // are short (3 edges per grid node), so the loads would otherwise wait
-      // on the shuffles one row at a time.
-      float next[GROUPS][VEC] = {};
-      if (e + 1 < end) load_row(e + 1, next);
-      float sum = 0.f;
-#pragma unroll
-      for (int g = 0; g < GROUPS; ++g)
-#pragma unroll
-        for (int k = 0; k < VEC; ++k) sum += v[g][k];
-      const float mean = warp_sum(sum) * inv_cols;
-      float sq = 0.f;
-#pragma unroll
-      for (int g = 0; g < GROUPS; ++g)
-        if (live[g])
-#pragma unroll
-          for (int k = 0; k < VEC; ++k) {
-            const float d = v[g][k] - mean;
-            sq += d * d;
-          }
-      const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
-#pragma unroll
-      for (int g = 0; g < GROUPS; ++g)
+      if (live[g])
 #pragma unroll
         for (int k = 0; k < VEC; ++k) {
-          acc[g][k] += (v[g][k] - mean) * inv * (1.f + s[g][k]) + o[g][k];
-          v[g][k] = next[g][k];
+          const float d = v[g][k] - mean;
+          sq += d * d;
         }
-    }
+    const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
 #pragma unroll
     for (int g = 0; g < GROUPS; ++g)
-      if (live[g]) store_vec<VEC>(y + n * cols + (lane + 32 * int64_t{g}) * VEC, acc[g]);
+#pragma unroll
+      for (int k = 0; k < VEC; ++k)
+        acc[g][k] += (v[g][k] - mean) * inv * (1.f + s[g][k]) + o[g][k];
   }
+#pragma unroll
+  for (int g = 0; g < GROUPS; ++g)
+    if (live[g]) store_vec<VEC>(y + n * cols + (lane + 32 * int64_t{g}) * VEC, acc[g]);
 }
-
-// Blocks of the grid-stride segment kernel: enough to fill any GPU a few
-// times over, few enough that each warp amortises its conditioning.
-constexpr int64_t kMaxSegBlocks = 1024;
 
 }  // namespace
 
@@ -177,12 +154,9 @@ bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
                                         DType ty, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (cols > 512) return false;
   if (rows == 0 || cols == 0) return true;
-  // Rows start at multiples of cols, so cols % VEC == 0 plus aligned bases
-  // align every row; 8-wide (16-byte bf16 loads) where x is bf16.
-  const auto vec_ok = [&](int v) {
-    return can_vec(cols, v, {{x, tx}, {y, ty}, {cond, DType::f32}, {cond + cols, DType::f32}});
-  };
-  const bool vec8 = tx == DType::bf16 && vec_ok(8), vec4 = vec_ok(4);
+  const bool vec4 = cols % 4 == 0 && is_aligned(x, 4 * dtype_size(tx)) &&
+                    is_aligned(y, 4 * dtype_size(ty)) && is_aligned(cond, 16) &&
+                    is_aligned(cond + cols, 16);
   const int64_t block_count = (rows + kSegWarps - 1) / kSegWarps;
   if (block_count > 0x7fffffff)
     throw std::invalid_argument("cuda backend layer_norm_cond_segment_sum: too many rows");
@@ -195,19 +169,12 @@ bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
       auto* yp = static_cast<TY*>(y);
       const auto run = [&](auto vec, auto groups) {
         ln_cond_segment_sum_kernel<decltype(vec)::value, decltype(groups)::value>
-            <<<std::min(blocks, static_cast<unsigned>(kMaxSegBlocks)), kSegWarps * 32, 0, stream>>>(
-                xp, rows_x, offsets, cond, yp, rows, cols);
+            <<<blocks, kSegWarps * 32, 0, stream>>>(xp, rows_x, offsets, cond, yp, rows, cols);
       };
       using I1 = std::integral_constant<int, 1>;
       using I4 = std::integral_constant<int, 4>;
-      using I2 = std::integral_constant<int, 2>;
-      using I8 = std::integral_constant<int, 8>;
       using I16 = std::integral_constant<int, 16>;
-      if (vec8 && cols <= 256)
-        run(I8{}, I1{});
-      else if (vec8)
-        run(I8{}, I2{});
-      else if (vec4 && cols <= 128)
+      if (vec4 && cols <= 128)
         run(I4{}, I1{});
       else if (vec4)
         run(I4{}, I4{});

@@ -5,7 +5,6 @@
 // mostly from L1.
 #include "layernorm.cuh"
 
-#include <algorithm>
 #include <stdexcept>
 #include <type_traits>
 
@@ -71,72 +70,57 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
 // The same function with the row held in registers (GROUPS groups of VEC
 // columns per lane: column (lane + 32 g) * VEC), read from memory once
-// instead of three times; for rows up to 32 * VEC * GROUPS columns. Each
-// warp walks rows in a grid-stride loop with the conditioning in registers:
-// read once per warp, not once per row (8 bytes of it per 2-byte x value).
+// instead of three times; for rows up to 32 * VEC * GROUPS columns. (A
+// grid-stride form that kept the conditioning in registers across rows was
+// slower on the H200: BENCHMARKS "Fast path, round 7".)
 template <int VEC, int GROUPS, class TX, class TY>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     layer_norm_cond_rows_kernel(const TX* __restrict__ x, const float* __restrict__ cond,
                                 TY* __restrict__ y, int64_t rows, int64_t cols, bool accumulate) {
   const int lane = threadIdx.x % 32;
-  float s[GROUPS][VEC], o[GROUPS][VEC];
-  bool live[GROUPS];
+  const int64_t row = blockIdx.x * int64_t{kWarpsPerBlock} + threadIdx.x / 32;
+  if (row >= rows) return;  // whole warp leaves together
+  const TX* xr = x + row * cols;
+  TY* yr = y + row * cols;
+  float v[GROUPS][VEC];
+  float sum = 0.f;
 #pragma unroll
   for (int g = 0; g < GROUPS; ++g) {
     const int64_t c = (lane + 32 * int64_t{g}) * VEC;
-    live[g] = c < cols;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) s[g][i] = o[g][i] = 0.f;
-    if (live[g]) {
-      load_vec<VEC>(cond + c, s[g]);
-      load_vec<VEC>(cond + cols + c, o[g]);
-    }
+    for (int i = 0; i < VEC; ++i) v[g][i] = 0.f;
+    if (c < cols) load_vec<VEC>(xr + c, v[g]);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) sum += v[g][i];
   }
-  const float inv_cols = 1.f / static_cast<float>(cols);
-  for (int64_t row = blockIdx.x * int64_t{kWarpsPerBlock} + threadIdx.x / 32; row < rows;
-       row += int64_t{gridDim.x} * kWarpsPerBlock) {  // warp-uniform
-    const TX* xr = x + row * cols;
-    TY* yr = y + row * cols;
-    float v[GROUPS][VEC];
-    float sum = 0.f;
+  const float mean = warp_sum(sum) / static_cast<float>(cols);
+  float sq = 0.f;
 #pragma unroll
-    for (int g = 0; g < GROUPS; ++g) {
-#pragma unroll
-      for (int i = 0; i < VEC; ++i) v[g][i] = 0.f;
-      if (live[g]) load_vec<VEC>(xr + (lane + 32 * int64_t{g}) * VEC, v[g]);
-#pragma unroll
-      for (int i = 0; i < VEC; ++i) sum += v[g][i];
-    }
-    const float mean = warp_sum(sum) * inv_cols;
-    float sq = 0.f;
-#pragma unroll
-    for (int g = 0; g < GROUPS; ++g)
-      if (live[g])
-#pragma unroll
-        for (int i = 0; i < VEC; ++i) {
-          const float d = v[g][i] - mean;
-          sq += d * d;
-        }
-    const float inv = 1.f / sqrtf(warp_sum(sq) * inv_cols + kEps);
-#pragma unroll
-    for (int g = 0; g < GROUPS; ++g) {
-      if (!live[g]) continue;
-      const int64_t c = (lane + 32 * int64_t{g}) * VEC;
-      float out[VEC];
-      if (accumulate) load_vec<VEC>(yr + c, out);
+  for (int g = 0; g < GROUPS; ++g)
+    if ((lane + 32 * int64_t{g}) * VEC < cols)
 #pragma unroll
       for (int i = 0; i < VEC; ++i) {
-        const float n = (v[g][i] - mean) * inv * (1.f + s[g][i]) + o[g][i];
-        out[i] = accumulate ? out[i] + n : n;
+        const float d = v[g][i] - mean;
+        sq += d * d;
       }
-      store_vec<VEC>(yr + c, out);
+  const float var = warp_sum(sq) / static_cast<float>(cols);
+  const float inv = 1.f / sqrtf(var + kEps);
+#pragma unroll
+  for (int g = 0; g < GROUPS; ++g) {
+    const int64_t c = (lane + 32 * int64_t{g}) * VEC;
+    if (c >= cols) continue;
+    float s[VEC], o[VEC], out[VEC];
+    load_vec<VEC>(cond + c, s);
+    load_vec<VEC>(cond + cols + c, o);
+    if (accumulate) load_vec<VEC>(yr + c, out);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) {
+      const float n = (v[g][i] - mean) * inv * (1.f + s[i]) + o[i];
+      out[i] = accumulate ? out[i] + n : n;
     }
+    store_vec<VEC>(yr + c, out);
   }
 }
-
-// Blocks of the grid-stride row kernels: enough to fill any GPU a few times
-// over, few enough that each warp amortises its conditioning over many rows.
-constexpr int64_t kMaxRowBlocks = 1024;
 
 }  // namespace
 
@@ -161,9 +145,8 @@ void layer_norm_cond_launch(const void* x, DType tx, const float* cond, void* y,
       const auto* xp = static_cast<const TX*>(x);
       auto* yp = static_cast<TY*>(y);
       const auto rows_kernel = [&](auto vec, auto groups) {
-        const auto row_blocks = static_cast<unsigned>(std::min<int64_t>(block_count, kMaxRowBlocks));
         layer_norm_cond_rows_kernel<decltype(vec)::value, decltype(groups)::value>
-            <<<row_blocks, kWarpsPerBlock * 32, 0, stream>>>(xp, cond, yp, rows, cols, accumulate);
+            <<<blocks, kWarpsPerBlock * 32, 0, stream>>>(xp, cond, yp, rows, cols, accumulate);
       };
       using I1 = std::integral_constant<int, 1>;
       using I2 = std::integral_constant<int, 2>;

@@ -466,10 +466,10 @@ TEST_CASE("cuda segment_sum matches the CPU, empty segments and sub-ranges inclu
 }
 
 TEST_CASE("cuda layer_norm_cond_segment_sum matches the CPU (fused and wide-row paths)", "[cuda]") {
-  // C = 19 (scalar loads), 128, 200, 256 and 512 (registers: 4-wide f32 and
-  // 8-wide bf16 loads, some lanes idle at 200), 600 (above the register
-  // budget: LayerNorm then segment sum); degrees up to 70 so that long
-  // segments run too; every fifth receiver has no edge (zeros).
+  // C = 19 (scalar loads), 128, 200, 256 and 512 (registers, 4-wide loads;
+  // lanes idle at 200), 600 (above the register budget: LayerNorm then
+  // segment sum); degrees up to 70 so that long segments run too; every
+  // fifth receiver has no edge (zeros).
   SKIP_WITHOUT_CUDA();
   uint32_t seed = 11500;
   auto gpu = make_backend("cuda:0", Precision::bf16);
