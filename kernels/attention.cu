@@ -182,9 +182,8 @@ void launch_padded(const AttentionDeviceTiles& t, const TQ* qkv, TO* out, cudaSt
   const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
   const float scale = 1.f / std::sqrt(static_cast<float>(t.head_dim));
   kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
-                                          t.tile_key_block,
-                                           t.tile_mask, t.masks, t.heads, t.head_dim,
-                                           scale);
+                                           t.tile_key_block, t.tile_mask, t.masks, t.heads,
+                                           t.head_dim, scale);
 }
 
 void simt_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv, void* out,

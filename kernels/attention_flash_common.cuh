@@ -310,9 +310,8 @@ void launch_flash_kernel(Kernel* kernel, size_t smem, int threads, const Attenti
   launch_bad_value_words(t, qkv, stream);  // bad_words[kb * heads + h], see above
   const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
   kernel<<<grid, threads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
-                                          t.tile_key_block,
-                                          t.tile_mask, t.masks, t.bad_words, t.heads, t.head_dim,
-                                          score_scale_log2(t.head_dim));
+                                          t.tile_key_block, t.tile_mask, t.masks, t.bad_words,
+                                          t.heads, t.head_dim, score_scale_log2(t.head_dim));
 }
 
 }  // namespace gencast::cuda::flash

@@ -528,9 +528,8 @@ bool launch_mma(const AttentionDeviceTiles& t, const TQ* qkv, TO* out, cudaStrea
   const auto scale_log2 =
       static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(t.head_dim)));
   kernel<<<grid, kThreads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
-                                          t.tile_key_block,
-                                           t.tile_mask, t.masks, t.heads, t.head_dim, vec,
-                                           scale_log2);
+                                           t.tile_key_block, t.tile_mask, t.masks, t.heads,
+                                           t.head_dim, vec, scale_log2);
   return true;
 }
 

@@ -111,6 +111,26 @@ std::vector<int32_t> cluster_slots(const Csr& nb) {
 
 namespace {
 
+// Calls f(r, q, k) for every neighbour k of the query q in each slot r of
+// query block qb (padding slots skipped).
+template <class F>
+void for_each_block_neighbour(const Csr& nb, const AttentionTileLayout& L, int64_t qb, F&& f) {
+  constexpr int B = kAttentionBlock;
+  for (int64_t r = 0; r < B; ++r) {
+    const int64_t q = L.slots[qb * B + r];
+    if (q < 0) continue;
+    for (int64_t e = nb.offsets[q]; e < nb.offsets[q + 1]; ++e) f(r, q, int64_t{nb.indices[e]});
+  }
+}
+
+// Sets bit `bit` of a mask word for the pair (q, k); a pair met twice means
+// q lists k twice.
+void set_pair_bit(uint64_t& word, int64_t bit, int64_t q, int64_t k) {
+  const uint64_t b = uint64_t{1} << bit;
+  if (word & b) bad("node " + std::to_string(q) + " lists neighbour " + std::to_string(k) + " twice");
+  word |= b;
+}
+
 // Sparse: each query block's key groups are the union of its queries'
 // neighbourhoods in slot order, 64 per group (see the header).
 void add_union_tiles(const Csr& nb, const std::vector<int32_t>& slot_of, AttentionTileLayout& L) {
@@ -121,17 +141,12 @@ void add_union_tiles(const Csr& nb, const std::vector<int32_t>& slot_of, Attenti
   L.masks.assign(B, 0);  // mask 0: the shared empty mask (no sparse tile uses it)
   for (int64_t qb = 0; qb < L.q_blocks; ++qb) {
     keys.clear();
-    for (int64_t r = 0; r < B; ++r) {
-      const int64_t q = L.slots[qb * B + r];
-      if (q < 0) continue;
-      for (int64_t e = nb.offsets[q]; e < nb.offsets[q + 1]; ++e) {
-        const int32_t k = nb.indices[e];
-        if (position[k] < 0) {
-          position[k] = 0;
-          keys.push_back(k);
-        }
+    for_each_block_neighbour(nb, L, qb, [&](int64_t, int64_t, int64_t k) {
+      if (position[k] < 0) {
+        position[k] = 0;
+        keys.push_back(static_cast<int32_t>(k));
       }
-    }
+    });
     std::sort(keys.begin(), keys.end(),
               [&](int32_t a, int32_t b) { return slot_of[a] < slot_of[b]; });
     for (size_t i = 0; i < keys.size(); ++i) position[keys[i]] = static_cast<int32_t>(i);
@@ -148,18 +163,10 @@ void add_union_tiles(const Csr& nb, const std::vector<int32_t>& slot_of, Attenti
       L.tile_key_block.push_back(static_cast<int32_t>(first_group + g));
       L.tile_mask.push_back(static_cast<int32_t>(first_mask + g));
     }
-    for (int64_t r = 0; r < B; ++r) {
-      const int64_t q = L.slots[qb * B + r];
-      if (q < 0) continue;
-      for (int64_t e = nb.offsets[q]; e < nb.offsets[q + 1]; ++e) {
-        const int64_t k = nb.indices[e], p = position[k];
-        uint64_t& word = L.masks[static_cast<size_t>((first_mask + p / B) * B + r)];
-        const uint64_t bit = uint64_t{1} << (p % B);
-        if (word & bit)
-          bad("node " + std::to_string(q) + " lists neighbour " + std::to_string(k) + " twice");
-        word |= bit;
-      }
-    }
+    for_each_block_neighbour(nb, L, qb, [&](int64_t r, int64_t q, int64_t k) {
+      const int64_t p = position[k];
+      set_pair_bit(L.masks[static_cast<size_t>((first_mask + p / B) * B + r)], p % B, q, k);
+    });
     for (int32_t k : keys) position[k] = -1;
     L.tile_offsets[static_cast<size_t>(qb) + 1] = static_cast<int32_t>(L.tiles());
   }
@@ -199,26 +206,17 @@ AttentionTileLayout build_attention_tiles(const Csr& nb, AttentionTiles mode) {
   std::vector<int32_t> touched;
   for (int64_t qb = 0; qb < L.q_blocks; ++qb) {
     touched.clear();
-    for (int64_t r = 0; r < B; ++r) {
-      const int64_t q = L.slots[qb * B + r];
-      if (q < 0) continue;
-      for (int64_t e = nb.offsets[q]; e < nb.offsets[q + 1]; ++e) {
-        const int64_t k = nb.indices[e];
-        const int64_t ks = slot_of[k];
-        const auto kb = static_cast<size_t>(ks / B);
-        if (mask_of_kb[kb] < 0) {
-          if (L.mask_count() >= std::numeric_limits<int32_t>::max()) bad("too many tiles");
-          mask_of_kb[kb] = static_cast<int32_t>(L.mask_count());
-          L.masks.resize(L.masks.size() + B, 0);
-          touched.push_back(static_cast<int32_t>(kb));
-        }
-        uint64_t& word = L.masks[static_cast<size_t>(mask_of_kb[kb]) * B + r];
-        const uint64_t bit = uint64_t{1} << (ks % B);
-        if (word & bit)
-          bad("node " + std::to_string(q) + " lists neighbour " + std::to_string(k) + " twice");
-        word |= bit;
+    for_each_block_neighbour(nb, L, qb, [&](int64_t r, int64_t q, int64_t k) {
+      const int64_t ks = slot_of[k];
+      const auto kb = static_cast<size_t>(ks / B);
+      if (mask_of_kb[kb] < 0) {
+        if (L.mask_count() >= std::numeric_limits<int32_t>::max()) bad("too many tiles");
+        mask_of_kb[kb] = static_cast<int32_t>(L.mask_count());
+        L.masks.resize(L.masks.size() + B, 0);
+        touched.push_back(static_cast<int32_t>(kb));
       }
-    }
+      set_pair_bit(L.masks[static_cast<size_t>(mask_of_kb[kb]) * B + r], ks % B, q, k);
+    });
     std::sort(touched.begin(), touched.end());
     auto visit = [&](int64_t kb) {
       const int32_t m = mask_of_kb[static_cast<size_t>(kb)];

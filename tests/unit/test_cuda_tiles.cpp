@@ -221,7 +221,9 @@ TEST_CASE("attention tiles reject malformed neighbourhoods", "[cuda]") {
   Csr dup;
   dup.offsets = {0, 2, 3};
   dup.indices = {1, 1, 0};  // node 0 lists 1 twice
-  CHECK_THROWS_AS(build_attention_tiles(dup, AttentionTiles::sparse), std::invalid_argument);
+  for (AttentionTiles mode : {AttentionTiles::sparse, AttentionTiles::banded, AttentionTiles::dense})
+    CHECK_THROWS_WITH(build_attention_tiles(dup, mode),
+                      Catch::Contains("node 0 lists neighbour 1 twice"));
   Csr out_of_range;
   out_of_range.offsets = {0, 1, 2};
   out_of_range.indices = {0, 2};  // node 2 does not exist
