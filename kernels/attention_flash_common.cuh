@@ -85,8 +85,10 @@ __global__ void bad_value_nodes_kernel(const T* __restrict__ qkv, uint8_t* __res
         const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-          if constexpr (sizeof(T) == 2)  // two bf16: exponent bits all ones
-            bad = bad || (w[q] & 0x7f80u) == 0x7f80u || (w[q] & 0x7f800000u) == 0x7f800000u;
+          if constexpr (sizeof(T) == 2)  // two bf16
+            bad = bad ||
+                  operand_non_finite(__ushort_as_bfloat16(static_cast<unsigned short>(w[q]))) ||
+                  operand_non_finite(__ushort_as_bfloat16(static_cast<unsigned short>(w[q] >> 16)));
           else
             bad = bad || operand_non_finite(__uint_as_float(w[q]));
         }
@@ -98,8 +100,8 @@ __global__ void bad_value_nodes_kernel(const T* __restrict__ qkv, uint8_t* __res
   }
 }
 
-// Pass 2: one thread per key slot r of key group blockIdx.x * kGroupsPerBlock
-// + threadIdx.x / kRows, head blockIdx.y.
+// Pass 2: one thread per key slot r of key group blockIdx.x *
+// kWordGroupsPerBlock + threadIdx.x / kRows, head blockIdx.y.
 constexpr int kWordGroupsPerBlock = 4;
 __global__ void bad_value_words_kernel(const int32_t* __restrict__ key_slots,
                                        const uint8_t* __restrict__ bad_nodes,
@@ -110,7 +112,7 @@ template <class T>
 void launch_bad_value_words(const AttentionDeviceTiles& t, const T* qkv, cudaStream_t stream) {
   const int64_t pairs = t.nodes * t.heads;
   const auto blocks = static_cast<unsigned>(std::clamp<int64_t>((pairs + 255) / 256, 1, 1 << 20));
-  constexpr int kVec = 16 / sizeof(T);
+  constexpr int kVec = kVec16<T>;
   if (t.head_dim % kVec == 0 && is_aligned(qkv, 16))
     bad_value_nodes_kernel<kVec, T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
                                                                 t.head_dim);

@@ -177,8 +177,7 @@ void copy_columns_launch(const void* src, DType tsrc, float scale, void* dst, DT
   // the first rows' pointers aligned and both row strides multiples of 4.
   const void* dst_first =
       static_cast<const char*>(dst) + col0 * static_cast<int64_t>(dtype_size(tdst));
-  const bool vec4 = src_cols % 4 == 0 && dst_cols % 4 == 0 &&
-                    can_vec(src_cols, 4, {{src, tsrc}, {dst_first, tdst}});
+  const bool vec4 = dst_cols % 4 == 0 && can_vec(src_cols, 4, {{src, tsrc}, {dst_first, tdst}});
   dispatch_float_type(tsrc, "copy_columns", [&](auto st) {
     dispatch_float_type(tdst, "copy_columns", [&](auto dt) {
       using TS = decltype(st);

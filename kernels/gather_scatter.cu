@@ -154,9 +154,8 @@ bool layer_norm_cond_segment_sum_launch(const void* x, DType tx, int64_t rows_x,
                                         DType ty, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (cols > 512) return false;
   if (rows == 0 || cols == 0) return true;
-  const bool vec4 = cols % 4 == 0 && is_aligned(x, 4 * dtype_size(tx)) &&
-                    is_aligned(y, 4 * dtype_size(ty)) && is_aligned(cond, 16) &&
-                    is_aligned(cond + cols, 16);
+  const bool vec4 =
+      can_vec(cols, 4, {{x, tx}, {y, ty}, {cond, DType::f32}, {cond + cols, DType::f32}});
   const int64_t block_count = (rows + kSegWarps - 1) / kSegWarps;
   if (block_count > 0x7fffffff)
     throw std::invalid_argument("cuda backend layer_norm_cond_segment_sum: too many rows");
@@ -227,8 +226,7 @@ void gather2_add_act_launch(const void* a, int64_t rows_a, const int32_t* ia, co
 void segment_sum_launch(const void* x, DType tx, int64_t rows_x, const int32_t* offsets, void* y,
                         DType ty, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return;
-  const bool vec4 =
-      cols % 4 == 0 && is_aligned(x, 4 * dtype_size(tx)) && is_aligned(y, 4 * dtype_size(ty));
+  const bool vec4 = can_vec(cols, 4, {{x, tx}, {y, ty}});
   const int64_t block_count = (rows + kSegWarps - 1) / kSegWarps;
   if (block_count > 0x7fffffff)
     throw std::invalid_argument("cuda backend segment_sum: too many rows");
