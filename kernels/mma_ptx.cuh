@@ -50,6 +50,11 @@ __device__ __forceinline__ void cp_async_16(void* dst, const void* src, int src_
                "r"(src_bytes)
                : "memory");
 }
+// Copies 8 bytes global -> shared (both 8-byte aligned), through L1.
+__device__ __forceinline__ void cp_async_8(void* dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(smem_addr(dst)), "l"(src)
+               : "memory");
+}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }

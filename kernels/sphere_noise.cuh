@@ -5,8 +5,10 @@
 //  1. coefficients: z(l, +-m) for every (l, m) and channel of the chunk, drawn
 //     with philox_noise_normal (lib/sampler/philox.h, the same counter-based
 //     generator the CPU uses) into [triangle index][channel] tables;
-//  2. Legendre stage: one thread per (m, southern row); it runs the
-//     normalised associated Legendre recurrence in l for its row in double,
+//  2. Legendre stage: one thread per (m, southern row), the block's
+//     coefficients and recurrence tables staged through shared memory; it
+//     runs the normalised associated Legendre recurrence in l for its row in
+//     double,
 //     accumulates the chunk's channels in float32, even and odd degree parts
 //     separately, and so also yields the mirrored northern rows
 //     (Pbar_l^m(-x) = (-1)^(l+m) Pbar_l^m(x)); the results are written as the
