@@ -66,7 +66,9 @@ CudaBackend::CudaBackend(int device, Precision precision)
 }
 
 CudaBackend::~CudaBackend() {
-  // Destructors must not throw: errors here are ignored.
+  // Destructors must not throw: errors here are ignored. The bf16 copies go
+  // back to the cache first (their deleters use the cache).
+  frozen_half_.clear();
   release_cache();
   gemm_.reset();
   cudaStreamDestroy(stream_);
@@ -242,6 +244,7 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, T
   g.w = w.data();
   g.t_xw = x.dtype();
   g.bias = bias && bias->numel() > 0 ? bias->as<float>() : nullptr;
+  if (g.bias && y.dtype() == DType::bf16) g.bias_half = frozen_half(g.bias, N);
   g.y = y.data();
   g.t_y = y.dtype();
   g.rows = R;
@@ -254,6 +257,30 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, T
   // model keeps some tensors f32 on purpose, and those stay true float32.
   g.tf32 = precision_ == Precision::tf32;
   linear_launch(*gemm_, g, stream_);
+}
+
+void CudaBackend::freeze(const Tensor& t) {
+  activate();
+  check_owned(t, "freeze");
+  // Only f32 vectors under bf16 compute have a use for a copy (biases of
+  // bf16-output linears); anything else is frozen without one.
+  if (compute_dtype() != DType::bf16 || t.dtype() != DType::f32 || t.rows() != 1 ||
+      t.numel() == 0)
+    return;
+  std::erase_if(frozen_half_, [](const auto& e) { return e.second.storage.expired(); });
+  Tensor half = empty({t.numel()}, DType::bf16);
+  convert_launch(t.data(), DType::f32, half.data(), DType::bf16, t.numel(), stream_);
+  frozen_half_[t.data()] = FrozenHalf{t.storage_watch(), t.numel(), std::move(half)};
+}
+
+const void* CudaBackend::frozen_half(const void* data, int64_t numel) {
+  const auto it = frozen_half_.find(data);
+  if (it == frozen_half_.end()) return nullptr;
+  if (it->second.storage.expired()) {
+    frozen_half_.erase(it);
+    return nullptr;
+  }
+  return it->second.numel == numel ? it->second.half.data() : nullptr;
 }
 
 void CudaBackend::layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y,

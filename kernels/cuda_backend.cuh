@@ -72,6 +72,7 @@ class CudaBackend final : public Backend {
   void copy(const Tensor& src, Tensor& dst) override;
   void copy_columns(const Tensor& src, float scale, Tensor& dst, int64_t col0) override;
   void fill(Tensor& t, float value) override;
+  void freeze(const Tensor& t) override;
   std::unique_ptr<NoisePlan> plan_noise(int64_t n_lat, int64_t n_lon) override;
   void sphere_noise(const NoisePlan& plan, std::span<const NoiseKey> keys, Tensor& out) override;
   std::unique_ptr<StepTransitionPlan> plan_step_transition(
@@ -91,6 +92,20 @@ class CudaBackend final : public Backend {
   void* allocate(size_t bytes);    // bytes already rounded; from the cache or cudaMalloc
   void recycle(void* p, size_t bytes) noexcept;  // a tensor's deleter
   void release_cache() noexcept;   // syncs the stream, cudaFree's every cached block
+
+  // The bf16 copy of a frozen f32 bias at `data`, or null (none made, or its
+  // tensor is gone: then the entry is dropped).
+  const void* frozen_half(const void* data, int64_t numel);
+
+  // bf16 copies of frozen f32 vectors, by the frozen tensor's data pointer;
+  // an entry whose storage has expired is stale (its block may hold another
+  // tensor now) and is never used.
+  struct FrozenHalf {
+    std::weak_ptr<void> storage;
+    int64_t numel = 0;
+    Tensor half;
+  };
+  std::unordered_map<const void*, FrozenHalf> frozen_half_;
 
   int device_;
   Precision precision_;

@@ -140,6 +140,7 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmArgs& g) {
 
 const void* GemmRunner::bias_for(const GemmArgs& g, cudaStream_t stream) {
   if (g.t_y == DType::f32) return g.bias;
+  if (g.bias_half) return g.bias_half;
   // bf16 output: a bf16 copy of the bias in a scratch buffer. Reusing it is
   // safe because every conversion and GEMM is ordered on the one stream.
   if (bias_capacity_ < g.cols) {

@@ -5,8 +5,9 @@
 // [N,R] matrix with leading dimension N, so y^T = w^T x^T is computed with
 // A = w (N x K, ld N), B = x (K x R, ld K), C = D = y (N x R, ld N) and no
 // transposes. Bias (f32) and gelu go into the epilogue (bias is per row of
-// the column-major D = per column of y; for a bf16 y it is converted to a
-// bf16 scratch copy first, since cuBLASLt wants the bias in D's type);
+// the column-major D = per column of y; for a bf16 y cuBLASLt wants the bias
+// in D's type: the caller's bf16 copy when it has one (frozen weights), else
+// a bf16 scratch copy converted first);
 // swish, which cuBLASLt has no epilogue for, is applied by a separate
 // in-place pass over y.
 //
@@ -34,6 +35,7 @@ struct GemmArgs {
   const void* w = nullptr;  // [K, N]
   DType t_xw = DType::f32;
   const float* bias = nullptr;  // [N] or null
+  const void* bias_half = nullptr;  // [N] bf16 copy of bias (frozen weights) or null
   void* y = nullptr;            // [R, N]
   DType t_y = DType::f32;
   int64_t rows = 0, inner = 0, cols = 0;  // R, K, N

@@ -78,6 +78,13 @@ class Backend {
   // before overwriting a buffer that an upload may still be reading.
   virtual std::shared_ptr<float[]> pinned_host(int64_t count);
 
+  // A promise that t's values never change while any tensor shares its
+  // storage (model weights after upload). A backend may keep copies derived
+  // from it: the CUDA backend keeps a bf16 copy of a frozen f32 bias, which
+  // cuBLASLt needs for bf16 outputs and would otherwise be converted at every
+  // linear. Writing to a frozen tensor afterwards is a contract violation.
+  virtual void freeze(const Tensor& t) { (void)t; }
+
   // Convenience: a new tensor holding host data.
   Tensor from_host(const ArrayF& a, DType dtype);
   Tensor from_host_i32(const std::vector<int32_t>& v);

@@ -50,6 +50,9 @@ class Tensor {
               static_cast<size_t>(begin * cols()) * dtype_size(dtype_);
     return Tensor(backend_, std::move(s), dtype_, storage_, p);
   }
+  // Observes the storage without keeping it alive: expired once the last
+  // tensor sharing it is gone (backends key derived copies on it).
+  std::weak_ptr<void> storage_watch() const { return storage_; }
   // Same storage, new shape with the same number of elements.
   Tensor reshaped(Shape s) const {
     if (shape_numel(s) != numel()) throw std::invalid_argument("Tensor::reshaped: size mismatch");

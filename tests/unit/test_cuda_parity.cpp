@@ -336,6 +336,48 @@ TEST_CASE("cuda linear matches the CPU at model sizes", "[cuda]") {
   for (const auto& c : cases) run_linear(c, seed += 10);
 }
 
+TEST_CASE("cuda linear: a frozen bias gives the unfrozen result, and no stale copy outlives it",
+          "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  auto gpu = make_backend("cuda:0", Precision::bf16);
+  const int64_t R = 300, K = 64, N = 200;
+  const ArrayF x = random_array({R, K}, 71), w = random_array({K, N}, 72, -0.125f, 0.125f);
+  Tensor xg = gpu->from_host(x, DType::bf16), wg = gpu->from_host(w, DType::bf16);
+  const auto run = [&](const Tensor& bias, DType out) {
+    Tensor y = poisoned(*gpu, {R, N}, out);
+    gpu->linear(xg, wg, &bias, y, Activation::swish);
+    return gpu->to_host(y);
+  };
+  const ArrayF b1 = random_array({N}, 73), b2 = random_array({N}, 74, 5.f, 6.f);
+  const void* frozen_at = nullptr;
+  {
+    Tensor plain = gpu->from_host(b1, DType::f32);
+    const ArrayF want_half = run(plain, DType::bf16), want_f32 = run(plain, DType::f32);
+    Tensor frozen = gpu->from_host(b1, DType::f32);
+    gpu->freeze(frozen);
+    frozen_at = frozen.data();
+    // The bf16 copy is the bias rounded once, as the per-call conversion rounds it.
+    CHECK(run(frozen, DType::bf16).data == want_half.data);
+    CHECK(run(frozen, DType::f32).data == want_f32.data);  // f32 outputs use the f32 bias
+  }
+  // The frozen tensor is gone; new biases of the same size take blocks back
+  // from the cache until one lands on its block. Its values must be used,
+  // not the old copy's.
+  std::vector<Tensor> taken;
+  Tensor other;
+  for (int i = 0; i < 8 && other.data() != frozen_at; ++i) {
+    if (other.defined() && other.numel() > 0) taken.push_back(other);
+    other = gpu->from_host(b2, DType::f32);
+  }
+  REQUIRE(other.data() == frozen_at);
+  CpuBackend cpu;
+  Tensor xc = cpu.from_host(x, DType::f32), wc = cpu.from_host(w, DType::f32);
+  Tensor bc = cpu.from_host(b2, DType::f32), yc = cpu.empty({R, N}, DType::f32);
+  cpu.linear(xc, wc, &bc, yc, Activation::swish, 1.f, 0.f);
+  check_close("linear with a new bias where a frozen one was", run(other, DType::bf16),
+              cpu.to_host(yc), tolerance_of(Precision::bf16));
+}
+
 TEST_CASE("cuda linear gelu epilogue is the tanh approximation", "[cuda]") {
   SKIP_WITHOUT_CUDA();
   // x @ I = x, so y = gelu(x) pointwise over [-6, 6]. The erf form of gelu

@@ -17,10 +17,12 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu_backend.h"
 #include "core/error.h"
 #include "devices/device_factory.h"
 #include "model/checkpoint.h"
@@ -174,4 +176,48 @@ TEST_CASE("grid embedding: denoise before set_conditioning is an error", "[denoi
   auto d = make(b);
   const ArrayF x = random_normal({d->n_grid(), d->n_targets()}, 7);
   CHECK_THROWS_AS(denoise(b, *d, 1.f, x), RuntimeFailure);
+}
+
+namespace {
+
+// Records which tensors the weight loader freezes.
+class FreezeRecorder : public CpuBackend {
+ public:
+  void freeze(const Tensor& t) override { frozen.insert(t.data()); }
+  std::set<const void*> frozen;
+};
+
+}  // namespace
+
+TEST_CASE("weights: every bias is frozen after upload, no weight matrix is",
+          "[denoiser][embed]") {
+  FreezeRecorder b;
+  const PreparedModel& model = tiny_model();
+  const DenoiserWeights w = upload_denoiser_weights(b, model.checkpoint.config,
+                                                    model.checkpoint.params,
+                                                    grid_input_rows(model.layout));
+  std::set<const void*> biases, matrices;
+  const auto mlp = [&](const SplitMlp& m) {
+    biases.insert(m.first_bias.data());
+    for (const Tensor& p : m.first_parts) matrices.insert(p.data());
+    for (const LinearWeights& l : m.rest) {
+      matrices.insert(l.w.data());
+      if (l.bias()) biases.insert(l.b.data());
+    }
+  };
+  for (const SplitMlp* m : {&w.grid_embed, &w.mesh_embed, &w.g2m_edge_embed, &w.g2m_edge_update,
+                            &w.g2m_mesh_update, &w.g2m_grid_update, &w.m2g_edge_embed,
+                            &w.m2g_edge_update, &w.m2g_grid_update, &w.output_mlp})
+    mlp(*m);
+  for (const TransformerBlockWeights& blk : w.blocks) {
+    matrices.insert(blk.w_qkv.data());
+    for (const LinearWeights* l : {&blk.attn_out, &blk.ffw_up, &blk.ffw_down}) {
+      matrices.insert(l->w.data());
+      if (l->bias()) biases.insert(l->b.data());
+    }
+  }
+  REQUIRE(biases.size() > 20);  // the tiny model still has every layer
+  for (const void* p : biases) CHECK(b.frozen.count(p) == 1);
+  for (const void* p : matrices) CHECK(b.frozen.count(p) == 0);
+  CHECK(b.frozen.size() == biases.size());
 }
