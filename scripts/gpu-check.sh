@@ -34,7 +34,8 @@
 #                       "--precision bf16 --compression 0 --batch 2")
 #   GPU_CHECK_SANITIZE  1 = also compute-sanitizer (memcheck, racecheck, synccheck) on the
 #                       small attention cases (every attention kernel the device runs) and
-#                       memcheck on the step transition and the f16 copy; 0 errors to pass
+#                       the small sphere-noise case, memcheck on the step transition and
+#                       the f16 copy; 0 errors to pass
 #   GPU_CHECK_PACK      1 = also pack every log into $GPU_CHECK_OUT/logs.tgz
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -266,6 +267,9 @@ if [[ "${GPU_CHECK_SANITIZE:-0}" == 1 ]]; then
   }
   for tool in memcheck racecheck synccheck; do
     san "$tool" "cuda tensor-core attention: small*" attention
+  done
+  for tool in memcheck racecheck synccheck; do
+    san "$tool" "cuda sphere_noise: small*" sphere-noise
   done
   san memcheck "cuda step transition*" step-transition
   san memcheck "cuda copy converts*" f16-copy

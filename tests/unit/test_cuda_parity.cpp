@@ -1070,6 +1070,25 @@ TEST_CASE("cuda wgmma attention matches the CPU and the mma.sync kernel", "[cuda
 #endif
 }
 
+// A grid small enough for compute-sanitizer (scripts/gpu-check.sh): the
+// Legendre stage's shared-memory stages and cp.async copies, two chunks.
+TEST_CASE("cuda sphere_noise: small case for compute-sanitizer", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", Precision::fp32);
+  const int64_t n_lat = 25, n_lon = 48, points = n_lat * n_lon;
+  std::vector<NoiseKey> keys;
+  for (uint32_t c = 0; c < 36; ++c) keys.push_back({977, c % 2, 3, c});
+  const auto C = static_cast<int64_t>(keys.size());
+  auto cpu_plan = cpu.plan_noise(n_lat, n_lon);
+  Tensor oc = cpu.empty({points, C}, DType::f32);
+  cpu.sphere_noise(*cpu_plan, keys, oc);
+  auto plan = gpu->plan_noise(n_lat, n_lon);
+  Tensor og = poisoned(*gpu, {points, C}, DType::f32);
+  gpu->sphere_noise(*plan, keys, og);
+  check_close("sphere_noise 25x48", gpu->to_host(og), cpu.to_host(oc), 1e-4);
+}
+
 TEST_CASE("cuda sphere_noise matches the CPU reference", "[cuda]") {
   SKIP_WITHOUT_CUDA();
   CpuBackend cpu;
