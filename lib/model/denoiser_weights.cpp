@@ -82,10 +82,11 @@ class WeightUploader {
   }
   Tensor weight(const std::string& name) { return put(name, compute_); }
   // Biases are frozen once uploaded: they never change, so the backend may
-  // keep copies (the CUDA backend's bf16 twins for bf16-output linears; about
-  // 0.1 MB at official sizes, outside the weights' device_bytes).
+  // keep copies. Under bf16 compute the CUDA backend keeps a bf16 copy of each
+  // (for bf16-output linears), counted here as a tensor of its own.
   Tensor bias(const std::string& name) {
     Tensor t = put(name, DType::f32);
+    if (compute_ == DType::bf16) count(shape(name), DType::bf16);
     if (uploading()) backend_->freeze(t);
     return t;
   }
