@@ -267,8 +267,6 @@ if [[ "${GPU_CHECK_SANITIZE:-0}" == 1 ]]; then
   }
   for tool in memcheck racecheck synccheck; do
     san "$tool" "cuda tensor-core attention: small*" attention
-  done
-  for tool in memcheck racecheck synccheck; do
     san "$tool" "cuda sphere_noise: small*" sphere-noise
   done
   san memcheck "cuda step transition*" step-transition

@@ -1070,59 +1070,55 @@ TEST_CASE("cuda wgmma attention matches the CPU and the mma.sync kernel", "[cuda
 #endif
 }
 
-// A grid small enough for compute-sanitizer (scripts/gpu-check.sh): the
-// Legendre stage's shared-memory stages and cp.async copies, two chunks.
-TEST_CASE("cuda sphere_noise: small case for compute-sanitizer", "[cuda]") {
-  SKIP_WITHOUT_CUDA();
+namespace {
+
+// Every sphere-noise check on an n_lat x n_lon grid: 40 channels, two chunks
+// on the GPU (32 + 8), mixed seeds/members/draws.
+void check_sphere_noise(int64_t n_lat, int64_t n_lon) {
   CpuBackend cpu;
   auto gpu = make_backend("cuda:0", Precision::fp32);
-  const int64_t n_lat = 25, n_lon = 48, points = n_lat * n_lon;
   std::vector<NoiseKey> keys;
-  for (uint32_t c = 0; c < 36; ++c) keys.push_back({977, c % 2, 3, c});
-  const auto C = static_cast<int64_t>(keys.size());
+  for (uint32_t c = 0; c < 40; ++c)
+    keys.push_back({0x9e3779b97f4a7c15ull + c / 20, c % 3, 7 + c % 2, c});
+  const int64_t points = n_lat * n_lon, C = static_cast<int64_t>(keys.size());
   auto cpu_plan = cpu.plan_noise(n_lat, n_lon);
   Tensor oc = cpu.empty({points, C}, DType::f32);
   cpu.sphere_noise(*cpu_plan, keys, oc);
+  const ArrayF ref = cpu.to_host(oc);
   auto plan = gpu->plan_noise(n_lat, n_lon);
   Tensor og = poisoned(*gpu, {points, C}, DType::f32);
   gpu->sphere_noise(*plan, keys, og);
-  check_close("sphere_noise 25x48", gpu->to_host(og), cpu.to_host(oc), 1e-4);
+  const ArrayF got = gpu->to_host(og);
+  // 1e-4: both evaluate the Legendre sums in double; the CPU sums the Fourier
+  // series directly in float, the GPU by a float FFT -- both ~1e-6.
+  check_close("sphere_noise " + std::to_string(n_lat) + "x" + std::to_string(n_lon), got, ref,
+              1e-4);
+
+  // Batching: one key alone gives (to FFT rounding) the same column.
+  const std::vector<NoiseKey> one{keys[33]};
+  Tensor o1 = poisoned(*gpu, {points, 1}, DType::f32);
+  gpu->sphere_noise(*plan, one, o1);
+  ArrayF col({points, 1});
+  for (int64_t p = 0; p < points; ++p) col.data[p] = got.data[p * C + 33];
+  check_close("sphere_noise single key", gpu->to_host(o1), col, 1e-6);
+
+  // bf16 output
+  Tensor ob = poisoned(*gpu, {points, C}, DType::bf16);
+  gpu->sphere_noise(*plan, keys, ob);
+  check_close("sphere_noise bf16 out", gpu->to_host(ob), ref, 2e-2);
+}
+
+}  // namespace
+
+// A grid small enough for compute-sanitizer (scripts/gpu-check.sh): the
+// Legendre stage's shared-memory stages and cp.async copies.
+TEST_CASE("cuda sphere_noise: small case for compute-sanitizer", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  check_sphere_noise(25, 48);
 }
 
 TEST_CASE("cuda sphere_noise matches the CPU reference", "[cuda]") {
   SKIP_WITHOUT_CUDA();
-  CpuBackend cpu;
-  auto gpu = make_backend("cuda:0", Precision::fp32);
-  for (auto [n_lat, n_lon] : {std::pair<int64_t, int64_t>{46, 90}, {181, 360}}) {
-    // 40 channels: two chunks on the GPU (32 + 8), mixed seeds/members/draws.
-    std::vector<NoiseKey> keys;
-    for (uint32_t c = 0; c < 40; ++c)
-      keys.push_back({0x9e3779b97f4a7c15ull + c / 20, c % 3, 7 + c % 2, c});
-    const int64_t points = n_lat * n_lon, C = static_cast<int64_t>(keys.size());
-    auto cpu_plan = cpu.plan_noise(n_lat, n_lon);
-    Tensor oc = cpu.empty({points, C}, DType::f32);
-    cpu.sphere_noise(*cpu_plan, keys, oc);
-    const ArrayF ref = cpu.to_host(oc);
-    auto plan = gpu->plan_noise(n_lat, n_lon);
-    Tensor og = poisoned(*gpu, {points, C}, DType::f32);
-    gpu->sphere_noise(*plan, keys, og);
-    const ArrayF got = gpu->to_host(og);
-    // 1e-4: both evaluate the Legendre sums in double; the CPU sums the Fourier
-    // series directly in float, the GPU by a float FFT -- both ~1e-6.
-    check_close("sphere_noise " + std::to_string(n_lat) + "x" + std::to_string(n_lon), got, ref,
-                1e-4);
-
-    // Batching: one key alone gives (to FFT rounding) the same column.
-    const std::vector<NoiseKey> one{keys[33]};
-    Tensor o1 = poisoned(*gpu, {points, 1}, DType::f32);
-    gpu->sphere_noise(*plan, one, o1);
-    ArrayF col({points, 1});
-    for (int64_t p = 0; p < points; ++p) col.data[p] = got.data[p * C + 33];
-    check_close("sphere_noise single key", gpu->to_host(o1), col, 1e-6);
-
-    // bf16 output
-    Tensor ob = poisoned(*gpu, {points, C}, DType::bf16);
-    gpu->sphere_noise(*plan, keys, ob);
-    check_close("sphere_noise bf16 out", gpu->to_host(ob), ref, 2e-2);
-  }
+  for (auto [n_lat, n_lon] : {std::pair<int64_t, int64_t>{46, 90}, {181, 360}})
+    check_sphere_noise(n_lat, n_lon);
 }
