@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "devices/device_factory.h"
 #include "io/file_probe.h"
 
 namespace gencast::app {
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   using gencast::ExitCode;
   CLI::App root{"gencast-run: GenCast ensemble weather forecasts on NVIDIA GPUs and CPUs"};
   root.require_subcommand(1);
-  root.fallthrough();  // global options (--log-level, --log-format) also after the subcommand
+  root.fallthrough();  // global options (--log-level, --log-format, --gemm-tuning) also after the subcommand
   root.set_version_flag("--version", std::string("gencast-run ") + gencast::kVersion +
                                          (gencast::kBuiltWithCuda ? " (CUDA" : " (CPU only") +
                                          (gencast::kBuiltWithMpi ? ", MPI)" : ")"));
@@ -43,9 +44,17 @@ int main(int argc, char** argv) {
   root.add_option("--log-format", log_format, "text, or json (one JSON object per line)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  bool gemm_tuning = false;
+  root.add_flag("--gemm-tuning", gemm_tuning,
+                "GPU: time cuBLASLt's candidate algorithms on the first call of each GEMM "
+                "shape and keep the fastest (faster tf32; last bits may differ between runs)");
   root.parse_complete_callback([&] {
     gencast::init_logging(log_level, log_format == "json" ? gencast::LogFormat::json
                                                           : gencast::LogFormat::text);
+    gencast::set_gemm_tuning(gemm_tuning);
+    if (gemm_tuning)
+      spdlog::info("GEMM tuning on: the first call of each GEMM shape times cuBLASLt's "
+                   "candidates{}", gencast::cuda_backend_built() ? "" : " (no effect: CPU-only build)");
   });
 
   gencast::app::CommandResult result;

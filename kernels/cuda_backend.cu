@@ -596,6 +596,8 @@ void CudaBackend::step_advance(const StepTransitionPlan& plan, const Tensor& phy
 
 namespace gencast {
 
+void cuda_set_gemm_tuning_impl(bool enabled) { cuda::set_gemm_tuning(enabled); }
+
 int cuda_device_count_impl() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {

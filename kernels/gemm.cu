@@ -2,8 +2,13 @@
 // (see gemm.cuh for the layout identity and the type rules).
 #include "gemm.cuh"
 
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "cuda_check.cuh"
@@ -13,6 +18,39 @@ namespace gencast::cuda {
 namespace {
 
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+
+// GEMM tuning (set_gemm_tuning): how many of the heuristic's candidates are
+// timed, and by how much one must beat the heuristic's first to replace it.
+// The margin keeps close calls on the heuristic's deterministic choice, so
+// that timing noise rarely changes which algorithm (and so which last bits)
+// a run gets; the choices it is meant for are 15-25 % apart (BENCHMARKS.md,
+// round 9).
+constexpr int kTuneCandidates = 8;
+constexpr float kTuneMargin = 0.9f;
+
+std::atomic<bool> g_tuning{false};
+std::atomic<int> g_timed_shapes{0};  // shapes timed by any runner of the process
+
+// Choices of this process, shared by every runner on the same GPU model so
+// that all workers of a run use one algorithm per shape: (GPU, plan key) ->
+// index into the heuristic's list (deterministic for a GPU model and library).
+struct TuneTable {
+  std::mutex mutex;
+  std::map<std::pair<std::string, std::array<int64_t, 12>>, int> choice;
+};
+TuneTable& tune_table() {
+  static TuneTable table;
+  return table;
+}
+
+std::string current_gpu_model() {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp props{};
+  CUDA_CHECK(cudaGetDeviceProperties(&props, device));
+  return std::string(props.name) + " sm_" + std::to_string(props.major) +
+         std::to_string(props.minor);
+}
 
 cudaDataType_t cuda_type(DType t) {
   switch (t) {
@@ -48,6 +86,11 @@ struct GemmRunner::Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  std::array<int64_t, 12> key{};
+  // Tuning: the heuristic's candidates, algo = candidates[0] until timed.
+  cublasLtMatmulAlgo_t candidates[kTuneCandidates] = {};
+  int n_candidates = 0;
+  bool tuned = true;
   ~Plan() {
     // Destruction must not throw; a failure here only leaks a descriptor.
     if (c) cublasLtMatrixLayoutDestroy(c);
@@ -86,6 +129,7 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmArgs& g) {
   if (it != plans_.end()) return *it->second;
 
   auto plan = std::make_unique<Plan>();
+  plan->key = key;
   const cudaDataType_t type_ab = cuda_type(g.t_xw), type_c = cuda_type(g.t_y);
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->desc, compute, CUDA_R_32F));
   const cublasOperation_t no_trans = CUBLAS_OP_N;
@@ -126,15 +170,19 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmArgs& g) {
   set_align(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_c);
   set_align(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_c);
 
-  cublasLtMatmulHeuristicResult_t result{};
+  cublasLtMatmulHeuristicResult_t results[kTuneCandidates] = {};
   int found = 0;
   CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, plan->desc, plan->a, plan->b, plan->c,
-                                              plan->c, pref, 1, &result, &found));
+                                              plan->c, pref, g_tuning.load() ? kTuneCandidates : 1,
+                                              results, &found));
   if (found == 0)
     throw RuntimeFailure("cuBLASLt has no algorithm for linear R=" + std::to_string(g.rows) +
                          " K=" + std::to_string(g.inner) + " N=" + std::to_string(g.cols) +
                          " (" + dtype_name(g.t_xw) + " -> " + dtype_name(g.t_y) + ")");
-  plan->algo = result.algo;
+  plan->algo = results[0].algo;
+  plan->n_candidates = found;
+  for (int i = 0; i < found; ++i) plan->candidates[i] = results[i].algo;
+  plan->tuned = found < 2;
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
@@ -162,11 +210,76 @@ void GemmRunner::run(const GemmArgs& g, cudaStream_t stream) {
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                 &bias, sizeof(bias)));
   }
+  // Timing runs overwrite y, which only a call that does not read y allows.
+  if (!plan.tuned && g.beta == 0.f) tune(plan, g, stream);
   // beta == 0: cuBLASLt does not read C, so stale or NaN contents of y do not leak.
   CUBLAS_CHECK(cublasLtMatmul(handle_, plan.desc, &g.alpha, g.w, plan.a, g.x, plan.b, &g.beta,
                               g.y, plan.c, g.y, plan.c, &plan.algo, workspace_, workspace_bytes_,
                               stream));
 }
+
+float GemmRunner::time_algo(Plan& plan, const GemmArgs& g, const cublasLtMatmulAlgo_t& algo,
+                            cudaStream_t stream) {
+  const auto launch = [&] {
+    return cublasLtMatmul(handle_, plan.desc, &g.alpha, g.w, plan.a, g.x, plan.b, &g.beta, g.y,
+                          plan.c, g.y, plan.c, &algo, workspace_, workspace_bytes_, stream);
+  };
+  if (launch() != CUBLAS_STATUS_SUCCESS) {  // warm-up; a candidate may refuse the call
+    (void)cudaGetLastError();
+    return -1.f;
+  }
+  cudaEvent_t start = nullptr, stop = nullptr;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  // The best of three batches of three runs: a batch slowed by another
+  // worker's kernels on the same GPU does not count.
+  float best = -1.f;
+  for (int batch = 0; batch < 3; ++batch) {
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    for (int r = 0; r < 3; ++r) (void)launch();
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    if (best < 0.f || ms < best) best = ms;
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+  return best / 3.f;
+}
+
+void GemmRunner::tune(Plan& plan, const GemmArgs& g, cudaStream_t stream) {
+  if (gpu_model_.empty()) gpu_model_ = current_gpu_model();
+  TuneTable& table = tune_table();
+  // Held while timing: a second runner of the same shape waits for the
+  // choice instead of timing it again (and slowing this runner's timings).
+  const std::lock_guard<std::mutex> lock(table.mutex);
+  const auto id = std::make_pair(gpu_model_, plan.key);
+  auto it = table.choice.find(id);
+  if (it == table.choice.end()) {
+    int choice = 0;
+    const float first = time_algo(plan, g, plan.candidates[0], stream);
+    float best = first;
+    for (int i = 1; i < plan.n_candidates; ++i) {
+      const float ms = time_algo(plan, g, plan.candidates[i], stream);
+      if (ms > 0.f && (best < 0.f || ms < best)) {
+        best = ms;
+        choice = i;
+      }
+    }
+    if (first > 0.f && best > kTuneMargin * first) choice = 0;  // not clearly faster
+    it = table.choice.emplace(id, choice).first;
+    ++g_timed_shapes;
+  }
+  plan.algo = plan.candidates[std::min(it->second, plan.n_candidates - 1)];
+  plan.tuned = true;
+}
+
+void set_gemm_tuning(bool enabled) { g_tuning.store(enabled); }
+
+bool gemm_tuning() { return g_tuning.load(); }
+
+int gemm_timed_shapes() { return g_timed_shapes.load(); }
 
 void linear_launch(GemmRunner& runner, const GemmArgs& g, cudaStream_t stream) {
   if (g.rows == 0 || g.cols == 0) return;

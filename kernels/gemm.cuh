@@ -16,6 +16,18 @@
 // CUBLAS_COMPUTE_32F_FAST_TF32; bf16 operands use CUBLAS_COMPUTE_32F.
 // Algorithms are chosen once per (shape, types, epilogue, pointer alignment)
 // and cached; all calls run on one stream with one 32 MiB workspace.
+//
+// Tuning (opt-in, set_gemm_tuning; gencast-run --gemm-tuning): cuBLASLt's
+// heuristic names one algorithm per shape without timing it, and for the
+// tf32 GEMMs of GenCast's sizes its first choice is 15-25 % slower than its
+// third (BENCHMARKS.md, round 9). With tuning on, the first call of each
+// shape that does not read y (beta = 0) times the heuristic's first 8
+// candidates on the real operands and keeps the fastest if it is at least
+// 10 % faster than the first; the choice is shared by every runner of the
+// process on the same GPU model, so all workers of a run agree. Separate
+// processes (reruns, MPI ranks) time for themselves and may choose
+// differently in a close call: last-bit differences within the precision's
+// tolerance, which is why it is opt-in (docs: the ensemble contract).
 #pragma once
 
 #include <cublasLt.h>
@@ -25,6 +37,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "backend/backend.h"
 
@@ -60,6 +73,11 @@ class GemmRunner {
   struct Plan;
   Plan& plan_for(const GemmArgs& args);
   const void* bias_for(const GemmArgs& args, cudaStream_t stream);
+  void tune(Plan& plan, const GemmArgs& args, cudaStream_t stream);
+  // Mean ms of one call with `algo` (the best of a few batches), or < 0 when
+  // cuBLASLt refuses the call.
+  float time_algo(Plan& plan, const GemmArgs& args, const cublasLtMatmulAlgo_t& algo,
+                  cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
@@ -67,7 +85,16 @@ class GemmRunner {
   void* bias_scratch_ = nullptr;  // bf16 copy of the bias for bf16 outputs
   int64_t bias_capacity_ = 0;
   std::map<std::array<int64_t, 12>, std::unique_ptr<Plan>> plans_;
+  std::string gpu_model_;  // for the process-wide tuning table
 };
+
+// Process-wide switch for GEMM tuning (off by default); runners read it when
+// they plan a shape.
+void set_gemm_tuning(bool enabled);
+bool gemm_tuning();
+// Shapes timed so far by every runner of the process (tests: a second runner
+// of the same GPU model reuses the first one's choice instead of timing).
+int gemm_timed_shapes();
 
 // The launcher: checks the arguments, runs the GEMM and the swish pass.
 void linear_launch(GemmRunner& runner, const GemmArgs& args, cudaStream_t stream);

@@ -81,14 +81,19 @@ if [[ "$SKIP" != *" perf "* ]]; then
 fi
 
 if [[ "$SKIP" != *" verify "* ]]; then
-  # Each precision one member per call, then every case as 2 members in one call.
+  # Each precision one member per call, then every case as 2 members in one
+  # call, then one member per call with the GEMM algorithms timed (--gemm-tuning).
   for p in fp32 tf32 bf16; do
-    for batch in 1 2; do
-      if "$BIN" verify tests/data/gencast_tiny --device "$DEVICE" --precision "$p" --batch "$batch" \
-           > "$LOG/verify-$p-b$batch.log" 2>&1; then
-        note "verify fixtures on $DEVICE $p batch $batch: pass"
+    for run in b1 b2 tuned; do
+      flags="--batch 1"
+      [[ $run == b2 ]] && flags="--batch 2"
+      [[ $run == tuned ]] && flags="--batch 1 --gemm-tuning"
+      # shellcheck disable=SC2086
+      if "$BIN" verify tests/data/gencast_tiny --device "$DEVICE" --precision "$p" $flags \
+           > "$LOG/verify-$p-$run.log" 2>&1; then
+        note "verify fixtures on $DEVICE $p $flags: pass"
       else
-        note "verify fixtures on $DEVICE $p batch $batch: FAIL (see verify-$p-b$batch.log)"; status=1
+        note "verify fixtures on $DEVICE $p $flags: FAIL (see verify-$p-$run.log)"; status=1
       fi
     done
   done

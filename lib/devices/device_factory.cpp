@@ -10,7 +10,21 @@ namespace gencast {
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision);
 int cuda_device_count_impl();
 std::string cuda_unavailable_reason_impl();
+void cuda_set_gemm_tuning_impl(bool enabled);
 #endif
+
+namespace {
+bool g_gemm_tuning = false;  // set once by the CLI before any backend exists
+}  // namespace
+
+void set_gemm_tuning(bool enabled) {
+  g_gemm_tuning = enabled;
+#if GENCAST_WITH_CUDA
+  cuda_set_gemm_tuning_impl(enabled);
+#endif
+}
+
+bool gemm_tuning_enabled() { return g_gemm_tuning; }
 
 bool cuda_backend_built() { return GENCAST_WITH_CUDA; }
 

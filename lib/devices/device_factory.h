@@ -19,6 +19,13 @@ namespace gencast {
 std::unique_ptr<Backend> make_backend(const std::string& device, Precision precision);
 std::unique_ptr<Backend> make_backend(const DeviceName& device, Precision precision);
 
+// GEMM tuning (gencast-run --gemm-tuning; off by default): the CUDA backends
+// made afterwards time cuBLASLt's candidate algorithms on the first call of
+// each GEMM shape and keep the fastest (kernels/gemm.cuh). No effect on the
+// CPU backend. gemm_tuning_enabled() reads the switch back.
+void set_gemm_tuning(bool enabled);
+bool gemm_tuning_enabled();
+
 // Whether this build has the CUDA backend.
 bool cuda_backend_built();
 // CUDA devices usable by this process (0 in a CPU-only build).

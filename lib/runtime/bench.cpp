@@ -134,6 +134,7 @@ BenchResult run_bench(const BenchOptions& options) {
                                      options.segment_split_edges, options.batch,
                                      options.fused_edges);
   r.edge_cache = denoiser->caches_edge_embeddings();
+  r.gemm_tuning = gemm_tuning_enabled() && r.device != "cpu";
   const int64_t G = denoiser->n_grid(), T = denoiser->n_targets();
   denoiser->set_conditioning(random_normal({G, denoiser->n_conditioning()}, options.seed + 1, 1.f));
   Tensor x = backend->from_host(random_normal({G, T}, options.seed + 2, 1.f), DType::f32);
@@ -221,6 +222,7 @@ std::string bench_json(const BenchResult& r) {
       .key("precision").value(r.precision)
       .key("attention").value(r.attention)
       .key("edge_cache").value(r.edge_cache)
+      .key("gemm_tuning").value(r.gemm_tuning)
       .key("fused_edge_chunks").value(r.fused_edge_chunks)
       .key("edge_chunks").value(r.edge_chunks)
       .key("batch").value(r.batch)
@@ -262,7 +264,8 @@ std::string bench_table(const BenchResult& r) {
                          num("%.2f", r.graph.attention) + ")");
   if (r.device != "host") {
     row("device", r.device + " (" + r.device_name + "), " + r.precision + ", attention " +
-                      r.attention + ", edge cache " + (r.edge_cache ? "on" : "off"));
+                      r.attention + ", edge cache " + (r.edge_cache ? "on" : "off") +
+                      ", GEMM tuning " + (r.gemm_tuning ? "on" : "off"));
     row("fused edge MLP", std::to_string(r.fused_edge_chunks) + " of " +
                               std::to_string(r.edge_chunks) + " edge chunks per call");
     row("launch to first call", num("%.2f s", r.first_call_seconds));

@@ -37,6 +37,7 @@ struct BenchOptions {
 struct BenchResult {
   std::string model, grid, device, device_name, precision, attention;
   bool edge_cache = false;
+  bool gemm_tuning = false;  // --gemm-tuning on a GPU (the first call includes the timing)
   // Edge chunks of one call that ran the fused edge MLP, of all edge chunks.
   int64_t fused_edge_chunks = 0, edge_chunks = 0;
   int64_t batch = 1;  // members per call: call and step times are for all of them

@@ -377,6 +377,25 @@ TEST_CASE("bench times several members per call", "[cli][bench][batch]") {
   CHECK(run_gencast("bench --model tiny --device cpu --batch 0").exit_code != 0);
 }
 
+TEST_CASE("global option --gemm-tuning: announced, reported by bench, off by default",
+          "[cli][bench]") {
+  // On the CPU it changes nothing (no cuBLASLt): bench reports it off there.
+  for (const std::string& cmd :
+       {std::string("--gemm-tuning bench --model tiny --device cpu --calls 1 --steps 0 --json -"),
+        std::string("bench --model tiny --device cpu --calls 1 --steps 0 --json - --gemm-tuning")}) {
+    const CliResult r = run_gencast(cmd);
+    INFO(r.all());
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("GEMM tuning on") != std::string::npos);
+    CHECK(r.out.find("\"gemm_tuning\":false") != std::string::npos);
+  }
+  const CliResult plain = run_gencast("bench --model tiny --device cpu --calls 1 --steps 0");
+  INFO(plain.all());
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.all().find("GEMM tuning on") == std::string::npos);
+  CHECK(plain.out.find("GEMM tuning off") != std::string::npos);
+}
+
 // The number after "key": in a one-line JSON object.
 double json_number(const std::string& json, const std::string& key) {
   const std::string tag = "\"" + key + "\":";

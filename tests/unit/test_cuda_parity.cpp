@@ -41,6 +41,7 @@
 
 #if GENCAST_WITH_CUDA
 #include "attention.cuh"
+#include "gemm.cuh"
 #endif
 
 using namespace gencast;
@@ -334,6 +335,51 @@ TEST_CASE("cuda linear matches the CPU at model sizes", "[cuda]") {
       {40962, 512, 84, true, Activation::none, 1.f, 0.f, Precision::bf16, DType::f32},
   };
   for (const auto& c : cases) run_linear(c, seed += 10);
+}
+
+TEST_CASE("cuda linear with GEMM tuning: the CPU's values, one choice per process, "
+          "an accumulating first call untouched", "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  set_gemm_tuning(true);
+  struct Off {  // later tests run untuned whatever happens here
+    ~Off() { set_gemm_tuning(false); }
+  } off;
+  uint32_t seed = 7000;
+  // Shapes no other test uses (the choices are process-wide). The first call
+  // of R = 10243 accumulates (beta = 1): timing runs would add into y again
+  // and again, so it must run untimed and still match; the beta = 0 call of
+  // the same shape after it is timed.
+  const int before = cuda::gemm_timed_shapes();
+  run_linear({10243, 2048, 512, true, Activation::none, 1.f, 1.f, Precision::tf32, DType::f32},
+             seed += 10);
+  CHECK(cuda::gemm_timed_shapes() == before);
+  run_linear({10243, 2048, 512, true, Activation::none, 1.f, 0.f, Precision::tf32, DType::f32},
+             seed += 10);
+  CHECK(cuda::gemm_timed_shapes() == before + 1);
+  for (const LinearCase& c : std::vector<LinearCase>{
+           {40963, 512, 512, true, Activation::none, 1.f, 0.f, Precision::tf32, DType::f32},
+           {40963, 512, 512, true, Activation::swish, 1.f, 0.f, Precision::fp32, DType::f32},
+           {10243, 512, 2048, true, Activation::gelu, 1.f, 0.f, Precision::bf16, DType::bf16},
+           {10243, 512, 84, true, Activation::none, 1.f, 0.f, Precision::bf16, DType::f32}})
+    run_linear(c, seed += 10);
+  // Two workers of one process: the second reuses the first's choice (no
+  // timing of its own) and gets the same bits.
+  const ArrayF x = random_array({20011, 512}, seed + 1);
+  const ArrayF w = random_array({512, 512}, seed + 2, -0.05f, 0.05f);
+  const ArrayF b = random_array({512}, seed + 3);
+  std::vector<ArrayF> outputs;
+  for (int worker = 0; worker < 2; ++worker) {
+    auto gpu = make_backend("cuda:0", Precision::tf32);
+    Tensor xg = gpu->from_host(x, DType::f32), wg = gpu->from_host(w, DType::f32);
+    Tensor bg = gpu->from_host(b, DType::f32);
+    Tensor yg = poisoned(*gpu, {20011, 512}, DType::f32);
+    const int timed = cuda::gemm_timed_shapes();
+    gpu->linear(xg, wg, &bg, yg);
+    CHECK(cuda::gemm_timed_shapes() == timed + (worker == 0 ? 1 : 0));
+    outputs.push_back(gpu->to_host(yg));
+  }
+  CHECK(outputs[0].data == outputs[1].data);
+  for (float v : outputs[0].data) REQUIRE(std::isfinite(v));
 }
 
 TEST_CASE("cuda linear: a frozen bias gives the unfrozen result, and no stale copy outlives it",
