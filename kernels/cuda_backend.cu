@@ -60,6 +60,7 @@ CudaBackend::CudaBackend(int device, Precision precision)
   CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
   device_name_ = prop.name;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
   gemm_ = std::make_unique<GemmRunner>();
   live_bytes_ += gemm_->workspace_bytes();
   peak_bytes_ = live_bytes_.load();
@@ -71,6 +72,7 @@ CudaBackend::~CudaBackend() {
   frozen_half_.clear();
   release_cache();
   gemm_.reset();
+  cudaStreamDestroy(copy_stream_);
   cudaStreamDestroy(stream_);
 }
 
@@ -204,6 +206,16 @@ void CudaBackend::download(const Tensor& src, float* host) {
   CUDA_CHECK(cudaMemcpyAsync(raw.data(), src.data(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   std::transform(raw.begin(), raw.end(), host, bf16_bits_to_float);
+}
+
+void CudaBackend::download_concurrent(const Tensor& src, float* host) {
+  activate();  // this thread's current device
+  check_owned(src, "download_concurrent");
+  require(src.dtype() == DType::f32, "download_concurrent", "src must be float32");
+  if (src.numel() == 0) return;
+  CUDA_CHECK(
+      cudaMemcpyAsync(host, src.data(), src.bytes(), cudaMemcpyDeviceToHost, copy_stream_));
+  CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
 }
 
 void CudaBackend::synchronize() {

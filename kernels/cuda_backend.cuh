@@ -51,6 +51,7 @@ class CudaBackend final : public Backend {
   std::shared_ptr<float[]> pinned_host(int64_t count) override;
   void upload_i32(const int32_t* host, Tensor& dst) override;
   void download(const Tensor& src, float* host) override;
+  void download_concurrent(const Tensor& src, float* host) override;
   void synchronize() override;
   size_t free_memory_bytes() const override;
   size_t peak_memory_bytes() const override { return peak_bytes_.load(); }
@@ -111,6 +112,7 @@ class CudaBackend final : public Backend {
   Precision precision_;
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t copy_stream_ = nullptr;  // download_concurrent's queue
   std::unique_ptr<GemmRunner> gemm_;
   std::atomic<size_t> live_bytes_{0};
   std::atomic<size_t> peak_bytes_{0};

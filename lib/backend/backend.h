@@ -68,6 +68,14 @@ class Backend {
   virtual void upload(const float* host, Tensor& dst) = 0;  // converts to dst dtype
   virtual void upload_i32(const int32_t* host, Tensor& dst) = 0;
   virtual void download(const Tensor& src, float* host) = 0;  // converts from src dtype
+  // download() of a float32 tensor from another host thread while the owner
+  // keeps queuing work: the copy has its own queue (CUDA: a second stream),
+  // so it neither waits for the work queued after it nor holds it up. The
+  // caller guarantees that the work producing `src` has finished
+  // (synchronize()) and that nothing writes `src` until this returns; one
+  // such call at a time. Default: download() (a backend that computes on the
+  // calling thread has nothing to overlap).
+  virtual void download_concurrent(const Tensor& src, float* host) { download(src, host); }
   virtual void synchronize() = 0;
   virtual size_t free_memory_bytes() const = 0;
   virtual size_t peak_memory_bytes() const = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <stdexcept>
 
 #include "core/text.h"
@@ -126,6 +127,16 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
   };
   const int64_t first = resume ? resume->first_step(member_indices) : 0;
   if (first >= run.steps) return;  // the partial output holds the whole group
+  // A step's fields leave the device, are checked and go to the writer on a
+  // helper thread while the next step computes (physical_ is not written
+  // again before the next step's to-physical pass, which waits for it): at
+  // 0.25 deg that takes ~35 ms a step off the critical path. Its errors
+  // surface there too; an early return or an exception waits for it (the
+  // future's destructor), so no step is handed over half done.
+  std::future<void> finishing;
+  const auto finish_previous = [&finishing] {
+    if (finishing.valid()) finishing.get();
+  };
   for (int64_t step = first; step < run.steps; ++step) {
     if (stop.load()) return;
     // The host work between two sampler steps is on the critical path:
@@ -146,6 +157,8 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
                      denoise, noise, x_);
     backend_->synchronize();  // so that the phases below time themselves alone
     const double sampler_ms = lap_ms();
+    finish_previous();  // the previous step's fields are off physical_ (and checked)
+    const double wait_ms = lap_ms();
     backend_->step_to_physical(*on_device, x_, bases_, land_, physical_);
     // The mask of this step's inputs, for the check below (the advance moves it on).
     if (has_land) backend_->download(land_, land_host_.data());
@@ -159,42 +172,70 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
                              denoiser_->conditioning_rows());
     }
     const double advance_ms = lap_ms();
-    double download_ms = 0, check_ms = 0, write_ms = 0;
-    for (int64_t b = 0; b < used; ++b) {
-      const auto slot = static_cast<size_t>(b);
-      ArrayF physical = writer.take_buffer({G, C});
-      backend_->download(physical_.rows(b * G, G), physical.ptr());
-      download_ms += lap_ms();
-      // A diverged model shows up as non-finite values; fail loudly instead of
-      // writing them (SST is NaN over land by design and is not counted).
-      const int64_t bad = count_non_finite(plan.tables, physical.ptr(),
-                                           has_land ? land_host_.data() + b * G : nullptr, G);
-      if (bad > 0)
-        throw RuntimeFailure("member " + std::to_string(slot_member[slot]) + " step " +
-                             std::to_string(step + 1) + " produced " + std::to_string(bad) +
-                             " non-finite values outside the SST land mask (the model "
-                             "diverged); no output file was written");
-      check_ms += lap_ms();
-      // A step the partial output holds already was recomputed only because
-      // its group restarted with a slower member: bitwise the same, not written again.
-      if (resume == nullptr || !resume->is_done(slot_index[slot], step))
-        writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
-                          std::move(physical));
-      write_ms += lap_ms();
-    }
-    spdlog::debug(
-        "{} members {} step {}: prepare {:.0f} ms, sampler {:.0f} ms, to physical {:.0f} ms, "
-        "advance {:.0f} ms, download {:.0f} ms, check {:.0f} ms, queue write {:.0f} ms",
-        backend_->name(), join_numbers(std::vector<int64_t>(slot_member.begin(), slot_member.begin() + used), ","),
-        step + 1, prepare_ms, sampler_ms, physical_ms, advance_ms, download_ms, check_ms,
-        write_ms);
-    const double seconds = std::chrono::duration<double>(Clock::now() - ts).count();
-    for (int64_t b = 0; b < used; ++b)
-      if (resume == nullptr || !resume->is_done(slot_index[static_cast<size_t>(b)], step))
-        progress.step_done(slot_index[static_cast<size_t>(b)], slot_member[static_cast<size_t>(b)],
-                           step, seconds);
+    finishing = std::async(std::launch::async, [&, step, ts, prepare_ms, sampler_ms, wait_ms,
+                                                physical_ms, advance_ms] {
+      finish_step(run, step, used, slot_index, slot_member, plan.tables, has_land, writer,
+                  progress, resume, ts,
+                  StepLaps{prepare_ms, sampler_ms, wait_ms, physical_ms, advance_ms});
+    });
     throw_if_interrupted();
   }
+  finish_previous();
+}
+
+void MemberWorker::finish_step(const EnsembleRun& run, int64_t step, int64_t used,
+                               const std::vector<int64_t>& slot_index,
+                               const std::vector<int64_t>& slot_member,
+                               const StepTransitionTables& tables, bool has_land,
+                               AsyncForecastWriter& writer, ForecastProgress& progress,
+                               const ResumePoint* resume,
+                               std::chrono::steady_clock::time_point step_start,
+                               const StepLaps& laps) {
+  using Clock = std::chrono::steady_clock;
+  const int64_t G = run.initial->n_grid(), C = tables.n_targets();
+  auto lap_start = Clock::now();
+  auto lap_ms = [&lap_start] {
+    const auto now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - lap_start).count();
+    lap_start = now;
+    return ms;
+  };
+  double download_ms = 0, check_ms = 0, write_ms = 0;
+  for (int64_t b = 0; b < used; ++b) {
+    const auto slot = static_cast<size_t>(b);
+    ArrayF physical = writer.take_buffer({G, C});
+    backend_->download_concurrent(physical_.rows(b * G, G), physical.ptr());
+    download_ms += lap_ms();
+    // A diverged model shows up as non-finite values; fail loudly instead of
+    // writing them (SST is NaN over land by design and is not counted).
+    const int64_t bad = count_non_finite(tables, physical.ptr(),
+                                         has_land ? land_host_.data() + b * G : nullptr, G);
+    if (bad > 0)
+      throw RuntimeFailure("member " + std::to_string(slot_member[slot]) + " step " +
+                           std::to_string(step + 1) + " produced " + std::to_string(bad) +
+                           " non-finite values outside the SST land mask (the model "
+                           "diverged); no output file was written");
+    check_ms += lap_ms();
+    // A step the partial output holds already was recomputed only because
+    // its group restarted with a slower member: bitwise the same, not written again.
+    if (resume == nullptr || !resume->is_done(slot_index[slot], step))
+      writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
+                        std::move(physical));
+    write_ms += lap_ms();
+  }
+  spdlog::debug(
+      "{} members {} step {}: prepare {:.0f} ms, sampler {:.0f} ms, wait for the previous "
+      "step's fields {:.0f} ms, to physical {:.0f} ms, advance {:.0f} ms; alongside the next "
+      "step: download {:.0f} ms, check {:.0f} ms, queue write {:.0f} ms",
+      backend_->name(),
+      join_numbers(std::vector<int64_t>(slot_member.begin(), slot_member.begin() + used), ","),
+      step + 1, laps.prepare_ms, laps.sampler_ms, laps.wait_ms, laps.physical_ms,
+      laps.advance_ms, download_ms, check_ms, write_ms);
+  const double seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
+  for (int64_t b = 0; b < used; ++b)
+    if (resume == nullptr || !resume->is_done(slot_index[static_cast<size_t>(b)], step))
+      progress.step_done(slot_index[static_cast<size_t>(b)], slot_member[static_cast<size_t>(b)],
+                         step, seconds);
 }
 
 }  // namespace gencast

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -104,6 +105,18 @@ class MemberWorker {
   // host-computed forcing rows. The host keeps only the land mask (to check
   // the physical fields it downloads) and the forcing rows of one step.
   Tensor x_, physical_, bases_, land_, forcings_;
+  // Times of a step's phases on the worker's thread, for finish_step's log line.
+  struct StepLaps {
+    double prepare_ms, sampler_ms, wait_ms, physical_ms, advance_ms;
+  };
+  // The end of a step, on a helper thread while the next step computes:
+  // downloads the fields of slots [0, used) from physical_, checks them
+  // against land_host_, hands them to the writer and reports progress.
+  void finish_step(const EnsembleRun& run, int64_t step, int64_t used,
+                   const std::vector<int64_t>& slot_index, const std::vector<int64_t>& slot_member,
+                   const StepTransitionTables& tables, bool has_land, AsyncForecastWriter& writer,
+                   ForecastProgress& progress, const ResumePoint* resume,
+                   std::chrono::steady_clock::time_point step_start, const StepLaps& laps);
   std::vector<float> land_host_, forcings_host_;
 };
 

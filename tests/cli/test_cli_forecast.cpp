@@ -15,6 +15,8 @@
 
 #include "cli/cli_runner.h"
 #include "io/forecast_reader.h"
+#include "model/checkpoint.h"
+#include "model/random_checkpoint.h"
 #include "runtime/run_fingerprint.h"
 #include "unit/test_input_files.h"
 
@@ -170,6 +172,38 @@ TEST_CASE("malformed inputs: exit 2, a message naming the variable, no output fi
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("/nonexistent/dir") != std::string::npos);
   }
+}
+
+TEST_CASE("a model that diverges: exit 1, the member and step named, no output file",
+          "[cli][forecast]") {
+  // The decoder's output bias near float's maximum (the loader refuses
+  // non-finite weights): the predictions overflow to Inf.
+  // The check runs beside the next step's computation (runtime/member_worker.h),
+  // so this also covers an error raised there reaching the exit code.
+  TempDir dir;
+  Checkpoint ckpt = load_checkpoint(fixture("tiny_checkpoint.npz"));
+  bool poisoned = false;
+  ParamStore params;
+  for (const auto& [name, a] : ckpt.params.arrays()) {
+    ArrayF copy = a;
+    if (name.find("decoder_nodes_grid_nodes_mlp/~/linear_1:b") != std::string::npos) {
+      std::fill(copy.data.begin(), copy.data.end(), 3e38f);
+      poisoned = true;
+    }
+    params.set(name, std::move(copy));
+  }
+  REQUIRE(poisoned);
+  const std::string bad_ckpt = dir.file("diverging.npz"), out = dir.file("forecast.nc");
+  write_checkpoint(bad_ckpt, ckpt.config, params);
+  std::string flags = fixture_flags(fixture("source_tiny.nc"), out);
+  const std::string good = shell_quote(fixture("tiny_checkpoint.npz"));
+  flags.replace(flags.find(good), good.size(), shell_quote(bad_ckpt));
+  const CliResult r = run_gencast("forecast --steps 3 --members 2 " + flags);
+  INFO(r.all());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("diverged") != std::string::npos);
+  CHECK(r.err.find("step 1 produced") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
 }
 
 TEST_CASE("member k is bit-identical whatever the ensemble size or subset",

@@ -28,6 +28,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/backend.h"
@@ -335,6 +336,27 @@ TEST_CASE("cuda linear matches the CPU at model sizes", "[cuda]") {
       {40962, 512, 84, true, Activation::none, 1.f, 0.f, Precision::bf16, DType::f32},
   };
   for (const auto& c : cases) run_linear(c, seed += 10);
+}
+
+TEST_CASE("cuda download_concurrent: another thread's copy while the owner queues work",
+          "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  auto gpu = make_backend("cuda:0", Precision::fp32);
+  const ArrayF values = random_array({1 << 22}, 8100);
+  Tensor src = gpu->from_host(values, DType::f32);
+  const ArrayF a = random_array({4096, 1024}, 8101), w = random_array({1024, 1024}, 8102);
+  Tensor ag = gpu->from_host(a, DType::f32), wg = gpu->from_host(w, DType::f32);
+  Tensor yg = gpu->empty({4096, 1024}, DType::f32);
+  gpu->synchronize();  // src is complete, as the contract asks
+  std::vector<float> got(values.data.size(), std::nanf(""));
+  std::thread copier([&] { gpu->download_concurrent(src, got.data()); });
+  for (int i = 0; i < 20; ++i) gpu->linear(ag, wg, nullptr, yg);  // the owner keeps queuing
+  copier.join();
+  CHECK(got == values.data);
+  gpu->synchronize();
+  for (float v : gpu->to_host(yg).data) REQUIRE(std::isfinite(v));
+  Tensor bf16_src = gpu->from_host(values, DType::bf16);
+  CHECK_THROWS(gpu->download_concurrent(bf16_src, got.data()));
 }
 
 TEST_CASE("cuda linear with GEMM tuning: the CPU's values, one choice per process, "
