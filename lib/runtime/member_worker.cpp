@@ -40,6 +40,20 @@ std::string MemberWorker::label() const {
   return backend_->name() + " (" + backend_->device_name() + ")";
 }
 
+FirstStepInputs prepare_first_step(const TaskConfig& task, const NormalizationStats& stats,
+                                   const InputDataset& initial) {
+  const StepTransition plan = plan_step_transition(task, stats, initial.n_lon());
+  const int64_t init_index = static_cast<int64_t>(initial.times_s.size()) - 1;
+  FirstStepInputs first;
+  prepare_step_into(first.cond, initial, init_index,
+                    initial.times_s.back() + kHoursPerStep * 3600, stats, task);
+  if (plan.tables.land_target >= 0) {
+    first.land_bits.resize(static_cast<size_t>(initial.n_grid()));
+    step_land_bits(plan, initial, init_index, first.land_bits.data());
+  }
+  return first;
+}
+
 void MemberWorker::start_group(const EnsembleRun& run, const StepTransition& plan,
                                const std::vector<int64_t>& slot_index, int64_t used, int64_t first,
                                const ResumePoint* resume) {
@@ -50,27 +64,35 @@ void MemberWorker::start_group(const EnsembleRun& run, const StepTransition& pla
   // Host arrays of this call only: freed when the group's first step is on the device.
   StepConditioning cond;
   std::vector<float> land_bits(has_land ? static_cast<size_t>(G) : 0);
-  // One slot's first step, uploaded into slots [b0, b1).
+  // A first step's conditioning and land bits, uploaded into slots [b0, b1).
+  auto upload = [&](const StepConditioning& step, const std::vector<float>& bits, int64_t b0,
+                    int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      denoiser_->set_conditioning(step.features, b * G);
+      Tensor bases = bases_.rows(b * G, G);
+      backend_->upload(step.last_input.ptr(), bases);
+      if (has_land) {
+        Tensor land = land_.rows(b * G, G);
+        backend_->upload(bits.data(), land);
+      }
+    }
+    backend_->synchronize();  // the uploads have read `cond` before it is refilled or freed
+  };
+  // One slot's first step, prepared from `frames` and uploaded into slots [b0, b1).
   auto prepare_and_upload = [&](const InputDataset& frames, int64_t b0, int64_t b1) {
     const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
     prepare_step_into(cond, frames, init_index, frames.times_s.back() + kHoursPerStep * 3600,
                       *run.stats, task);
     if (has_land) step_land_bits(plan, frames, init_index, land_bits.data());
-    for (int64_t b = b0; b < b1; ++b) {
-      denoiser_->set_conditioning(cond.features, b * G);
-      Tensor bases = bases_.rows(b * G, G);
-      backend_->upload(cond.last_input.ptr(), bases);
-      if (has_land) {
-        Tensor land = land_.rows(b * G, G);
-        backend_->upload(land_bits.data(), land);
-      }
-    }
-    backend_->synchronize();  // the uploads have read `cond` before it is refilled or freed
+    upload(cond, land_bits, b0, b1);
   };
   if (first == 0) {
-    // Every member starts from the same frames: one preparation for all slots,
-    // read from the initial frames without a copy.
-    prepare_and_upload(initial, 0, batch_);
+    // Every member starts from the same frames: one preparation for all slots
+    // (the run's, when it made one), read from the initial frames without a copy.
+    if (run.first_step != nullptr)
+      upload(run.first_step->cond, run.first_step->land_bits, 0, batch_);
+    else
+      prepare_and_upload(initial, 0, batch_);
     return;
   }
   for (int64_t b = 0; b < used; ++b) {

@@ -43,6 +43,16 @@
 
 namespace gencast {
 
+// The first step of every group that starts from the initial frames (what
+// MemberWorker would prepare on the host for each group): computed once per
+// run, while the workers are set up (prepare_first_step).
+struct FirstStepInputs {
+  StepConditioning cond;
+  std::vector<float> land_bits;  // [n_grid]: the land mask's frame bits; empty without one
+};
+FirstStepInputs prepare_first_step(const TaskConfig& task, const NormalizationStats& stats,
+                                   const InputDataset& initial);
+
 // What every worker of a run reads and never writes.
 struct EnsembleRun {
   const ModelConfig* config = nullptr;
@@ -53,6 +63,9 @@ struct EnsembleRun {
   uint64_t seed = 0;
   int64_t steps = 0;
   std::vector<int64_t> member_ids;  // member_index -> member id
+  // Optional: the initial frames' first step, prepared once (else each group
+  // prepares its own; bitwise the same values either way).
+  const FirstStepInputs* first_step = nullptr;
 };
 
 class MemberWorker {

@@ -20,6 +20,7 @@
 #include "config/variables.h"
 #include "core/parallel.h"
 #include "data/normalization.h"
+#include "runtime/member_worker.h"
 #include "devices/device_factory.h"
 #include "io/netcdf_input.h"
 #include "io/netcdf_util.h"
@@ -156,6 +157,24 @@ TEST_CASE("prepare_step reproduces norm_inputs and norm_forcings", "[data][norma
     CHECK(e.non_finite == 0);
     CHECK(e.rel() <= kTol);
   }
+}
+
+TEST_CASE("the run's one first-step preparation is the fixture step's conditioning",
+          "[data][normalization][forecast]") {
+  // prepare_first_step (once per forecast, shared by every group) must be the
+  // same conditioning as the official step the test above checks: the
+  // initial frames' last time as the init frame, its +12 h as the target.
+  const Case c = prepare_denoise_case();
+  REQUIRE(c.frames.times_s.size() == 2);
+  const FirstStepInputs first = prepare_first_step(c.task, c.stats, c.frames);
+  CHECK(first.cond.features.shape == c.cond.features.shape);
+  CHECK(first.cond.features.data == c.cond.features.data);
+  CHECK(first.cond.last_input.data == c.cond.last_input.data);
+  // The tiny task has SST as input and target: the land mask's bits exist,
+  // one per grid node, and mark some nodes (the fixture has land).
+  REQUIRE(first.land_bits.size() == static_cast<size_t>(c.frames.n_grid()));
+  CHECK(std::count_if(first.land_bits.begin(), first.land_bits.end(),
+                      [](float b) { return b != 0.f; }) > 0);
 }
 
 TEST_CASE("assembled grid features match intermediates/grid_node_features_sub",
