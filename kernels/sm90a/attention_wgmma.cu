@@ -21,8 +21,11 @@
 // descriptors read: K as a K-major B (keys x head dims), V as an MN-major B
 // (keys x head dims read transposed). V has one more column block, constant:
 // a column of ones, so that P V also yields each row's weight sum. Q sits
-// after them with padded rows for ldmatrix. 98 KiB at DP = 128: two blocks
-// per SM, as the flash kernel.
+// after them with padded rows for ldmatrix, then two stages of a key group's slot
+// table (the K/V gathers read a tile's node indices from shared memory, copied
+// one tile ahead: waiting on those global loads right before the gathers was
+// the kernel's largest single stall, BENCHMARKS round 9). 98.5 KiB at DP = 128:
+// two blocks per SM, as the flash kernel.
 //
 // Two differences in rounding from the flash kernel, both within float32
 // noise: the row sums are the tensor cores' float32 sums of the same bf16
@@ -51,6 +54,9 @@ namespace {
 
 using flash::kRows;  // query rows per block = keys per tile
 using flash::kThreads;
+// 16-byte copies per slot table (64 int32), one per thread.
+inline constexpr int kSlotCopies = kRows * static_cast<int>(sizeof(int32_t)) / 16;
+static_assert(kSlotCopies <= kThreads);
 
 std::atomic<bool> g_wgmma_enabled{true};
 
@@ -65,8 +71,12 @@ struct WgmmaLayout {
   static constexpr int kVBytes = kKBytes + kBlockBytes;
   static constexpr int kStageBytes = kKBytes + kVBytes;
   static constexpr int kQLd = DP + 8;  // Q rows padded for ldmatrix
-  static constexpr size_t kBytes = 1024 /* alignment slack */ + 2 * size_t{kStageBytes} +
-                                   size_t{kRows} * kQLd * sizeof(bf16);
+  static constexpr int kQBytes = kRows * kQLd * static_cast<int>(sizeof(bf16));
+  // Two stages of a key group's slot table (its 64 node indices), copied two
+  // tiles ahead so that the K/V gathers read them from shared memory.
+  static constexpr int kSlotBytes = kRows * static_cast<int>(sizeof(int32_t));
+  static constexpr size_t kBytes =
+      1024 /* alignment slack */ + 2 * size_t{kStageBytes} + kQBytes + 2 * size_t{kSlotBytes};
 };
 
 // Byte offset of 16-byte chunk c (elements 8c..8c+7) of row r in a swizzled tile.
@@ -101,6 +111,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   unsigned char* const smem = smem_raw + (1024u - ptx::smem_addr(smem_raw) % 1024u) % 1024u;
   unsigned char* const kv = smem;  // stage s: K at kv + s * kStage, V right after
   bf16* const qs = reinterpret_cast<bf16*>(smem + 2 * kStage);
+  int32_t* const slot_stages = reinterpret_cast<int32_t*>(smem + 2 * kStage + Layout::kQBytes);
   const uint32_t kv_addr = ptx::smem_addr(kv);
 
   const int tid = static_cast<int>(threadIdx.x);
@@ -121,9 +132,9 @@ __global__ void __launch_bounds__(kThreads, 2)
   const auto tile_bits = [&](int t, TileIndex i) { return reader.bits(t, i); };
   // K and V rows of a key tile into the swizzled tiles of `stage` (padding
   // slots and columns >= head_dim zero-filled); each row's node and address
-  // are computed once for both.
-  const auto issue_kv = [&](TileIndex i, int stage) {
-    const int32_t* kslots = key_slots + int64_t{i.key_block} * kRows;
+  // are computed once for both. `kslots`: the tile's slot table (shared
+  // memory, or global for the first tile).
+  const auto issue_kv = [&](const int32_t* kslots, int stage) {
     unsigned char* const k_dst = kv + stage * kStage;
     const bf16* const k_base = q_base + hd;
 #pragma unroll
@@ -155,14 +166,28 @@ __global__ void __launch_bounds__(kThreads, 2)
     const uint4 chunk = c == kChunks ? make_uint4(0x3f80u, 0, 0, 0) : make_uint4(0, 0, 0, 0);
     *reinterpret_cast<uint4*>(kv + stage * kStage + kKTile + swizzled_chunk(r, c)) = chunk;
   }
+  // A key group's slot table into slot stage `st` (16 threads, 16 bytes each).
+  const auto issue_slots = [&](TileIndex i, int st) {
+    if (tid < kSlotCopies)
+      ptx::cp_async_16(slot_stages + st * kRows + 4 * tid,
+                       key_slots + int64_t{i.key_block} * kRows + 4 * tid, 16);
+  };
   wgmma::fence_proxy_async();  // read by wgmma after the barrier below
+  // Pipeline: iteration t computes tile t while its copy group brings K/V of
+  // tile t + 1 (gathered through the slot table copied one iteration before)
+  // and the slot table of tile t + 2; the group is waited for at the end of
+  // the iteration. The prologue's group: Q, K/V of the first tile (its slots
+  // read from global memory once), the second tile's slots.
   int t = tile_offsets[qb];
   const TileIndex first = tile_index(t);
-  if (t < t_end) issue_kv(first, 0);
+  TileIndex i1 = tile_index(t + 1);  // the tile after t; i2: the one after that
+  if (t < t_end) issue_kv(key_slots + int64_t{first.key_block} * kRows, 0);
+  if (t + 1 < t_end) issue_slots(i1, 0);
   ptx::cp_async_commit();
   TileBits bits = tile_bits(t, first);
-  TileIndex next = tile_index(t + 1);
+  TileIndex i2 = tile_index(t + 2);
   ptx::cp_async_wait<0>();
+  wgmma::fence_proxy_async();
   __syncthreads();
 
   uint32_t qf[kKSteps][4];  // the warp's 16 query rows as A fragments
@@ -175,17 +200,16 @@ __global__ void __launch_bounds__(kThreads, 2)
   for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
   float m_lo = -INFINITY, m_hi = -INFINITY;  // running max per row (log2 units)
   bool nan_lo = false, nan_hi = false;       // a neighbour's value is non-finite
-  int stage = 0;
+  int stage = 0, slot_stage = 0;  // K/V of tile t; the slot table of tile t + 1
 
   while (t < t_end) {  // block-uniform: every thread runs every wgmma below
     const int tn = t + 1;
-    if (tn < t_end) issue_kv(next, stage ^ 1);
-    ptx::cp_async_commit();  // possibly empty: the wait below always leaves one group
-    const TileBits next_bits = tile_bits(tn, next);
-    next = tile_index(tn + 1);
-    ptx::cp_async_wait<1>();
-    wgmma::fence_proxy_async();  // cp.async wrote what the wgmmas read
-    __syncthreads();
+    if (tn < t_end) issue_kv(slot_stages + slot_stage * kRows, stage ^ 1);
+    if (tn + 1 < t_end) issue_slots(i2, slot_stage ^ 1);
+    ptx::cp_async_commit();
+    const TileBits next_bits = tile_bits(tn, i1);
+    i1 = i2;
+    i2 = tile_index(tn + 2);
 
     const uint32_t k_addr = kv_addr + stage * kStage, v_addr = k_addr + kKTile;
     if (bits.bad != 0) {  // the same word in every thread: uniform
@@ -252,10 +276,13 @@ __global__ void __launch_bounds__(kThreads, 2)
     wgmma::wgmma_commit();
     wgmma::wgmma_wait<0>();  // V of this stage is read before the stage is refilled
     wgmma::fence_operands(o);
-    __syncthreads();
+    ptx::cp_async_wait<0>();     // K/V of tile t + 1, the slots of tile t + 2
+    wgmma::fence_proxy_async();  // cp.async wrote what the wgmmas read
+    __syncthreads();             // ... for every thread; this tile's stages are free
     t = tn;
     bits = next_bits;
     stage ^= 1;
+    slot_stage ^= 1;
   }
   ptx::cp_async_wait<0>();
   // The row sums are column DP of O: held by the quad's first lane (the
