@@ -23,8 +23,8 @@
 // a column of ones, so that P V also yields each row's weight sum. Q sits
 // after them with padded rows for ldmatrix, then two stages of a key group's slot
 // table (the K/V gathers read a tile's node indices from shared memory, copied
-// one tile ahead: waiting on those global loads right before the gathers was
-// the kernel's largest single stall, BENCHMARKS round 9). 98.5 KiB at DP = 128:
+// an iteration before the gathers: waiting on those global loads right before
+// the gathers was the kernel's largest single stall, BENCHMARKS round 9). 98.5 KiB at DP = 128:
 // two blocks per SM, as the flash kernel.
 //
 // Two differences in rounding from the flash kernel, both within float32
@@ -72,8 +72,8 @@ struct WgmmaLayout {
   static constexpr int kStageBytes = kKBytes + kVBytes;
   static constexpr int kQLd = DP + 8;  // Q rows padded for ldmatrix
   static constexpr int kQBytes = kRows * kQLd * static_cast<int>(sizeof(bf16));
-  // Two stages of a key group's slot table (its 64 node indices), copied two
-  // tiles ahead so that the K/V gathers read them from shared memory.
+  // Two stages of a key group's slot table (its 64 node indices), copied an
+  // iteration before the K/V gathers that read them from shared memory.
   static constexpr int kSlotBytes = kRows * static_cast<int>(sizeof(int32_t));
   static constexpr size_t kBytes =
       1024 /* alignment slack */ + 2 * size_t{kStageBytes} + kQBytes + 2 * size_t{kSlotBytes};
