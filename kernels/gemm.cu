@@ -277,8 +277,6 @@ void GemmRunner::tune(Plan& plan, const GemmArgs& g, cudaStream_t stream) {
 
 void set_gemm_tuning(bool enabled) { g_tuning.store(enabled); }
 
-bool gemm_tuning() { return g_tuning.load(); }
-
 int gemm_timed_shapes() { return g_timed_shapes.load(); }
 
 void linear_launch(GemmRunner& runner, const GemmArgs& g, cudaStream_t stream) {

@@ -89,9 +89,8 @@ class GemmRunner {
 };
 
 // Process-wide switch for GEMM tuning (off by default); runners read it when
-// they plan a shape.
+// they plan a shape (gencast::gemm_tuning_enabled() reads it back).
 void set_gemm_tuning(bool enabled);
-bool gemm_tuning();
 // Shapes timed so far by every runner of the process (tests: a second runner
 // of the same GPU model reuses the first one's choice instead of timing).
 int gemm_timed_shapes();

@@ -16,6 +16,40 @@
 #include "spec/run_spec.h"
 
 namespace gencast {
+namespace {
+
+// A first step's host inputs from `frames` (their last time the init frame,
+// 12 h later the target) into `out`, whose arrays are reused.
+void prepare_first_step_into(FirstStepInputs& out, const StepTransition& plan,
+                             const InputDataset& frames, const NormalizationStats& stats,
+                             const TaskConfig& task) {
+  const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
+  prepare_step_into(out.cond, frames, init_index, frames.times_s.back() + kHoursPerStep * 3600,
+                    stats, task);
+  if (plan.tables.land_target >= 0) {
+    out.land_bits.resize(static_cast<size_t>(frames.n_grid()));
+    step_land_bits(plan, frames, init_index, out.land_bits.data());
+  }
+}
+
+// Milliseconds between successive lap() calls, the first counted from `start`
+// (the debug log's phase times).
+class LapClock {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit LapClock(Clock::time_point start) : last_(start) {}
+  double lap() {
+    const auto now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+ private:
+  Clock::time_point last_;
+};
+
+}  // namespace
 
 MemberWorker::MemberWorker(const std::string& device, Precision precision,
                            const PreparedModel& model, EdgeCache edge_cache, int64_t n_lat,
@@ -42,15 +76,9 @@ std::string MemberWorker::label() const {
 
 FirstStepInputs prepare_first_step(const TaskConfig& task, const NormalizationStats& stats,
                                    const InputDataset& initial) {
-  const StepTransition plan = plan_step_transition(task, stats, initial.n_lon());
-  const int64_t init_index = static_cast<int64_t>(initial.times_s.size()) - 1;
   FirstStepInputs first;
-  prepare_step_into(first.cond, initial, init_index,
-                    initial.times_s.back() + kHoursPerStep * 3600, stats, task);
-  if (plan.tables.land_target >= 0) {
-    first.land_bits.resize(static_cast<size_t>(initial.n_grid()));
-    step_land_bits(plan, initial, init_index, first.land_bits.data());
-  }
+  prepare_first_step_into(first, plan_step_transition(task, stats, initial.n_lon()), initial,
+                          stats, task);
   return first;
 }
 
@@ -61,45 +89,35 @@ void MemberWorker::start_group(const EnsembleRun& run, const StepTransition& pla
   const InputDataset& initial = *run.initial;
   const int64_t G = initial.n_grid();
   const bool has_land = plan.tables.land_target >= 0;
-  // Host arrays of this call only: freed when the group's first step is on the device.
-  StepConditioning cond;
-  std::vector<float> land_bits(has_land ? static_cast<size_t>(G) : 0);
   // A first step's conditioning and land bits, uploaded into slots [b0, b1).
-  auto upload = [&](const StepConditioning& step, const std::vector<float>& bits, int64_t b0,
-                    int64_t b1) {
+  auto upload = [&](const FirstStepInputs& inputs, int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      denoiser_->set_conditioning(step.features, b * G);
+      denoiser_->set_conditioning(inputs.cond.features, b * G);
       Tensor bases = bases_.rows(b * G, G);
-      backend_->upload(step.last_input.ptr(), bases);
+      backend_->upload(inputs.cond.last_input.ptr(), bases);
       if (has_land) {
         Tensor land = land_.rows(b * G, G);
-        backend_->upload(bits.data(), land);
+        backend_->upload(inputs.land_bits.data(), land);
       }
     }
-    backend_->synchronize();  // the uploads have read `cond` before it is refilled or freed
-  };
-  // One slot's first step, prepared from `frames` and uploaded into slots [b0, b1).
-  auto prepare_and_upload = [&](const InputDataset& frames, int64_t b0, int64_t b1) {
-    const int64_t init_index = static_cast<int64_t>(frames.times_s.size()) - 1;
-    prepare_step_into(cond, frames, init_index, frames.times_s.back() + kHoursPerStep * 3600,
-                      *run.stats, task);
-    if (has_land) step_land_bits(plan, frames, init_index, land_bits.data());
-    upload(cond, land_bits, b0, b1);
+    backend_->synchronize();  // the uploads have read `inputs` before it is refilled or freed
   };
   if (first == 0) {
-    // Every member starts from the same frames: one preparation for all slots
-    // (the run's, when it made one), read from the initial frames without a copy.
-    if (run.first_step != nullptr)
-      upload(run.first_step->cond, run.first_step->land_bits, 0, batch_);
-    else
-      prepare_and_upload(initial, 0, batch_);
+    // Every member starts from the same frames: the run's one preparation.
+    if (run.first_step == nullptr)
+      throw std::invalid_argument("MemberWorker: a group starting at step 0 needs "
+                                  "EnsembleRun::first_step (prepare_first_step)");
+    upload(*run.first_step, 0, batch_);
     return;
   }
+  // Host arrays of this call only: freed when the group's first step is on the device.
+  FirstStepInputs slot_inputs;
   for (int64_t b = 0; b < used; ++b) {
     InputDataset frames = initial;  // this slot's frames, rebuilt from the partial output
     rebuild_frames(frames, resume->recent.at(slot_index[static_cast<size_t>(b)]), first, task);
+    prepare_first_step_into(slot_inputs, plan, frames, *run.stats, task);
     // Padding slots repeat the last member.
-    prepare_and_upload(frames, b, b + 1 == used ? batch_ : b + 1);
+    upload(slot_inputs, b, b + 1 == used ? batch_ : b + 1);
   }
 }
 
@@ -164,28 +182,22 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
     // The host work between two sampler steps is on the critical path:
     // each phase is timed (debug log) so that it can be watched on the target host.
     const auto ts = Clock::now();
-    auto lap_start = ts;
-    auto lap_ms = [&lap_start] {
-      const auto now = Clock::now();
-      const double ms = std::chrono::duration<double, std::milli>(now - lap_start).count();
-      lap_start = now;
-      return ms;
-    };
+    LapClock laps(ts);
     // The step that predicts this time (the initial frames' last time + 12 h per step).
     const int64_t target_time = initial.times_s.back() + (step + 1) * kHoursPerStep * 3600;
     if (step == first) start_group(run, plan, slot_index, used, first, resume);
-    const double prepare_ms = lap_ms();
+    const double prepare_ms = laps.lap();
     run_sampler_step(*backend_, run.schedule, run.noise_inflation, static_cast<int>(step),
                      denoise, noise, x_);
     backend_->synchronize();  // so that the phases below time themselves alone
-    const double sampler_ms = lap_ms();
+    const double sampler_ms = laps.lap();
     finish_previous();  // the previous step's fields are off physical_ (and checked)
-    const double wait_ms = lap_ms();
+    const double wait_ms = laps.lap();
     backend_->step_to_physical(*on_device, x_, bases_, land_, physical_);
     // The mask of this step's inputs, for the check below (the advance moves it on).
     if (has_land) backend_->download(land_, land_host_.data());
     backend_->synchronize();
-    const double physical_ms = lap_ms();
+    const double physical_ms = laps.lap();
     if (step + 1 < run.steps) {
       // The next step's conditioning, on the backend while the host downloads and checks.
       step_forcings(plan, target_time + kHoursPerStep * 3600, initial.lon, forcings_host_.data());
@@ -193,7 +205,7 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
       backend_->step_advance(*on_device, physical_, forcings_, bases_, land_,
                              denoiser_->conditioning_rows());
     }
-    const double advance_ms = lap_ms();
+    const double advance_ms = laps.lap();
     finishing = std::async(std::launch::async, [&, step, ts, prepare_ms, sampler_ms, wait_ms,
                                                 physical_ms, advance_ms] {
       finish_step(run, step, used, slot_index, slot_member, plan.tables, has_land, writer,
@@ -215,19 +227,13 @@ void MemberWorker::finish_step(const EnsembleRun& run, int64_t step, int64_t use
                                const StepLaps& laps) {
   using Clock = std::chrono::steady_clock;
   const int64_t G = run.initial->n_grid(), C = tables.n_targets();
-  auto lap_start = Clock::now();
-  auto lap_ms = [&lap_start] {
-    const auto now = Clock::now();
-    const double ms = std::chrono::duration<double, std::milli>(now - lap_start).count();
-    lap_start = now;
-    return ms;
-  };
+  LapClock phases(Clock::now());
   double download_ms = 0, check_ms = 0, write_ms = 0;
   for (int64_t b = 0; b < used; ++b) {
     const auto slot = static_cast<size_t>(b);
     ArrayF physical = writer.take_buffer({G, C});
     backend_->download_concurrent(physical_.rows(b * G, G), physical.ptr());
-    download_ms += lap_ms();
+    download_ms += phases.lap();
     // A diverged model shows up as non-finite values; fail loudly instead of
     // writing them (SST is NaN over land by design and is not counted).
     const int64_t bad = count_non_finite(tables, physical.ptr(),
@@ -237,13 +243,13 @@ void MemberWorker::finish_step(const EnsembleRun& run, int64_t step, int64_t use
                            std::to_string(step + 1) + " produced " + std::to_string(bad) +
                            " non-finite values outside the SST land mask (the model "
                            "diverged); no output file was written");
-    check_ms += lap_ms();
+    check_ms += phases.lap();
     // A step the partial output holds already was recomputed only because
     // its group restarted with a slower member: bitwise the same, not written again.
     if (resume == nullptr || !resume->is_done(slot_index[slot], step))
       writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
                         std::move(physical));
-    write_ms += lap_ms();
+    write_ms += phases.lap();
   }
   spdlog::debug(
       "{} members {} step {}: prepare {:.0f} ms, sampler {:.0f} ms, wait for the previous "

@@ -43,9 +43,10 @@
 
 namespace gencast {
 
-// The first step of every group that starts from the initial frames (what
-// MemberWorker would prepare on the host for each group): computed once per
-// run, while the workers are set up (prepare_first_step).
+// A first step's host inputs: the conditioning and land bits of frames whose
+// last time is the init frame. For the initial frames prepare_first_step makes
+// them once per run, while the workers are set up; a group resumed mid-run
+// prepares its slots' own from their rebuilt frames the same way.
 struct FirstStepInputs {
   StepConditioning cond;
   std::vector<float> land_bits;  // [n_grid]: the land mask's frame bits; empty without one
@@ -63,8 +64,8 @@ struct EnsembleRun {
   uint64_t seed = 0;
   int64_t steps = 0;
   std::vector<int64_t> member_ids;  // member_index -> member id
-  // Optional: the initial frames' first step, prepared once (else each group
-  // prepares its own; bitwise the same values either way).
+  // The initial frames' first step, prepared once for every group that starts
+  // at step 0 (required then; run_members throws std::invalid_argument without it).
   const FirstStepInputs* first_step = nullptr;
 };
 
