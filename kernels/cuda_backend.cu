@@ -238,7 +238,8 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, T
   check_owned(x, op);
   check_owned(w, op);
   check_owned(y, op);
-  require_float(x, op, "x");
+  require(is_float_type(x.dtype()) || x.dtype() == DType::f16, op,
+          std::string("x must be f32, bf16 or f16, found ") + dtype_name(x.dtype()));
   require(w.dtype() == x.dtype(), op, "w must have the dtype of x");
   require_float(y, op, "y");
   require(y.dtype() == DType::f32 || x.dtype() == DType::bf16, op,

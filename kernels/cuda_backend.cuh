@@ -66,6 +66,7 @@ class CudaBackend final : public Backend {
   void layer_norm_cond_segment_sum(const Tensor& x, const Tensor& cond, const Tensor& offsets,
                                    Tensor& y) override;
   bool fused_edge_mlp(const EdgeMlpOperands& op, Tensor& y) override;
+  bool linear_takes_f16() const override { return true; }
   std::unique_ptr<AttentionPlan> plan_attention(const Csr& neighbours, int heads, int head_dim,
                                                 AttentionTiles tiles) override;
   void attention(const AttentionPlan& plan, const Tensor& qkv, Tensor& out) override;

@@ -56,7 +56,8 @@ cudaDataType_t cuda_type(DType t) {
   switch (t) {
     case DType::f32: return CUDA_R_32F;
     case DType::bf16: return CUDA_R_16BF;
-    default: throw std::invalid_argument("cuda backend linear: x, w and y must be f32 or bf16");
+    case DType::f16: return CUDA_R_16F;
+    default: throw std::invalid_argument("cuda backend linear: x, w and y must be f32, bf16 or f16");
   }
 }
 
@@ -282,10 +283,10 @@ int gemm_timed_shapes() { return g_timed_shapes.load(); }
 void linear_launch(GemmRunner& runner, const GemmArgs& g, cudaStream_t stream) {
   if (g.rows == 0 || g.cols == 0) return;
   if (g.inner <= 0) throw std::invalid_argument("cuda backend linear: K must be positive");
-  if (g.t_xw != DType::f32 && g.t_xw != DType::bf16)
-    throw std::invalid_argument("cuda backend linear: x and w must be f32 or bf16");
-  if (g.t_xw == DType::f32 && g.t_y != DType::f32)
-    throw std::invalid_argument("cuda backend linear: f32 inputs need an f32 output");
+  if (g.t_xw != DType::f32 && g.t_xw != DType::bf16 && g.t_xw != DType::f16)
+    throw std::invalid_argument("cuda backend linear: x and w must be f32, bf16 or f16");
+  if (g.t_xw != DType::bf16 && g.t_y != DType::f32)
+    throw std::invalid_argument("cuda backend linear: f32 and f16 inputs need an f32 output");
   runner.run(g, stream);
   if (g.act == Activation::swish)
     activation_launch(g.y, g.t_y, Activation::swish, g.rows * g.cols, stream);

@@ -13,7 +13,8 @@
 //
 // Invariants: x and w share one element type; y is f32, or bf16 when x/w are
 // bf16. Compute type: f32 operands use CUBLAS_COMPUTE_32F (true float32) or
-// CUBLAS_COMPUTE_32F_FAST_TF32; bf16 operands use CUBLAS_COMPUTE_32F.
+// CUBLAS_COMPUTE_32F_FAST_TF32; bf16 and f16 operands use CUBLAS_COMPUTE_32F
+// (f16 x f16 -> f32: the tf32 precision's edge cache, stored in f16).
 // Algorithms are chosen once per (shape, types, epilogue, pointer alignment)
 // and cached; all calls run on one stream with one 32 MiB workspace.
 //

@@ -102,6 +102,10 @@ class Backend {
   // y = act(alpha * (x @ w) + bias + beta * y);  x [R,K], w [K,N], bias [N] or null, y [R,N].
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                       Activation act = Activation::none, float alpha = 1.f, float beta = 0.f) = 0;
+  // Whether linear also takes f16 x and w (f32 y): products of 11-bit
+  // significands summed in float32, the precision of TF32 operands, at the
+  // tensor cores' f16 rate. Only where linear says so.
+  virtual bool linear_takes_f16() const { return false; }
 
   // y = (accumulate ? y : 0) + LN(x) * (1 + cond[0:C]) + cond[C:2C].
   // LN has no learned affine: (x - mean) / sqrt(var + 1e-5). x,y [R,C]; cond [2C] (f32).

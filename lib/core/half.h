@@ -32,6 +32,15 @@ inline uint16_t float_to_half_bits(float f) {
   return sign | static_cast<uint16_t>(h);
 }
 
+// Whether every value converts to a finite half (|x| < 65520 rounds to at
+// most 65504); NaN does not.
+template <class Range>
+bool fits_half(const Range& values) {
+  for (const float x : values)
+    if (!(std::fabs(x) < 65520.f)) return false;
+  return true;
+}
+
 inline float half_bits_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;

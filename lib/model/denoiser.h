@@ -117,6 +117,9 @@ class Denoiser {
   // Edge chunks of the last denoise() call that ran the fused edge MLP, and
   // all its edge chunks (both edge sets).
   int64_t fused_edge_chunks() const { return fused_chunks_per_call_; }
+  // Edge chunks of the last call whose cached first layer ran as an f16 x f16
+  // GEMM (edge_cache_folded_half and Backend::linear_takes_f16).
+  int64_t f16_first_layer_chunks() const { return f16_chunks_per_call_; }
   int64_t edge_chunks() const {
     return static_cast<int64_t>(g2m_chunks_.size() + m2g_chunks_.size());
   }
@@ -177,6 +180,10 @@ class Denoiser {
   struct EdgeEmbeddingCache {
     Tensor e0;             // [E, L] edge_cache_storage(): compute dtype or compact f16
     Tensor w_folded;       // [L, L] diag(1 + s) P0, rewritten every call
+    // [L, L] f16 copy of w_folded (edge_cache_folded_half), for an f16 x f16
+    // first layer; valid for this call when w_half_ok (w_folded fits in f16).
+    Tensor w_half;
+    bool w_half_ok = false;
     Tensor b_folded;       // [L] f32: o @ P0 + b0
     ArrayF p0;             // [L, L] host copy of the edge part of the first layer
     std::vector<float> b0; // [L]
@@ -192,11 +199,16 @@ class Denoiser {
     Tensor cond;                       // [entries, conditioning values] f32
     Tensor g2m_w, m2g_w;               // [entries * L, L] compute dtype
     Tensor g2m_b, m2g_b;               // [entries, L] f32
+    // Per entry: whether its folded layers fit in f16 (bit 0 g2m, bit 1 m2g).
+    std::vector<uint8_t> half_ok;
     int64_t hits = 0;
   };
   // Copies entry `i` into the working conditioning (to_cache = false) or the
   // working conditioning into entry `i` (true): device copies only.
   void copy_sigma_entry(size_t i, bool to_cache);
+  // Refreshes cache.w_half from w_folded when the f16 first layer will run.
+  void refresh_folded_half(EdgeEmbeddingCache& cache);
+  bool folded_half_ready(const EdgeEmbeddingCache& cache) const;
   const Tensor& site(int index) const { return cond_views_.at(static_cast<size_t>(index)); }
   void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, Activation act,
             float alpha = 1.f, float beta = 0.f);
@@ -290,6 +302,7 @@ class Denoiser {
   }
   double flops_ = 0, flops_per_call_ = 0;
   int64_t fused_chunks_ = 0, fused_chunks_per_call_ = 0;
+  int64_t f16_chunks_ = 0, f16_chunks_per_call_ = 0;
 };
 
 }  // namespace gencast

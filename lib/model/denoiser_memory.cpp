@@ -68,6 +68,7 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
       add(m.edge_cache, edges * L, latent);  // normalized embeddings
       add(m.edge_cache, L * L, elem);      // first layer with the conditioning folded in
       add(m.edge_cache, L, f32);           // its bias
+      if (edge_cache_folded_half(options, compute)) add(m.edge_cache, L * L, 2);  // f16 copy
     }
   }
   // The noise-level cache: each entry's conditioning values; with the edge
@@ -90,6 +91,10 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
 
 DType edge_cache_storage(const DenoiserOptions& options, DType compute) {
   return compute == DType::f32 ? options.edge_cache_f32_storage : compute;
+}
+
+bool edge_cache_folded_half(const DenoiserOptions& options, DType compute) {
+  return compute == DType::f32 && edge_cache_storage(options, compute) == DType::f16;
 }
 
 }  // namespace gencast

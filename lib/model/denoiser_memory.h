@@ -67,4 +67,9 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
 // when computing in f32, else the compute type.
 DType edge_cache_storage(const DenoiserOptions& options, DType compute);
 
+// Whether each edge cache also keeps an f16 copy of its folded first layer:
+// with f16 latents under float32 compute (the tf32 precision), so that the
+// first layer can run as an f16 x f16 GEMM (Backend::linear_takes_f16).
+bool edge_cache_folded_half(const DenoiserOptions& options, DType compute);
+
 }  // namespace gencast

@@ -53,14 +53,6 @@ void use_variant(int variant) {
 #endif
 }
 
-#define SKIP_WITHOUT_CUDA()  \
-  do {                       \
-    if (!cuda_available()) { \
-      print_cuda_skip();     \
-      return;                \
-    }                        \
-  } while (0)
-
 constexpr double kBf16Tolerance = 2e-2;
 
 // Segment degrees in [0, kEdgeTileRows] (the kernel's limit, reached by some),

@@ -50,14 +50,6 @@ using namespace gencast::test;
 
 namespace {
 
-#define SKIP_WITHOUT_CUDA()  \
-  do {                       \
-    if (!cuda_available()) { \
-      print_cuda_skip();     \
-      return;                \
-    }                        \
-  } while (0)
-
 DType storage_of(Precision p) { return precision_info(p).activations; }
 
 double tolerance_of(Precision p) { return precision_info(p).gpu_tolerance; }

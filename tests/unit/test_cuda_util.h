@@ -18,6 +18,16 @@ bool cuda_available();
 // Prints exactly "GENCAST_SKIP: no CUDA device" (ctest's skip marker).
 void print_cuda_skip();
 
+// Returns from the calling test (after the skip marker) without a GPU; for
+// tests in namespace gencast::test or with it in scope.
+#define SKIP_WITHOUT_CUDA()  \
+  do {                       \
+    if (!cuda_available()) { \
+      print_cuda_skip();     \
+      return;                \
+    }                        \
+  } while (0)
+
 // Uniform values in [lo, hi) from a per-case seed.
 ArrayF random_array(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f);
 

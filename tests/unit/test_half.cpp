@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "core/half.h"
 
@@ -55,4 +56,17 @@ TEST_CASE("half: floats round to the nearest half, ties to even", "[half]") {
   CHECK(float_to_half_bits(-0.f) == 0x8000u);
   CHECK(float_to_half_bits(std::numeric_limits<float>::infinity()) == 0x7c00u);
   CHECK((float_to_half_bits(std::numeric_limits<float>::quiet_NaN()) & 0x7e00u) == 0x7e00u);
+}
+
+TEST_CASE("half: fits_half says whether every value converts to a finite half", "[half]") {
+  // Exactly the values that float_to_half_bits turns into a finite half.
+  const float edge = std::nextafter(65520.f, 0.f);
+  for (const float v : {0.f, -0.f, 1e-30f, 1.f, -65504.f, 65519.99f, edge, 65520.f, -65520.f,
+                        1e10f, std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::quiet_NaN()}) {
+    INFO("value " << v);
+    const bool finite_half = (float_to_half_bits(v) & 0x7c00u) != 0x7c00u;
+    CHECK(fits_half(std::vector<float>{0.5f, v, -2.f}) == finite_half);
+  }
+  CHECK(fits_half(std::vector<float>{}));
 }
