@@ -173,6 +173,8 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
   // 0.25 deg that takes ~35 ms a step off the critical path. Its errors
   // surface there too; an early return or an exception waits for it (the
   // future's destructor), so no step is handed over half done.
+  const GroupOutput group{run,         used,     slot_index, slot_member, plan.tables,
+                          has_land,    writer,   progress,   resume};
   std::future<void> finishing;
   const auto finish_previous = [&finishing] {
     if (finishing.valid()) finishing.get();
@@ -208,8 +210,7 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
     const double advance_ms = laps.lap();
     finishing = std::async(std::launch::async, [&, step, ts, prepare_ms, sampler_ms, wait_ms,
                                                 physical_ms, advance_ms] {
-      finish_step(run, step, used, slot_index, slot_member, plan.tables, has_land, writer,
-                  progress, resume, ts,
+      finish_step(group, step, ts,
                   StepLaps{prepare_ms, sampler_ms, wait_ms, physical_ms, advance_ms});
     });
     throw_if_interrupted();
@@ -217,15 +218,12 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
   finish_previous();
 }
 
-void MemberWorker::finish_step(const EnsembleRun& run, int64_t step, int64_t used,
-                               const std::vector<int64_t>& slot_index,
-                               const std::vector<int64_t>& slot_member,
-                               const StepTransitionTables& tables, bool has_land,
-                               AsyncForecastWriter& writer, ForecastProgress& progress,
-                               const ResumePoint* resume,
+void MemberWorker::finish_step(const GroupOutput& group, int64_t step,
                                std::chrono::steady_clock::time_point step_start,
                                const StepLaps& laps) {
   using Clock = std::chrono::steady_clock;
+  const auto& [run, used, slot_index, slot_member, tables, has_land, writer, progress, resume] =
+      group;
   const int64_t G = run.initial->n_grid(), C = tables.n_targets();
   LapClock phases(Clock::now());
   double download_ms = 0, check_ms = 0, write_ms = 0;

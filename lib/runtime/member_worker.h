@@ -123,13 +123,22 @@ class MemberWorker {
   struct StepLaps {
     double prepare_ms, sampler_ms, wait_ms, physical_ms, advance_ms;
   };
+  // Where a group's steps go once computed: the same for every step of it.
+  struct GroupOutput {
+    const EnsembleRun& run;
+    int64_t used;  // slots [0, used) hold members; the rest pad
+    const std::vector<int64_t>& slot_index;   // the member index of each slot
+    const std::vector<int64_t>& slot_member;  // its member id
+    const StepTransitionTables& tables;
+    bool has_land;
+    AsyncForecastWriter& writer;
+    ForecastProgress& progress;
+    const ResumePoint* resume;  // steps it holds are not written again
+  };
   // The end of a step, on a helper thread while the next step computes:
-  // downloads the fields of slots [0, used) from physical_, checks them
+  // downloads the fields of the used slots from physical_, checks them
   // against land_host_, hands them to the writer and reports progress.
-  void finish_step(const EnsembleRun& run, int64_t step, int64_t used,
-                   const std::vector<int64_t>& slot_index, const std::vector<int64_t>& slot_member,
-                   const StepTransitionTables& tables, bool has_land, AsyncForecastWriter& writer,
-                   ForecastProgress& progress, const ResumePoint* resume,
+  void finish_step(const GroupOutput& group, int64_t step,
                    std::chrono::steady_clock::time_point step_start, const StepLaps& laps);
   std::vector<float> land_host_, forcings_host_;
 };
