@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "core/error.h"
+#include "core/stopwatch.h"
 #include "graph/attention_neighbourhood.h"
 #include "graph/grid_mesh_edges.h"
 #include "graph/mesh_order.h"
@@ -15,19 +15,6 @@
 
 namespace gencast {
 namespace {
-
-class Stopwatch {
- public:
-  double lap() {
-    const auto now = std::chrono::steady_clock::now();
-    const double s = std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-    return s;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
 
 void validate_axes(const std::vector<float>& lat, const std::vector<float>& lon,
                    const std::string& source) {

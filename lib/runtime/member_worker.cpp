@@ -7,6 +7,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "core/stopwatch.h"
 #include "core/text.h"
 #include "devices/device_factory.h"
 #include "runtime/interrupt.h"
@@ -31,23 +32,6 @@ void prepare_first_step_into(FirstStepInputs& out, const StepTransition& plan,
     step_land_bits(plan, frames, init_index, out.land_bits.data());
   }
 }
-
-// Milliseconds between successive lap() calls, the first counted from `start`
-// (the debug log's phase times).
-class LapClock {
- public:
-  using Clock = std::chrono::steady_clock;
-  explicit LapClock(Clock::time_point start) : last_(start) {}
-  double lap() {
-    const auto now = Clock::now();
-    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
-    last_ = now;
-    return ms;
-  }
-
- private:
-  Clock::time_point last_;
-};
 
 }  // namespace
 
@@ -184,22 +168,22 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
     // The host work between two sampler steps is on the critical path:
     // each phase is timed (debug log) so that it can be watched on the target host.
     const auto ts = Clock::now();
-    LapClock laps(ts);
+    Stopwatch laps(ts);
     // The step that predicts this time (the initial frames' last time + 12 h per step).
     const int64_t target_time = initial.times_s.back() + (step + 1) * kHoursPerStep * 3600;
     if (step == first) start_group(run, plan, slot_index, used, first, resume);
-    const double prepare_ms = laps.lap();
+    const double prepare_ms = laps.lap_ms();
     run_sampler_step(*backend_, run.schedule, run.noise_inflation, static_cast<int>(step),
                      denoise, noise, x_);
     backend_->synchronize();  // so that the phases below time themselves alone
-    const double sampler_ms = laps.lap();
+    const double sampler_ms = laps.lap_ms();
     finish_previous();  // the previous step's fields are off physical_ (and checked)
-    const double wait_ms = laps.lap();
+    const double wait_ms = laps.lap_ms();
     backend_->step_to_physical(*on_device, x_, bases_, land_, physical_);
     // The mask of this step's inputs, for the check below (the advance moves it on).
     if (has_land) backend_->download(land_, land_host_.data());
     backend_->synchronize();
-    const double physical_ms = laps.lap();
+    const double physical_ms = laps.lap_ms();
     if (step + 1 < run.steps) {
       // The next step's conditioning, on the backend while the host downloads and checks.
       step_forcings(plan, target_time + kHoursPerStep * 3600, initial.lon, forcings_host_.data());
@@ -207,7 +191,7 @@ void MemberWorker::run_members(const EnsembleRun& run, const std::vector<int64_t
       backend_->step_advance(*on_device, physical_, forcings_, bases_, land_,
                              denoiser_->conditioning_rows());
     }
-    const double advance_ms = laps.lap();
+    const double advance_ms = laps.lap_ms();
     finishing = std::async(std::launch::async, [&, step, ts, prepare_ms, sampler_ms, wait_ms,
                                                 physical_ms, advance_ms] {
       finish_step(group, step, ts,
@@ -225,13 +209,13 @@ void MemberWorker::finish_step(const GroupOutput& group, int64_t step,
   const auto& [run, used, slot_index, slot_member, tables, has_land, writer, progress, resume] =
       group;
   const int64_t G = run.initial->n_grid(), C = tables.n_targets();
-  LapClock phases(Clock::now());
+  Stopwatch phases;
   double download_ms = 0, check_ms = 0, write_ms = 0;
   for (int64_t b = 0; b < used; ++b) {
     const auto slot = static_cast<size_t>(b);
     ArrayF physical = writer.take_buffer({G, C});
     backend_->download_concurrent(physical_.rows(b * G, G), physical.ptr());
-    download_ms += phases.lap();
+    download_ms += phases.lap_ms();
     // A diverged model shows up as non-finite values; fail loudly instead of
     // writing them (SST is NaN over land by design and is not counted).
     const int64_t bad = count_non_finite(tables, physical.ptr(),
@@ -241,13 +225,13 @@ void MemberWorker::finish_step(const GroupOutput& group, int64_t step,
                            std::to_string(step + 1) + " produced " + std::to_string(bad) +
                            " non-finite values outside the SST land mask (the model "
                            "diverged); no output file was written");
-    check_ms += phases.lap();
+    check_ms += phases.lap_ms();
     // A step the partial output holds already was recomputed only because
     // its group restarted with a slower member: bitwise the same, not written again.
     if (resume == nullptr || !resume->is_done(slot_index[slot], step))
       writer.write_step(static_cast<int>(slot_index[slot]), static_cast<int>(step),
                         std::move(physical));
-    write_ms += phases.lap();
+    write_ms += phases.lap_ms();
   }
   spdlog::debug(
       "{} members {} step {}: prepare {:.0f} ms, sampler {:.0f} ms, wait for the previous "
