@@ -54,6 +54,11 @@ struct AttentionDeviceTiles {
   // Their per-node scratch: [nodes * heads] bytes, 1 = a value of that head
   // of that node's V is non-finite (set per call, before bad_words).
   uint8_t* bad_nodes = nullptr;
+  // Optional launch gate of the flash kernels and their pre-pass: with gate
+  // set, they do nothing unless *gate == gate_open (read on the device, so
+  // two launches can route one call by a flag a previous kernel wrote).
+  const int32_t* gate = nullptr;
+  int32_t gate_open = 0;
   int64_t nodes = 0;
   int64_t q_blocks = 0;
   int64_t k_blocks = 0;  // key groups
@@ -84,9 +89,9 @@ void attention_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType 
 bool attention_flash_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream);
 
-// The warpgroup-MMA bf16 kernel alone (sm90a/attention_wgmma.cu). Returns
-// false, launching nothing, unless it is enabled (set_attention_wgmma), qkv
-// is bf16 and 16-byte aligned, head_dim % 8 == 0 and head_dim > 32, the plan
+// The warpgroup-MMA bf16 kernel alone (sm90a/attention_wgmma.cu; f16 qkv:
+// the tf32 route below). Returns false, launching nothing, unless it is
+// enabled (set_attention_wgmma), qkv is bf16 or f16 and 16-byte aligned, head_dim % 8 == 0 and head_dim > 32, the plan
 // has its bad_words scratch and the device is compute capability 9.0 with
 // the kernel's sm_90a image.
 bool attention_wgmma_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
@@ -105,6 +110,27 @@ void set_attention_wgmma(bool enabled);
 // shared memory (66 KiB at D > 64).
 bool attention_flash_tf32_launch(const AttentionDeviceTiles& tiles, const void* qkv,
                                  DType t_qkv, void* out, DType t_out, cudaStream_t stream);
+// Whether attention_flash_tf32_launch would launch (the same checks).
+bool attention_flash_tf32_runs(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
+                               const void* out, DType t_out);
+
+// The tf32 arithmetic on the Hopper wgmma kernel (attention_tf32_route.cu):
+// q, k, v converted to f16 -- the 11-bit significands of TF32 -- and the
+// softmax weights rounded to f16 instead of tf32, float32 scores and sums,
+// at the f16 tensor rate. Where a finite value of qkv lies beyond f16's
+// range (|x| >= 65520) the tf32 flash kernel runs instead: the conversion
+// raises a flag on the device and both kernels are launched, each gated on
+// it (AttentionDeviceTiles::gate), so no host synchronisation decides.
+// Scratch from the caller: qkv_half [N, 3 H D] f16, flag one int32.
+// Returns false, launching nothing, unless attention_tf32_as_f16_eligible.
+bool attention_tf32_as_f16_eligible(const AttentionDeviceTiles& tiles, const void* qkv,
+                                    DType t_qkv, const void* out, DType t_out);
+bool attention_tf32_as_f16_launch(const AttentionDeviceTiles& tiles, const void* qkv,
+                                  DType t_qkv, void* out, DType t_out, void* qkv_half,
+                                  int32_t* flag, cudaStream_t stream);
+// Development and test knob, as set_attention_wgmma: false keeps the tf32
+// precision on the tf32 flash kernel. Process-wide; on by default.
+void set_attention_tf32_as_f16(bool enabled);
 
 // The tensor-core kernel alone (attention_mma.cu); `math` must be tf32_mma or
 // bf16_mma. Returns false, launching nothing, when the current device cannot

@@ -115,10 +115,12 @@ __global__ void __launch_bounds__(kThreads, 2)
                            const int32_t* __restrict__ tile_mask,
                            const uint64_t* __restrict__ masks,
                            const uint64_t* __restrict__ bad_words, int heads, int head_dim,
-                           float scale_log2) {
+                           float scale_log2, const int32_t* __restrict__ gate,
+                           int32_t gate_open) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();  // mma.sync bf16 and cp.async need sm_80; the launcher never starts this below
 #else
+  if (flash::gate_closed(gate, gate_open)) return;
   using Layout = FlashLayout<DP>;
   constexpr int kLd = Layout::kLd;
   constexpr int kKSteps = DP / 16;  // k16 steps of Q K^T
@@ -266,7 +268,9 @@ __global__ void __launch_bounds__(kThreads, 2)
 __global__ void flash::bad_value_words_kernel(const int32_t* __restrict__ key_slots,
                                               const uint8_t* __restrict__ bad_nodes,
                                               uint64_t* __restrict__ bad_words, int64_t k_blocks,
-                                              int heads) {
+                                              int heads, const int32_t* __restrict__ gate,
+                                              int32_t gate_open) {
+  if (gate_closed(gate, gate_open)) return;
   const int64_t kb = int64_t{blockIdx.x} * kWordGroupsPerBlock + threadIdx.x / kRows;
   if (kb >= k_blocks) return;  // whole warps: a group is two of them
   const int h = static_cast<int>(blockIdx.y);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cuda_runtime.h>
 
@@ -64,6 +65,22 @@ __device__ __forceinline__ bool operand_non_finite(bf16 v) {
 __device__ __forceinline__ bool operand_non_finite(float v) {
   return !isfinite(ptx::round_tf32(v));
 }
+__device__ __forceinline__ bool operand_non_finite(__half v) {
+  return (__half_as_ushort(v) & 0x7c00u) == 0x7c00u;
+}
+// A 16-bit operand from its bits.
+template <class T>
+__device__ __forceinline__ T operand_from_bits(uint32_t bits) {
+  if constexpr (std::is_same_v<T, __half>)
+    return __ushort_as_half(static_cast<unsigned short>(bits));
+  else
+    return __ushort_as_bfloat16(static_cast<unsigned short>(bits));
+}
+
+// Whether a kernel launched with the tiles' gate runs (see AttentionDeviceTiles).
+__device__ __forceinline__ bool gate_closed(const int32_t* gate, int32_t open) {
+  return gate != nullptr && *gate != open;
+}
 
 // Pass 1, once per node: bad_nodes[n * heads + h] = 1 where a value of head
 // h of node n's V is non-finite as an operand, else 0 (every flag is
@@ -71,7 +88,9 @@ __device__ __forceinline__ bool operand_non_finite(float v) {
 // 16-byte groups where head_dim and qkv allow (VEC > 1), else one by one.
 template <int VEC, class T>
 __global__ void bad_value_nodes_kernel(const T* __restrict__ qkv, uint8_t* __restrict__ bad_nodes,
-                                       int64_t nodes, int heads, int head_dim) {
+                                       int64_t nodes, int heads, int head_dim,
+                                       const int32_t* __restrict__ gate, int32_t gate_open) {
+  if (gate_closed(gate, gate_open)) return;
   const int64_t hd = int64_t{heads} * head_dim;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < nodes * heads;
        i += int64_t{gridDim.x} * blockDim.x) {
@@ -85,10 +104,9 @@ __global__ void bad_value_nodes_kernel(const T* __restrict__ qkv, uint8_t* __res
         const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-          if constexpr (sizeof(T) == 2)  // two bf16
-            bad = bad ||
-                  operand_non_finite(__ushort_as_bfloat16(static_cast<unsigned short>(w[q]))) ||
-                  operand_non_finite(__ushort_as_bfloat16(static_cast<unsigned short>(w[q] >> 16)));
+          if constexpr (sizeof(T) == 2)  // two bf16 or f16
+            bad = bad || operand_non_finite(operand_from_bits<T>(w[q] & 0xffffu)) ||
+                  operand_non_finite(operand_from_bits<T>(w[q] >> 16));
           else
             bad = bad || operand_non_finite(__uint_as_float(w[q]));
         }
@@ -106,7 +124,8 @@ constexpr int kWordGroupsPerBlock = 4;
 __global__ void bad_value_words_kernel(const int32_t* __restrict__ key_slots,
                                        const uint8_t* __restrict__ bad_nodes,
                                        uint64_t* __restrict__ bad_words, int64_t k_blocks,
-                                       int heads);
+                                       int heads, const int32_t* __restrict__ gate,
+                                       int32_t gate_open);
 
 template <class T>
 void launch_bad_value_words(const AttentionDeviceTiles& t, const T* qkv, cudaStream_t stream) {
@@ -115,15 +134,15 @@ void launch_bad_value_words(const AttentionDeviceTiles& t, const T* qkv, cudaStr
   constexpr int kVec = kVec16<T>;
   if (t.head_dim % kVec == 0 && is_aligned(qkv, 16))
     bad_value_nodes_kernel<kVec, T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
-                                                                t.head_dim);
+                                                                t.head_dim, t.gate, t.gate_open);
   else
     bad_value_nodes_kernel<1, T><<<blocks, 256, 0, stream>>>(qkv, t.bad_nodes, t.nodes, t.heads,
-                                                             t.head_dim);
+                                                             t.head_dim, t.gate, t.gate_open);
   const auto word_blocks = static_cast<unsigned>(
       (t.k_blocks + kWordGroupsPerBlock - 1) / kWordGroupsPerBlock);
   bad_value_words_kernel<<<dim3(word_blocks, static_cast<unsigned>(t.heads)),
                            kWordGroupsPerBlock * kRows, 0, stream>>>(
-      t.key_slots, t.bad_nodes, t.bad_words, t.k_blocks, t.heads);
+      t.key_slots, t.bad_nodes, t.bad_words, t.k_blocks, t.heads, t.gate, t.gate_open);
 }
 
 // Scores in log2 units: exp(x / sqrt(D)) = exp2(x * log2(e) / sqrt(D)).
@@ -313,7 +332,8 @@ void launch_flash_kernel(Kernel* kernel, size_t smem, int threads, const Attenti
   const dim3 grid(static_cast<unsigned>(t.q_blocks), static_cast<unsigned>(t.heads));
   kernel<<<grid, threads, smem, stream>>>(qkv, out, t.slots, t.key_slots, t.tile_offsets,
                                           t.tile_key_block, t.tile_mask, t.masks, t.bad_words,
-                                          t.heads, t.head_dim, score_scale_log2(t.head_dim));
+                                          t.heads, t.head_dim, score_scale_log2(t.head_dim), t.gate,
+                                          t.gate_open);
 }
 
 }  // namespace gencast::cuda::flash

@@ -152,10 +152,12 @@ __global__ void __launch_bounds__(kThreads, Tf32Layout<DP>::kMinBlocks)
                                 const int32_t* __restrict__ tile_mask,
                                 const uint64_t* __restrict__ masks,
                                 const uint64_t* __restrict__ bad_words, int heads, int head_dim,
-                                float scale_log2) {
+                                float scale_log2, const int32_t* __restrict__ gate,
+                                int32_t gate_open) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();  // mma.sync tf32 and cp.async need sm_80; the launcher never starts this below
 #else
+  if (flash::gate_closed(gate, gate_open)) return;
   using Layout = Tf32Layout<DP>;
   constexpr int kLd = Layout::kLd;
   constexpr int kKSteps = DP / 8;  // k8 steps of Q K^T
@@ -364,8 +366,8 @@ __global__ void __launch_bounds__(kThreads, Tf32Layout<DP>::kMinBlocks)
 
 }  // namespace
 
-bool attention_flash_tf32_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
-                                 void* out, DType t_out, cudaStream_t stream) {
+bool attention_flash_tf32_runs(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
+                               const void* out, DType t_out) {
   // Pair stores: 8 bytes for float output, 4 for bf16 (row offsets are even).
   const size_t out_align = t_out == DType::bf16 ? 4 : 8;
   if (t_qkv != DType::f32 || t.head_dim % 4 != 0 || !is_aligned(qkv, 16) ||
@@ -374,7 +376,13 @@ bool attention_flash_tf32_launch(const AttentionDeviceTiles& t, const void* qkv,
   const int dp = flash::padded_head_dim(t.head_dim);
   size_t smem = 0;
   flash::with_padded_dim(dp, [&](auto d) { smem = Tf32Layout<decltype(d)::value>::kBytes; });
-  if (!flash::device_runs_flash(smem)) return false;
+  return flash::device_runs_flash(smem);
+}
+
+bool attention_flash_tf32_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
+                                 void* out, DType t_out, cudaStream_t stream) {
+  if (!attention_flash_tf32_runs(t, qkv, t_qkv, out, t_out)) return false;
+  const int dp = flash::padded_head_dim(t.head_dim);
   const auto* qp = static_cast<const float*>(qkv);
   dispatch_float_type(t_out, "attention", [&](auto ot) {
     using TO = decltype(ot);

@@ -490,8 +490,17 @@ void CudaBackend::attention(const AttentionPlan& plan_base, const Tensor& qkv, T
   require(qkv.rows() == N && qkv.cols() == 3 * HD, op, "qkv must be [N, 3*H*D]");
   require(out.rows() == N && out.cols() == HD, op, "out must be [N, H*D]");
   require(!overlap(qkv, out), op, "out must not overlap qkv");
-  attention_launch(plan->device_tiles(), qkv.data(), qkv.dtype(), out.data(), out.dtype(),
-                   attention_math_for(precision_), stream_);
+  const AttentionDeviceTiles& tiles = plan->device_tiles();
+  const AttentionMath math = attention_math_for(precision_);
+  if (math == AttentionMath::tf32_mma &&
+      attention_tf32_as_f16_eligible(tiles, qkv.data(), qkv.dtype(), out.data(), out.dtype())) {
+    // Scratch from the block cache: the f16 copy of qkv and the range flag.
+    Tensor half = empty(qkv.shape(), DType::f16), flag = empty({1}, DType::i32);
+    if (attention_tf32_as_f16_launch(tiles, qkv.data(), qkv.dtype(), out.data(), out.dtype(),
+                                     half.data(), flag.as<int32_t>(), stream_))
+      return;
+  }
+  attention_launch(tiles, qkv.data(), qkv.dtype(), out.data(), out.dtype(), math, stream_);
 }
 
 void CudaBackend::axpby(float a, const Tensor& x, float b, const Tensor& y, Tensor& out) {

@@ -84,9 +84,22 @@ __device__ __forceinline__ uint32_t swizzled_chunk(int r, int c) {
   return static_cast<uint32_t>((c / 8) * (kRows * 128) + r * 128 + ((c % 8) ^ (r % 8)) * 16);
 }
 
-template <int DP, class TO>
+// The operand type's 1.0 (the row-sum column) and a pair of weights in it.
+template <class TI>
+inline constexpr uint32_t kOneBits = std::is_same_v<TI, __half> ? 0x3c00u : 0x3f80u;
+template <class TI>
+__device__ __forceinline__ uint32_t pack_weights(float lo, float hi) {
+  if constexpr (std::is_same_v<TI, __half>)
+    return ptx::pack_f16(lo, hi);
+  else
+    return ptx::pack_bf16(lo, hi);
+}
+
+// TI: the operand type, bf16 (the bf16 precision) or __half (the tf32
+// precision's route, attention_tf32_as_f16_launch).
+template <int DP, class TI, class TO>
 __global__ void __launch_bounds__(kThreads, 2)
-    attention_wgmma_kernel(const bf16* __restrict__ qkv, TO* __restrict__ out,
+    attention_wgmma_kernel(const TI* __restrict__ qkv, TO* __restrict__ out,
                            const int32_t* __restrict__ slots,
                            const int32_t* __restrict__ key_slots,
                            const int32_t* __restrict__ tile_offsets,
@@ -94,10 +107,12 @@ __global__ void __launch_bounds__(kThreads, 2)
                            const int32_t* __restrict__ tile_mask,
                            const uint64_t* __restrict__ masks,
                            const uint64_t* __restrict__ bad_words, int heads, int head_dim,
-                           float scale_log2) {
+                           float scale_log2, const int32_t* __restrict__ gate,
+                           int32_t gate_open) {
 #if !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built for sm_90a only; the launcher checks that this image runs here
 #else
+  if (flash::gate_closed(gate, gate_open)) return;
   using Layout = WgmmaLayout<DP>;
   constexpr int kQLd = Layout::kQLd;
   constexpr int kKTile = Layout::kKBytes;
@@ -110,7 +125,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   // Swizzled tiles must start 1024-byte aligned (wgmma_ptx.cuh).
   unsigned char* const smem = smem_raw + (1024u - ptx::smem_addr(smem_raw) % 1024u) % 1024u;
   unsigned char* const kv = smem;  // stage s: K at kv + s * kStage, V right after
-  bf16* const qs = reinterpret_cast<bf16*>(smem + 2 * kStage);
+  TI* const qs = reinterpret_cast<TI*>(smem + 2 * kStage);
   int32_t* const slot_stages = reinterpret_cast<int32_t*>(smem + 2 * kStage + Layout::kQBytes);
   const uint32_t kv_addr = ptx::smem_addr(kv);
 
@@ -119,7 +134,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int g = lane / 4, tq = lane % 4;  // fragment row and column pair
   const int qb = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
   const int64_t hd = int64_t{heads} * head_dim, stride = 3 * hd;
-  const bf16* const q_base = qkv + int64_t{h} * head_dim;
+  const TI* const q_base = qkv + int64_t{h} * head_dim;
   const int32_t* const qslots = slots + int64_t{qb} * kRows;
   const int row_lo = warp * 16 + g;  // this thread's two query rows: row_lo, row_lo + 8
 
@@ -136,14 +151,14 @@ __global__ void __launch_bounds__(kThreads, 2)
   // memory, or global for the first tile).
   const auto issue_kv = [&](const int32_t* kslots, int stage) {
     unsigned char* const k_dst = kv + stage * kStage;
-    const bf16* const k_base = q_base + hd;
+    const TI* const k_base = q_base + hd;
 #pragma unroll
     for (int n = 0; n < kRows * kChunks / kThreads; ++n) {
       const int idx = tid + n * kThreads;
       const int r = idx / kChunks, c = idx % kChunks;
       const int64_t node = kslots[r];
       const bool live = node >= 0 && 8 * c < head_dim;
-      const bf16* src = live ? k_base + node * stride + 8 * c : k_base;
+      const TI* src = live ? k_base + node * stride + 8 * c : k_base;
       const uint32_t off = swizzled_chunk(r, c);
       ptx::cp_async_16(k_dst + off, src, live ? 16 : 0);
       ptx::cp_async_16(k_dst + kKTile + off, src + hd, live ? 16 : 0);
@@ -163,7 +178,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   // the copies never write there): 1 in its first column, 0 elsewhere.
   for (int idx = tid; idx < 2 * kRows * 8; idx += kThreads) {
     const int stage = idx / (kRows * 8), r = idx / 8 % kRows, c = kChunks + idx % 8;
-    const uint4 chunk = c == kChunks ? make_uint4(0x3f80u, 0, 0, 0) : make_uint4(0, 0, 0, 0);
+    const uint4 chunk = c == kChunks ? make_uint4(kOneBits<TI>, 0, 0, 0) : make_uint4(0, 0, 0, 0);
     *reinterpret_cast<uint4*>(kv + stage * kStage + kKTile + swizzled_chunk(r, c)) = chunk;
   }
   // A key group's slot table into slot stage `st` (16 threads, 16 bytes each).
@@ -236,7 +251,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int ks = 0; ks < kKSteps; ++ks) {
       const uint64_t desc = wgmma::smem_desc_128b(
           k_addr + (ks / 4) * Layout::kBlockBytes + (ks % 4) * 32, 16, 1024);
-      wgmma::wgmma_m64n64k16_bf16_rs<0>(s, qf[ks], desc, ks > 0 ? 1 : 0);
+      wgmma::wgmma_m64n64k16_rs<0, TI>(s, qf[ks], desc, ks > 0 ? 1 : 0);
     }
     wgmma::wgmma_commit();
     wgmma::wgmma_wait<0>();
@@ -252,10 +267,10 @@ __global__ void __launch_bounds__(kThreads, 2)
     uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      p[j][0] = ptx::pack_bf16(ptx::exp2_ftz(fmaf(s[j][0], scale_log2, mu_lo)),
-                               ptx::exp2_ftz(fmaf(s[j][1], scale_log2, mu_lo)));
-      p[j][1] = ptx::pack_bf16(ptx::exp2_ftz(fmaf(s[j][2], scale_log2, mu_hi)),
-                               ptx::exp2_ftz(fmaf(s[j][3], scale_log2, mu_hi)));
+      p[j][0] = pack_weights<TI>(ptx::exp2_ftz(fmaf(s[j][0], scale_log2, mu_lo)),
+                                 ptx::exp2_ftz(fmaf(s[j][1], scale_log2, mu_lo)));
+      p[j][1] = pack_weights<TI>(ptx::exp2_ftz(fmaf(s[j][2], scale_log2, mu_hi)),
+                                 ptx::exp2_ftz(fmaf(s[j][3], scale_log2, mu_hi)));
     }
 
     // O += P V: B(k = key, n = head dim) = V[key][dim], MN-major; the k step
@@ -269,9 +284,9 @@ __global__ void __launch_bounds__(kThreads, 2)
       const uint64_t desc =
           wgmma::smem_desc_128b(v_addr + kp * 16 * 128, Layout::kBlockBytes, 1024);
       if constexpr (DP == 128)
-        wgmma::wgmma_m64n136k16_bf16_rs<1>(o, a, desc, 1);
+        wgmma::wgmma_m64n136k16_rs<1, TI>(o, a, desc, 1);
       else
-        wgmma::wgmma_m64n72k16_bf16_rs<1>(o, a, desc, 1);
+        wgmma::wgmma_m64n72k16_rs<1, TI>(o, a, desc, 1);
     }
     wgmma::wgmma_commit();
     wgmma::wgmma_wait<0>();  // V of this stage is read before the stage is refilled
@@ -310,7 +325,8 @@ bool device_runs_wgmma() {
     bool runs = major == 9 && minor == 0;
     if (runs) {
       cudaFuncAttributes attributes{};
-      runs = cudaFuncGetAttributes(&attributes, attention_wgmma_kernel<128, bf16>) == cudaSuccess;
+      runs = cudaFuncGetAttributes(&attributes, attention_wgmma_kernel<128, bf16, bf16>) ==
+             cudaSuccess;
       (void)cudaGetLastError();  // a missing image is an answer, not an error
     }
     state = runs ? 1 : 2;
@@ -327,22 +343,30 @@ bool attention_wgmma_available() { return device_runs_wgmma(); }
 
 bool attention_wgmma_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream) {
-  if (!g_wgmma_enabled.load() || t_qkv != DType::bf16 || t.head_dim % 8 != 0 ||
-      t.head_dim <= 32 || !is_aligned(qkv, 16) || t.bad_words == nullptr || t.bad_nodes == nullptr)
+  if (!g_wgmma_enabled.load() || (t_qkv != DType::bf16 && t_qkv != DType::f16) ||
+      t.head_dim % 8 != 0 || t.head_dim <= 32 || !is_aligned(qkv, 16) || t.bad_words == nullptr ||
+      t.bad_nodes == nullptr)
     return false;
   const int dp = flash::padded_head_dim(t.head_dim);
   const size_t smem = dp == 64 ? WgmmaLayout<64>::kBytes : WgmmaLayout<128>::kBytes;
   if (!device_runs_wgmma() || !flash::device_runs_flash(smem)) return false;
-  const auto* qp = static_cast<const bf16*>(qkv);
-  dispatch_float_type(t_out, "attention", [&](auto ot) {
-    using TO = decltype(ot);
-    if (dp == 64)
-      flash::launch_flash_kernel(&attention_wgmma_kernel<64, TO>, WgmmaLayout<64>::kBytes,
-                                 kThreads, t, qp, static_cast<TO*>(out), stream);
-    else
-      flash::launch_flash_kernel(&attention_wgmma_kernel<128, TO>, WgmmaLayout<128>::kBytes,
-                                 kThreads, t, qp, static_cast<TO*>(out), stream);
-  });
+  const auto launch = [&](auto operand) {
+    using TI = decltype(operand);
+    const auto* qp = static_cast<const TI*>(qkv);
+    dispatch_float_type(t_out, "attention", [&](auto ot) {
+      using TO = decltype(ot);
+      if (dp == 64)
+        flash::launch_flash_kernel(&attention_wgmma_kernel<64, TI, TO>, WgmmaLayout<64>::kBytes,
+                                   kThreads, t, qp, static_cast<TO*>(out), stream);
+      else
+        flash::launch_flash_kernel(&attention_wgmma_kernel<128, TI, TO>, WgmmaLayout<128>::kBytes,
+                                   kThreads, t, qp, static_cast<TO*>(out), stream);
+    });
+  };
+  if (t_qkv == DType::f16)
+    launch(__half{});
+  else
+    launch(bf16{});
   return true;
 }
 

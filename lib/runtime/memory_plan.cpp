@@ -115,6 +115,10 @@ MemoryEstimate estimate_forecast_memory(const ModelConfig& config, int64_t n_lat
   // A bf16 upload converts from a float32 copy on the device while it runs.
   e.activations =
       denoiser.activations + (compute == DType::bf16 ? denoiser.largest_upload * 4 : 0);
+  // tf32's attention on Hopper reads an f16 copy of q|k|v, made per call
+  // (kernels/attention_tf32_route.cu).
+  if (precision == Precision::tf32)
+    e.activations += sizes.n_mesh * 3 * config.denoiser.latent_size * 2;
   // The forecast's float32 state x [G, targets], the step transition's
   // physical fields and residual bases (same shape) and land mask [G], the
   // sampler's temporaries and the noise plan's tables.

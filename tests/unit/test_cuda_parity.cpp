@@ -1132,6 +1132,108 @@ TEST_CASE("cuda wgmma attention matches the CPU and the mma.sync kernel", "[cuda
 #endif
 }
 
+TEST_CASE("cuda tf32 attention on f16 operands: the CPU, the tf32 kernel, and its bits beyond "
+          "f16's range",
+          "[cuda]") {
+  // The tf32 precision's route on Hopper (kernels/attention_tf32_route.cu):
+  // q, k, v in f16 on the wgmma kernel. Against the CPU at the tf32 budget
+  // and against the tf32 flash kernel (route off) at 1e-3 (both are 2^-11
+  // roundings of the same values); a finite value beyond f16's range must
+  // give the tf32 kernel's result bit for bit (the gated fallback), in q or
+  // in v; a NaN in v the same NaN rows.
+  SKIP_WITHOUT_CUDA();
+#if GENCAST_WITH_CUDA
+  if (!cuda::attention_wgmma_available()) {
+    std::cout << "GENCAST_SKIP: the f16 route needs the wgmma kernel (compute capability 9.0)\n";
+    return;
+  }
+  struct Restore {
+    ~Restore() { cuda::set_attention_tf32_as_f16(true); }
+  } restore;
+  uint32_t seed = 29000;
+  const Csr local = with_lonely_rows(windowed_neighbourhood(642, 150, 40, seed += 10), 13);
+  const MmaAttentionCase cases[] = {{"k-hop mesh4 k=8 shuffled", mesh_khop(4, 8, true, seed += 10), 4, 128, 2.f},
+                                    {"windowed peaked", local, 4, 128, 4.f},
+                                    {"windowed", local, 2, 64, 2.f},
+                                    {"windowed", local, 3, 40, 2.f}};
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", Precision::tf32);
+  for (const MmaAttentionCase& c : cases) {
+    const int64_t n = c.csr.rows(), hd = int64_t{c.heads} * c.head_dim;
+    const std::string tag = c.label + " N=" + std::to_string(n) + " H=" + std::to_string(c.heads) +
+                            " D=" + std::to_string(c.head_dim);
+    INFO(tag);
+    ArrayF qkv = random_array({n, 3 * hd}, seed += 10, -c.amp, c.amp);
+    auto cpu_plan = cpu.plan_attention(c.csr, c.heads, c.head_dim, AttentionTiles::sparse);
+    Tensor qc = cpu.from_host(qkv, DType::f32), oc = cpu.empty({n, hd}, DType::f32);
+    cpu.attention(*cpu_plan, qc, oc);
+    const ArrayF ref = cpu.to_host(oc);
+    auto plan = gpu->plan_attention(c.csr, c.heads, c.head_dim, AttentionTiles::sparse);
+    const auto run = [&](const ArrayF& values, bool route) {
+      cuda::set_attention_tf32_as_f16(route);
+      Tensor q = gpu->from_host(values, DType::f32);
+      Tensor o = poisoned(*gpu, {n, hd}, DType::f32);
+      gpu->attention(*plan, q, o);
+      cuda::set_attention_tf32_as_f16(true);
+      return gpu->to_host(o);
+    };
+    // Launched directly first, so that the test fails if the route silently
+    // did not run: it must take the call, leave the range flag down and
+    // write every output value.
+    {
+      const auto& tiles = dynamic_cast<const cuda::CudaAttentionPlan&>(*plan).device_tiles();
+      Tensor q = gpu->from_host(qkv, DType::f32);
+      Tensor o = poisoned(*gpu, {n, hd}, DType::f32);
+      Tensor qkv_half = gpu->empty({n, 3 * hd}, DType::f16), flag = gpu->empty({1}, DType::i32);
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+      REQUIRE(cuda::attention_tf32_as_f16_launch(tiles, q.data(), DType::f32, o.data(),
+                                                 DType::f32, qkv_half.data(), flag.as<int32_t>(),
+                                                 nullptr));
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+      int32_t flag_value = -1;
+      REQUIRE(cudaMemcpy(&flag_value, flag.data(), sizeof flag_value, cudaMemcpyDeviceToHost) ==
+              cudaSuccess);
+      CHECK(flag_value == 0);
+      check_close(tag + " direct f16 route vs cpu", gpu->to_host(o), ref,
+                  tolerance_of(Precision::tf32));
+    }
+    const ArrayF routed = run(qkv, true), tf32 = run(qkv, false);
+    check_close(tag + " f16 route vs cpu", routed, ref, tolerance_of(Precision::tf32));
+    check_close(tag + " f16 route vs tf32 flash kernel", routed, tf32, 1e-3);
+    // The route ran through the backend: its roundings differ somewhere.
+    // (Counted: a failing comparison of the whole vectors prints them all.)
+    const auto differing = [](const ArrayF& a, const ArrayF& b) {
+      int64_t count = 0;
+      for (size_t i = 0; i < a.data.size(); ++i) count += a.data[i] != b.data[i] ? 1 : 0;
+      return count;
+    };
+    CHECK(differing(routed, tf32) > 0);
+
+    // Beyond f16's range (1e5 in a value of node 7's V, then in its q):
+    // the tf32 kernel's output, bit for bit.
+    for (const int64_t col : {2 * hd + 3, int64_t{5}}) {
+      ArrayF big = qkv;
+      big.data[static_cast<size_t>(7 * 3 * hd + col)] = 1e5f;
+      const ArrayF a = run(big, true), b = run(big, false);
+      INFO("1e5 at column " << col);
+      CHECK(differing(a, b) == 0);
+      CHECK(differing(a, tf32) > 0);  // the large value changed the result
+    }
+    // NaN in node 9's V: the same rows are NaN either way (and some are).
+    ArrayF nan_v = qkv;
+    nan_v.data[static_cast<size_t>(9 * 3 * hd + 2 * hd)] = NAN;
+    const ArrayF a = run(nan_v, true), b = run(nan_v, false);
+    int64_t nan_rows = 0, mismatched = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      nan_rows += std::isnan(a.data[i]) ? 1 : 0;
+      mismatched += std::isnan(a.data[i]) != std::isnan(b.data[i]) ? 1 : 0;
+    }
+    CHECK(nan_rows > 0);
+    CHECK(mismatched == 0);
+  }
+#endif
+}
+
 namespace {
 
 // Every sphere-noise check on an n_lat x n_lon grid: 40 channels, two chunks

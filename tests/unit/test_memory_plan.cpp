@@ -168,6 +168,9 @@ TEST_CASE("memory plan: graph sizes estimated from the grid match the built tiny
     CHECK(e.edge_cache == got.edge_cache);
     CHECK(e.graph > got.graph);
     CHECK(e.sampler > 3 * real.n_grid * real.n_targets * 4);
+    // tf32 adds the f16 copy of q|k|v that its attention reads on Hopper.
+    const MemoryEstimate t = estimate_forecast_memory(config, 46, 90, Precision::tf32, chunk_rows);
+    CHECK(t.activations - e.activations == est.n_mesh * 3 * config.denoiser.latent_size * 2);
   }
 }
 
