@@ -50,6 +50,7 @@
 #include <stdexcept>
 
 #include "core/parallel.h"
+#include "core/stopwatch.h"
 #include "core/version.h"
 #include "io/cf_metadata.h"
 #include "io/durable_file.h"
@@ -761,7 +762,7 @@ void NetcdfForecastWriter::write_chunks(int member_index, int lead_index,
     throw std::invalid_argument("NetcdfForecastWriter::write_chunks: " + std::to_string(chunks.size()) +
                                 " chunks for " + std::to_string(targets_.size()) + " of " +
                                 std::to_string(spec_.channels.size()) + " channels written");
-  const auto t0 = std::chrono::steady_clock::now();
+  Stopwatch store;
   for (const ChannelTarget& target : targets_) {
     const ForecastChunk& chunk = chunks[static_cast<size_t>(target.channel)];
     try {
@@ -772,7 +773,7 @@ void NetcdfForecastWriter::write_chunks(int member_index, int lead_index,
     }
     timings_.stored_bytes += static_cast<int64_t>(chunk.bytes.size());
   }
-  timings_.store += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  timings_.store += store.lap();
   timings_.raw_bytes += static_cast<int64_t>(targets_.size() * spec_.lat.size() * spec_.lon.size() *
                                              sizeof(float));
   ++timings_.steps;
@@ -782,14 +783,9 @@ void NetcdfForecastWriter::write_chunks(int member_index, int lead_index,
 void NetcdfForecastWriter::write_step(int member_index, int lead_index, const float* fields) {
   auto& done = unwritten_step(member_index, lead_index, "write_step");
   if (fields == nullptr) throw std::invalid_argument("NetcdfForecastWriter::write_step: null fields");
-  using clock = std::chrono::steady_clock;
-  auto seconds_since = [](clock::time_point t) {
-    return std::chrono::duration<double>(clock::now() - t).count();
-  };
-
   // Transpose the selected channels into contiguous lat/lon fields, each
   // thread a contiguous range of grid nodes (sequential reads of the input).
-  auto t0 = clock::now();
+  Stopwatch phase;
   const size_t n_grid = spec_.lat.size() * spec_.lon.size();
   const size_t n_channels = spec_.channels.size();
   const size_t n_targets = targets_.size();
@@ -805,18 +801,16 @@ void NetcdfForecastWriter::write_step(int member_index, int lead_index, const fl
         }
       },
       parallel_min_rows(static_cast<int64_t>(n_targets)));
-  timings_.gather += seconds_since(t0);
+  timings_.gather += phase.lap();
 
   // Encode every chunk (a field of ~1 M values at 0.25 deg: one row each).
-  t0 = clock::now();
   parallel_for(
       static_cast<int64_t>(n_targets),
       [&](int64_t begin, int64_t end) { encode_targets(begin, end); },
       parallel_min_rows(static_cast<int64_t>(n_grid) * 16));
-  timings_.encode += seconds_since(t0);
+  timings_.encode += phase.lap();
 
   // Store them, on this thread: HDF5 takes one call at a time anyway.
-  t0 = clock::now();
   for (size_t t = 0; t < n_targets; ++t) {
     const ChannelTarget& target = targets_[t];
     const auto* bytes = reinterpret_cast<const uint8_t*>(scratch_.data() + t * n_grid);
@@ -828,7 +822,7 @@ void NetcdfForecastWriter::write_step(int member_index, int lead_index, const fl
     }
     timings_.stored_bytes += static_cast<int64_t>(stored_[t].size);
   }
-  timings_.store += seconds_since(t0);
+  timings_.store += phase.lap();
   timings_.raw_bytes += static_cast<int64_t>(n_targets * n_grid * sizeof(float));
   ++timings_.steps;
   done = 1;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +15,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/stopwatch.h"
 #include "core/text.h"
 #include "devices/device_factory.h"
 #include "model/checkpoint.h"
@@ -29,12 +29,6 @@
 
 namespace gencast {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 }  // namespace
 
@@ -150,26 +144,25 @@ BenchResult run_bench(const BenchOptions& options) {
 
   std::vector<double> times;
   for (int i = 0; i < options.calls; ++i) {
-    const auto t = Clock::now();
+    Stopwatch call;
     denoiser->denoise(1.f + static_cast<float>(i), x, out);
     backend->synchronize();
-    times.push_back(seconds_since(t));
+    times.push_back(call.lap());
   }
   if (options.profile && options.calls > 0) {
     // Separate calls: the stage syncs distort the timed calls above otherwise.
     std::vector<std::pair<std::string, double>> totals;
-    Clock::time_point mark;
+    Stopwatch stage_clock;
     denoiser->set_stage_callback([&](const char* stage) {
       backend->synchronize();
-      const double dt = seconds_since(mark);
-      mark = Clock::now();
+      const double dt = stage_clock.lap();
       auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& p) { return p.first == stage; });
       if (it == totals.end()) totals.emplace_back(stage, dt);
       else it->second += dt;
     });
     for (int i = 0; i < options.calls; ++i) {
       backend->synchronize();
-      mark = Clock::now();
+      stage_clock = Stopwatch();
       denoiser->denoise(2.f, x, out);
     }
     denoiser->set_stage_callback({});
@@ -195,12 +188,12 @@ BenchResult run_bench(const BenchOptions& options) {
     };
     std::vector<double> step_times;
     for (int s = 0; s < options.steps; ++s) {
-      const auto t = Clock::now();
+      Stopwatch step;
       run_sampler_step(*backend, schedule,
                        static_cast<float>(config.sampler.noise_level_inflation_factor), s, denoise,
                        noise, x);
       backend->synchronize();
-      step_times.push_back(seconds_since(t));
+      step_times.push_back(step.lap());
     }
     std::sort(step_times.begin(), step_times.end());
     r.step_seconds = step_times[step_times.size() / 2];

@@ -5,7 +5,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +18,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/parallel.h"
+#include "core/stopwatch.h"
 #include "io/chunk_codec.h"
 #include "io/netcdf_forecast_writer.h"
 #include "io/netcdf_input.h"
@@ -31,12 +31,6 @@ namespace gencast {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
 // CPU seconds used so far by this process (every thread counted) or by the
 // calling thread.
 double cpu_seconds(clockid_t clock) {
@@ -262,15 +256,15 @@ WriterBenchResult run_writer_bench(const WriterBenchOptions& options) {
         input_step(input, spec.channels, s, fields);
       }
       if (s == 0) first = fields;
-      const auto t0 = Clock::now();
+      Stopwatch write;
       const double cpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
       writer.write_step(0, s, fields.data());
-      step_seconds.push_back(seconds_since(t0));
+      step_seconds.push_back(write.lap());
       r.cpu_seconds_per_step += (cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / options.steps;
     }
-    const auto t0 = Clock::now();
+    Stopwatch close;
     writer.close();
-    r.close_seconds = seconds_since(t0);
+    r.close_seconds = close.lap();
     const WriterTimings& t = writer.timings();
     r.gather_seconds = t.gather / options.steps;
     r.encode_seconds = t.encode / options.steps;
