@@ -74,95 +74,75 @@ __device__ __forceinline__ uint64_t smem_desc_128b(uint32_t smem_address, uint32
          uint64_t{(stride_bytes >> 4) & 0x3fffu} << 32 | uint64_t{1} << 62;
 }
 
-// d (+)= a * B for one 64 x 64 x 16 step of the warpgroup: a = this warp's
+// d (+)= a * B for one 64 x N x 16 step of the warpgroup: a = this warp's
 // 16 rows of A as the m16n8k16 A fragment (registers), B from shared memory
 // through `desc_b`; scale_d = 0 overwrites d instead of accumulating.
 // kTransB = 1 reads B MN-major (rows of B's k are contiguous n values).
+// Inline asm needs its operand lists spelled out: the macros below build
+// them (four accumulators per row of d, then a, desc_b, kTransB, scale_d)
+// and pick the PTX type name from T.
+#define GENCAST_WGMMA_D4(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
+#define GENCAST_WGMMA_INPUTS \
+  "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(kTransB), "r"(scale_d)
+#define GENCAST_WGMMA_TYPED(ASM) \
+  if constexpr (std::is_same_v<T, __half>) \
+    ASM("f16"); \
+  else \
+    ASM("bf16")
+
 #define GENCAST_WGMMA_M64N64K16_RS(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, " \
-      "{%32, %33, %34, %35}, %36, p, 1, 1, %37;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), \
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), \
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), \
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), \
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]) \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(kTransB), "r"(scale_d))
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, " \
+               "{%32, %33, %34, %35}, %36, p, 1, 1, %37;\n}\n" \
+               : GENCAST_WGMMA_D4(0), GENCAST_WGMMA_D4(1), GENCAST_WGMMA_D4(2), GENCAST_WGMMA_D4(3), \
+                 GENCAST_WGMMA_D4(4), GENCAST_WGMMA_D4(5), GENCAST_WGMMA_D4(6), GENCAST_WGMMA_D4(7) \
+               : GENCAST_WGMMA_INPUTS)
 template <int kTransB, class T = __nv_bfloat16>
 __device__ __forceinline__ void wgmma_m64n64k16_rs(float (&d)[8][4], const uint32_t (&a)[4],
-                                                     uint64_t desc_b, int scale_d) {
-  if constexpr (std::is_same_v<T, __half>)
-    GENCAST_WGMMA_M64N64K16_RS("f16");
-  else
-    GENCAST_WGMMA_M64N64K16_RS("bf16");
+                                                 uint64_t desc_b, int scale_d) {
+  GENCAST_WGMMA_TYPED(GENCAST_WGMMA_M64N64K16_RS);
 }
 #undef GENCAST_WGMMA_M64N64K16_RS
 
 // The same, 64 x 72 x 16.
 #define GENCAST_WGMMA_M64N72K16_RS(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %42, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n72k16.f32." TYPE "." TYPE " " \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, " \
-      "{%36, %37, %38, %39}, %40, p, 1, 1, %41;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), \
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), \
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), \
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), \
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]), \
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]) \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(kTransB), "r"(scale_d))
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %42, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n72k16.f32." TYPE "." TYPE " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, " \
+               "{%36, %37, %38, %39}, %40, p, 1, 1, %41;\n}\n" \
+               : GENCAST_WGMMA_D4(0), GENCAST_WGMMA_D4(1), GENCAST_WGMMA_D4(2), GENCAST_WGMMA_D4(3), \
+                 GENCAST_WGMMA_D4(4), GENCAST_WGMMA_D4(5), GENCAST_WGMMA_D4(6), GENCAST_WGMMA_D4(7), \
+                 GENCAST_WGMMA_D4(8) \
+               : GENCAST_WGMMA_INPUTS)
 template <int kTransB, class T = __nv_bfloat16>
 __device__ __forceinline__ void wgmma_m64n72k16_rs(float (&d)[9][4], const uint32_t (&a)[4],
-                                                      uint64_t desc_b, int scale_d) {
-  if constexpr (std::is_same_v<T, __half>)
-    GENCAST_WGMMA_M64N72K16_RS("f16");
-  else
-    GENCAST_WGMMA_M64N72K16_RS("bf16");
+                                                 uint64_t desc_b, int scale_d) {
+  GENCAST_WGMMA_TYPED(GENCAST_WGMMA_M64N72K16_RS);
 }
 #undef GENCAST_WGMMA_M64N72K16_RS
 
 // The same, 64 x 136 x 16.
 #define GENCAST_WGMMA_M64N136K16_RS(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %74, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n136k16.f32." TYPE "." TYPE " " \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67}, " \
-      "{%68, %69, %70, %71}, %72, p, 1, 1, %73;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), \
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), \
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), \
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), \
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]), \
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), \
-        "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), \
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), \
-        "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), \
-        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), \
-        "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), \
-        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), \
-        "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3]), \
-        "+f"(d[16][0]), "+f"(d[16][1]), "+f"(d[16][2]), "+f"(d[16][3]) \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(kTransB), "r"(scale_d))
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %74, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n136k16.f32." TYPE "." TYPE " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67}, " \
+               "{%68, %69, %70, %71}, %72, p, 1, 1, %73;\n}\n" \
+               : GENCAST_WGMMA_D4(0), GENCAST_WGMMA_D4(1), GENCAST_WGMMA_D4(2), GENCAST_WGMMA_D4(3), \
+                 GENCAST_WGMMA_D4(4), GENCAST_WGMMA_D4(5), GENCAST_WGMMA_D4(6), GENCAST_WGMMA_D4(7), \
+                 GENCAST_WGMMA_D4(8), GENCAST_WGMMA_D4(9), GENCAST_WGMMA_D4(10), GENCAST_WGMMA_D4(11), \
+                 GENCAST_WGMMA_D4(12), GENCAST_WGMMA_D4(13), GENCAST_WGMMA_D4(14), GENCAST_WGMMA_D4(15), \
+                 GENCAST_WGMMA_D4(16) \
+               : GENCAST_WGMMA_INPUTS)
 template <int kTransB, class T = __nv_bfloat16>
 __device__ __forceinline__ void wgmma_m64n136k16_rs(float (&d)[17][4], const uint32_t (&a)[4],
-                                                      uint64_t desc_b, int scale_d) {
-  if constexpr (std::is_same_v<T, __half>)
-    GENCAST_WGMMA_M64N136K16_RS("f16");
-  else
-    GENCAST_WGMMA_M64N136K16_RS("bf16");
+                                                 uint64_t desc_b, int scale_d) {
+  GENCAST_WGMMA_TYPED(GENCAST_WGMMA_M64N136K16_RS);
 }
 #undef GENCAST_WGMMA_M64N136K16_RS
+
+#undef GENCAST_WGMMA_TYPED
+#undef GENCAST_WGMMA_INPUTS
+#undef GENCAST_WGMMA_D4
 
 }  // namespace gencast::cuda::wgmma
