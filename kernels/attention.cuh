@@ -91,13 +91,16 @@ bool attention_flash_launch(const AttentionDeviceTiles& tiles, const void* qkv, 
 
 // The warpgroup-MMA bf16 kernel alone (sm90a/attention_wgmma.cu; f16 qkv:
 // the tf32 route below). Returns false, launching nothing, unless it is
-// enabled (set_attention_wgmma), qkv is bf16 or f16 and 16-byte aligned, head_dim % 8 == 0 and head_dim > 32, the plan
-// has its bad_words scratch and the device is compute capability 9.0 with
-// the kernel's sm_90a image.
+// enabled (set_attention_wgmma), qkv is bf16 or f16 and 16-byte aligned,
+// head_dim % 8 == 0 and head_dim > 32, the plan has its bad_words scratch
+// and the device is compute capability 9.0 with the kernel's sm_90a image.
 bool attention_wgmma_launch(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv,
                             void* out, DType t_out, cudaStream_t stream);
 // Whether the current device runs the wgmma kernel (see above).
 bool attention_wgmma_available();
+// Whether attention_wgmma_launch would launch for these tiles and this qkv
+// (the same checks, the development knob included).
+bool attention_wgmma_runs(const AttentionDeviceTiles& tiles, const void* qkv, DType t_qkv);
 // Development and test knob: false makes bf16 attention run the mma.sync
 // flash kernel where the wgmma kernel would (same function), to compare the
 // two in one process. Process-wide; on by default.

@@ -57,10 +57,10 @@ void set_attention_tf32_as_f16(bool enabled) { g_route_enabled.store(enabled); }
 
 bool attention_tf32_as_f16_eligible(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
                                     const void* out, DType t_out) {
-  // The f16 kernel's own checks run at launch (attention_wgmma_launch): the
-  // head dims it takes, Hopper with its image; asked here without launching.
-  return g_route_enabled.load() && t_qkv == DType::f32 && t.head_dim % 8 == 0 &&
-         t.head_dim > 32 && attention_wgmma_available() &&
+  // Both kernels' own checks, asked without launching: the f16 copy comes
+  // from the block cache (256-byte aligned), so no pointer stands for it.
+  return g_route_enabled.load() && t_qkv == DType::f32 &&
+         attention_wgmma_runs(t, nullptr, DType::f16) &&
          attention_flash_tf32_runs(t, qkv, t_qkv, out, t_out);
 }
 

@@ -341,15 +341,20 @@ void set_attention_wgmma(bool enabled) { g_wgmma_enabled.store(enabled); }
 
 bool attention_wgmma_available() { return device_runs_wgmma(); }
 
-bool attention_wgmma_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
-                            void* out, DType t_out, cudaStream_t stream) {
+bool attention_wgmma_runs(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv) {
   if (!g_wgmma_enabled.load() || (t_qkv != DType::bf16 && t_qkv != DType::f16) ||
       t.head_dim % 8 != 0 || t.head_dim <= 32 || !is_aligned(qkv, 16) || t.bad_words == nullptr ||
       t.bad_nodes == nullptr)
     return false;
+  const size_t smem = flash::padded_head_dim(t.head_dim) == 64 ? WgmmaLayout<64>::kBytes
+                                                              : WgmmaLayout<128>::kBytes;
+  return device_runs_wgmma() && flash::device_runs_flash(smem);
+}
+
+bool attention_wgmma_launch(const AttentionDeviceTiles& t, const void* qkv, DType t_qkv,
+                            void* out, DType t_out, cudaStream_t stream) {
+  if (!attention_wgmma_runs(t, qkv, t_qkv)) return false;
   const int dp = flash::padded_head_dim(t.head_dim);
-  const size_t smem = dp == 64 ? WgmmaLayout<64>::kBytes : WgmmaLayout<128>::kBytes;
-  if (!device_runs_wgmma() || !flash::device_runs_flash(smem)) return false;
   const auto launch = [&](auto operand) {
     using TI = decltype(operand);
     const auto* qp = static_cast<const TI*>(qkv);

@@ -1148,7 +1148,10 @@ TEST_CASE("cuda tf32 attention on f16 operands: the CPU, the tf32 kernel, and it
     return;
   }
   struct Restore {
-    ~Restore() { cuda::set_attention_tf32_as_f16(true); }
+    ~Restore() {
+      cuda::set_attention_tf32_as_f16(true);
+      cuda::set_attention_wgmma(true);
+    }
   } restore;
   uint32_t seed = 29000;
   const Csr local = with_lonely_rows(windowed_neighbourhood(642, 150, 40, seed += 10), 13);
@@ -1208,6 +1211,12 @@ TEST_CASE("cuda tf32 attention on f16 operands: the CPU, the tf32 kernel, and it
       return count;
     };
     CHECK(differing(routed, tf32) > 0);
+    // With the wgmma kernel switched off the route is not taken (no launch
+    // half done): the tf32 kernel's output, bit for bit.
+    cuda::set_attention_wgmma(false);
+    const ArrayF no_wgmma = run(qkv, true);
+    cuda::set_attention_wgmma(true);
+    CHECK(differing(no_wgmma, tf32) == 0);
 
     // Beyond f16's range (1e5 in a value of node 7's V, then in its q):
     // the tf32 kernel's output, bit for bit.
