@@ -304,7 +304,9 @@ void CudaBackend::layer_norm_cond(const Tensor& x, const Tensor& cond, Tensor& y
   check_owned(cond, op);
   check_owned(y, op);
   require_float(x, op, "x");
-  require_float(y, op, "y");
+  // f16 output: tf32's f16 GEMM operands (float32 input, no accumulation).
+  const bool half_out = y.dtype() == DType::f16 && x.dtype() == DType::f32 && !accumulate;
+  if (!half_out) require_float(y, op, "y");
   require(cond.dtype() == DType::f32, op, "cond must be f32");
   const int64_t R = x.rows(), C = x.cols();
   require(y.rows() == R && y.cols() == C, op, "output shape mismatch");

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -33,6 +34,8 @@ template <>
 __device__ __forceinline__ float from_f32<float>(float v) { return v; }
 template <>
 __device__ __forceinline__ bf16 from_f32<bf16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
 
 // Loads VEC consecutive elements starting at p (VEC = 1, 4, or 8 for bf16) as floats.
 template <int VEC>
@@ -96,6 +99,28 @@ __device__ __forceinline__ void store_vec(bf16* p, const float (&v)[VEC]) {
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) p[i] = __float2bfloat16_rn(v[i]);
+  }
+}
+
+// IEEE half (tf32's f16 operands, layer_norm_cond's output only): 4 or 1 at a time.
+template <int VEC>
+__device__ __forceinline__ void load_vec(const __half* p, float (&out)[VEC]) {
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) out[i] = __half2float(p[i]);
+}
+template <int VEC>
+__device__ __forceinline__ void store_vec(__half* p, const float (&v)[VEC]) {
+  if constexpr (VEC % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < VEC / 4; ++q) {
+      const __half2 lo = __floats2half2_rn(v[4 * q], v[4 * q + 1]);
+      const __half2 hi = __floats2half2_rn(v[4 * q + 2], v[4 * q + 3]);
+      reinterpret_cast<uint2*>(p)[q] = make_uint2(*reinterpret_cast<const uint32_t*>(&lo),
+                                                  *reinterpret_cast<const uint32_t*>(&hi));
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) p[i] = __float2half_rn(v[i]);
   }
 }
 

@@ -138,8 +138,16 @@ void layer_norm_cond_launch(const void* x, DType tx, const float* cond, void* y,
   if (block_count > 0x7fffffff)
     throw std::invalid_argument("cuda backend layer_norm_cond: too many rows");
   const auto blocks = static_cast<unsigned>(block_count);
+  // Outputs: the input's type, float32, or (float32 input only) IEEE half
+  // for tf32's f16 GEMM operands.
+  const auto dispatch_output = [&](auto xt, auto&& f) {
+    if constexpr (std::is_same_v<decltype(xt), float>) {
+      if (ty == DType::f16) return f(__half{});
+    }
+    dispatch_float_type(ty, "layer_norm_cond", f);
+  };
   dispatch_float_type(tx, "layer_norm_cond", [&](auto xt) {
-    dispatch_float_type(ty, "layer_norm_cond", [&](auto yt) {
+    dispatch_output(xt, [&](auto yt) {
       using TX = decltype(xt);
       using TY = decltype(yt);
       const auto* xp = static_cast<const TX*>(x);

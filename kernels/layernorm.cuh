@@ -3,8 +3,8 @@
 //
 // Invariants: statistics in float32, two passes over the row (mean, then the
 // sum of squared deviations, so no cancellation); x and y are f32 or bf16
-// independently, cond is f32 [2C]; x and y must not overlap (checked by the
-// backend method).
+// independently, or x f32 and y f16 (tf32's f16 GEMM operands); cond is f32
+// [2C]; x and y must not overlap (checked by the backend method).
 #pragma once
 
 #include <cuda_runtime.h>

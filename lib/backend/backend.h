@@ -104,7 +104,8 @@ class Backend {
                       Activation act = Activation::none, float alpha = 1.f, float beta = 0.f) = 0;
   // Whether linear also takes f16 x and w (f32 y): products of 11-bit
   // significands summed in float32, the precision of TF32 operands, at the
-  // tensor cores' f16 rate. Only where linear says so.
+  // tensor cores' f16 rate. Only where linear says so. Such a backend's
+  // layer_norm_cond also writes an f16 y from an f32 x (accumulate false).
   virtual bool linear_takes_f16() const { return false; }
 
   // y = (accumulate ? y : 0) + LN(x) * (1 + cond[0:C]) + cond[C:2C].

@@ -32,6 +32,7 @@ struct Denoiser::Buffers {
   Tensor qkv;                                                // [M, 3L]
   Tensor attn;                                               // [M, L]
   Tensor ffw;                                                // [M, ffw_hidden]
+  Tensor mesh_h_half;  // [M, L] f16: tf32's LayerNorm output for f16 GEMMs (else empty)
   Tensor g2m_features, g2m_senders, g2m_receivers, g2m_offsets;
   Tensor m2g_features, m2g_senders, m2g_receivers, m2g_offsets;
   Tensor chunk_a, chunk_b, chunk_c;  // [C, L] scratch
@@ -263,6 +264,23 @@ Denoiser::Denoiser(Backend& backend, const ModelConfig& config, const ParamStore
     *t = allocate(activations, {n_mesh_, L}, compute);
   B.qkv = allocate(activations, {n_mesh_, 3 * L}, compute);
   B.ffw = allocate(activations, {n_mesh_, tc.ffw_hidden}, compute);
+  if (transformer_f16_operands(options_, compute)) {
+    B.mesh_h_half = allocate(activations, {n_mesh_, L}, DType::f16);
+    for (const TransformerBlockWeights& blk : weights_.blocks) {
+      BlockHalf h;
+      h.w_qkv = allocate(&DenoiserMemory::weights, blk.w_qkv.shape(), DType::f16);
+      h.w_up = allocate(&DenoiserMemory::weights, blk.ffw_up.w.shape(), DType::f16);
+      // A weight beyond f16's range (65504) keeps its block on float32.
+      if (b.linear_takes_f16()) {
+        h.fits = fits_half(b.to_host(blk.w_qkv).data) && fits_half(b.to_host(blk.ffw_up.w).data);
+        if (h.fits) {
+          b.copy(blk.w_qkv, h.w_qkv);
+          b.copy(blk.ffw_up.w, h.w_up);
+        }
+      }
+      block_half_.push_back(std::move(h));
+    }
+  }
 
   B.g2m_features = upload_array(graph_part, graph.grid2mesh.features, compute);
   B.g2m_senders = upload_column(graph_part, graph.grid2mesh.senders);
@@ -426,17 +444,39 @@ void Denoiser::copy_sigma_entry(size_t i, bool to_cache) {
     move(c.g2m_b.rows(e, 1), g2m_cache_->b_folded);
     move(c.m2g_w.rows(e * latent_, latent_), m2g_cache_->w_folded);
     move(c.m2g_b.rows(e, 1), m2g_cache_->b_folded);
-    if (to_cache) {
-      c.half_ok.resize(std::max(c.half_ok.size(), i + 1));
-      c.half_ok[i] = static_cast<uint8_t>((g2m_cache_->w_half_ok ? 1 : 0) |
-                                          (m2g_cache_->w_half_ok ? 2 : 0));
-    } else {
-      g2m_cache_->w_half_ok = (c.half_ok.at(i) & 1) != 0;
-      m2g_cache_->w_half_ok = (c.half_ok.at(i) & 2) != 0;
-      refresh_folded_half(*g2m_cache_);
-      refresh_folded_half(*m2g_cache_);
-    }
   }
+  if (to_cache) {
+    c.half_ok.resize(std::max(c.half_ok.size(), i + 1));
+    c.half_ok[i] = static_cast<uint8_t>((g2m_cache_ && g2m_cache_->w_half_ok ? 1 : 0) |
+                                        (m2g_cache_ && m2g_cache_->w_half_ok ? 2 : 0) |
+                                        (level_half_ok_ ? 4 : 0));
+    return;
+  }
+  if (g2m_cache_) {
+    g2m_cache_->w_half_ok = (c.half_ok.at(i) & 1) != 0;
+    m2g_cache_->w_half_ok = (c.half_ok.at(i) & 2) != 0;
+    refresh_folded_half(*g2m_cache_);
+    refresh_folded_half(*m2g_cache_);
+  }
+  level_half_ok_ = (c.half_ok.at(i) & 4) != 0;
+}
+
+bool Denoiser::transformer_sites_fit_half() const {
+  if (block_half_.empty()) return false;
+  const auto L = static_cast<size_t>(latent_);
+  // A LayerNorm output row has zero mean and (at most) unit variance, so no
+  // value exceeds sqrt(L - 1) before conditioning: output k is at most
+  // sqrt(L) * |1 + scale_k| + |offset_k|. Kept under 2^15, half of f16's
+  // largest finite value, whatever the float32 rounding of the statistics.
+  const float z = std::sqrt(static_cast<float>(L));
+  for (const TransformerBlockWeights& blk : weights_.blocks)
+    for (const int s : {blk.attn_site, blk.ffw_site}) {
+      const float* scale = cond_host_.data() + cond_offsets_.at(static_cast<size_t>(s));
+      const float* offset = scale + L;
+      for (size_t k = 0; k < L; ++k)
+        if (!(z * std::fabs(1.f + scale[k]) + std::fabs(offset[k]) < 32768.f)) return false;
+    }
+  return true;
 }
 
 bool Denoiser::folded_half_ready(const EdgeEmbeddingCache& cache) const {
@@ -479,6 +519,7 @@ void Denoiser::upload_conditioning(float sigma) {
     offset += static_cast<size_t>(out);
   }
   backend_.upload(cond_host_.data(), buf_->cond);
+  level_half_ok_ = transformer_sites_fit_half();
   if (g2m_cache_) fold_edge_conditioning(*g2m_cache_);
   if (m2g_cache_) fold_edge_conditioning(*m2g_cache_);
   if (trace_ == nullptr && static_cast<int64_t>(cache.sigma_bits.size()) < options_.sigma_cache_entries) {
@@ -730,16 +771,25 @@ void Denoiser::encoder(float sigma, const Tensor& x) {
 void Denoiser::processor() {
   Buffers& B = *buf_;
   Tensor& x = B.mesh_lat;
-  for (const TransformerBlockWeights& blk : weights_.blocks) {
-    backend_.layer_norm_cond(x, site(blk.attn_site), B.mesh_h, false);
-    gemm(B.mesh_h, blk.w_qkv, nullptr, B.qkv, Activation::none);
+  // tf32: q|k|v and the up-projection read f16 LayerNorm outputs and f16
+  // weights where they fit (transformer_f16_operands): TF32's 11-bit
+  // significands at the f16 tensor rate, and the up-projection's GELU in the
+  // GEMM's epilogue (cuBLASLt's TF32 kernels run it as a separate pass).
+  const bool half = level_half_ok_ && backend_.linear_takes_f16();
+  for (size_t b = 0; b < weights_.blocks.size(); ++b) {
+    const TransformerBlockWeights& blk = weights_.blocks[b];
+    const BlockHalf* h = half && block_half_[b].fits ? &block_half_[b] : nullptr;
+    Tensor& normed = h ? B.mesh_h_half : B.mesh_h;
+    backend_.layer_norm_cond(x, site(blk.attn_site), normed, false);
+    gemm(normed, h ? h->w_qkv : blk.w_qkv, nullptr, B.qkv, Activation::none);
     backend_.attention(*attention_, B.qkv, B.attn);
     stage_done("attention");
     flops_ += 4.0 * static_cast<double>(config_.denoiser.sparse_transformer_config.d_model) *
               static_cast<double>(attention_nnz_);
     gemm(B.attn, blk.attn_out.w, blk.attn_out.bias(), x, Activation::none, 1.f, 1.f);
-    backend_.layer_norm_cond(x, site(blk.ffw_site), B.mesh_h, false);
-    gemm(B.mesh_h, blk.ffw_up.w, blk.ffw_up.bias(), B.ffw, Activation::gelu);
+    backend_.layer_norm_cond(x, site(blk.ffw_site), normed, false);
+    gemm(normed, h ? h->w_up : blk.ffw_up.w, blk.ffw_up.bias(), B.ffw, Activation::gelu);
+    if (h) f16_gemms_ += 2;
     gemm(B.ffw, blk.ffw_down.w, blk.ffw_down.bias(), x, Activation::none, 1.f, 1.f);
     stage_done("transformer");
   }
@@ -799,6 +849,7 @@ void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
   flops_ = 0;
   fused_chunks_ = 0;
   f16_chunks_ = 0;
+  f16_gemms_ = 0;
   upload_conditioning(sigma);
   stage_done("conditioning (host)");
   encoder(sigma, x);
@@ -807,6 +858,7 @@ void Denoiser::denoise(float sigma, const Tensor& x, Tensor& out) {
   flops_per_call_ = flops_;
   fused_chunks_per_call_ = fused_chunks_;
   f16_chunks_per_call_ = f16_chunks_;
+  f16_gemms_per_call_ = f16_gemms_;
   trace_ = nullptr;
 }
 

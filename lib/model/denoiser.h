@@ -120,6 +120,10 @@ class Denoiser {
   // Edge chunks of the last call whose cached first layer ran as an f16 x f16
   // GEMM (edge_cache_folded_half and Backend::linear_takes_f16).
   int64_t f16_first_layer_chunks() const { return f16_chunks_per_call_; }
+  // Transformer GEMMs of the last call (q|k|v and up-projection, two a block)
+  // that took f16 operands (transformer_f16_operands, Backend::linear_takes_f16,
+  // the weights and that noise level's LayerNorm outputs within f16's range).
+  int64_t f16_transformer_gemms() const { return f16_gemms_per_call_; }
   int64_t edge_chunks() const {
     return static_cast<int64_t>(g2m_chunks_.size() + m2g_chunks_.size());
   }
@@ -199,7 +203,8 @@ class Denoiser {
     Tensor cond;                       // [entries, conditioning values] f32
     Tensor g2m_w, m2g_w;               // [entries * L, L] compute dtype
     Tensor g2m_b, m2g_b;               // [entries, L] f32
-    // Per entry: whether its folded layers fit in f16 (bit 0 g2m, bit 1 m2g).
+    // Per entry: whether its folded layers fit in f16 (bit 0 g2m, bit 1 m2g)
+    // and whether its transformer LayerNorm outputs do (bit 2, level_half_ok_).
     std::vector<uint8_t> half_ok;
     int64_t hits = 0;
   };
@@ -303,6 +308,19 @@ class Denoiser {
   double flops_ = 0, flops_per_call_ = 0;
   int64_t fused_chunks_ = 0, fused_chunks_per_call_ = 0;
   int64_t f16_chunks_ = 0, f16_chunks_per_call_ = 0;
+  // tf32's f16 operands in each transformer block (transformer_f16_operands):
+  // f16 copies of w_qkv and the up-projection, `fits` when both convert to
+  // finite halves (checked once, on the backend's own values).
+  struct BlockHalf {
+    Tensor w_qkv, w_up;
+    bool fits = false;
+  };
+  std::vector<BlockHalf> block_half_;
+  // Whether every transformer LayerNorm output fits f16 at the current noise
+  // level (a bound from its conditioning, upload_conditioning).
+  bool level_half_ok_ = false;
+  bool transformer_sites_fit_half() const;
+  int64_t f16_gemms_ = 0, f16_gemms_per_call_ = 0;
 };
 
 }  // namespace gencast

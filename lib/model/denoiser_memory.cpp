@@ -37,6 +37,13 @@ DenoiserMemory denoiser_memory(const ModelConfig& config, const DenoiserSizes& s
   for (int i = 0; i < 6; ++i) add(m.activations, M * L, elem);
   add(m.activations, M * 3 * L, elem);
   add(m.activations, M * F, elem);
+  if (transformer_f16_operands(options, compute)) {
+    add(m.activations, M * L, 2);  // the f16 LayerNorm output
+    for (size_t b = 0; b < w.blocks.size(); ++b) {  // f16 copies of w_qkv and ffw_up
+      add(m.weights, L * 3 * L, 2);
+      add(m.weights, L * F, 2);
+    }
+  }
   // Each edge set: features, senders, receivers, receiver offsets.
   for (const auto& [edges, receivers] : {std::pair{s.grid2mesh_edges, M}, std::pair{s.mesh2grid_edges, G}}) {
     add(m.graph, edges * kStructuralEdgeFeatures, elem);
@@ -95,6 +102,10 @@ DType edge_cache_storage(const DenoiserOptions& options, DType compute) {
 
 bool edge_cache_folded_half(const DenoiserOptions& options, DType compute) {
   return compute == DType::f32 && edge_cache_storage(options, compute) == DType::f16;
+}
+
+bool transformer_f16_operands(const DenoiserOptions& options, DType compute) {
+  return edge_cache_folded_half(options, compute);
 }
 
 }  // namespace gencast

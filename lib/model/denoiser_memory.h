@@ -72,4 +72,11 @@ DType edge_cache_storage(const DenoiserOptions& options, DType compute);
 // first layer can run as an f16 x f16 GEMM (Backend::linear_takes_f16).
 bool edge_cache_folded_half(const DenoiserOptions& options, DType compute);
 
+// Whether the transformer's LayerNorm-fed projections (q|k|v and the
+// feed-forward up-projection) may take f16 operands: the same precision
+// (tf32: f32 compute with f16 edge latents). The Denoiser then keeps f16
+// copies of those weights and an f16 [M, L] LayerNorm output, and uses them
+// where Backend::linear_takes_f16 and the values fit f16 (denoiser.cpp).
+bool transformer_f16_operands(const DenoiserOptions& options, DType compute);
+
 }  // namespace gencast

@@ -5,7 +5,11 @@
 // on the same f16-rounded values, to float32 summation order), and the tiny
 // denoiser under tf32 against the CPU at the tf32 budget, with the f16 path
 // taken, and not taken (float32 first layer, finite output) when a folded
-// layer leaves f16's range.
+// layer leaves f16's range. The same precision's transformer q|k|v and
+// up-projection GEMMs read f16 LayerNorm outputs and f16 weights: the
+// LayerNorm with an f16 output against the CPU, the denoiser with them taken,
+// and not taken (float32, finite, within budget) when a noise level's
+// conditioning bound or a block's weights leave f16's range.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -74,7 +78,8 @@ TEST_CASE("cuda tf32 denoiser: the f16 first layer, and the float32 one beyond f
   const GridInputRows rows = grid_input_rows(model.layout);
   auto cpu = make_backend("cpu", Precision::fp32);
   auto gpu = make_backend("cuda:0", Precision::tf32);
-  const auto run = [&](Backend& b, const ParamStore& params, int64_t* f16_chunks) {
+  const auto run = [&](Backend& b, const ParamStore& params, int64_t* f16_chunks,
+                       int64_t* f16_gemms = nullptr) {
     DenoiserOptions options;
     options.attention = model.attention.kind;
     options.cache_edge_embeddings = true;
@@ -92,14 +97,17 @@ TEST_CASE("cuda tf32 denoiser: the f16 first layer, and the float32 one beyond f
       d.denoise(sigma, x, out);
       result = b.to_host(out);
       if (f16_chunks) *f16_chunks = d.f16_first_layer_chunks();
+      if (f16_gemms) *f16_gemms = d.f16_transformer_gemms();
     }
     return result;
   };
 
-  int64_t chunks = -1;
+  int64_t chunks = -1, gemms = -1;
+  const int64_t layers = model.checkpoint.config.denoiser.sparse_transformer_config.num_layers;
   const ArrayF ref = run(*cpu, model.checkpoint.params, nullptr);
-  const ArrayF got = run(*gpu, model.checkpoint.params, &chunks);
+  const ArrayF got = run(*gpu, model.checkpoint.params, &chunks, &gemms);
   CHECK(chunks > 0);  // the f16 GEMM ran (every chunk of both edge sets)
+  CHECK(gemms == 2 * layers);  // q|k|v and the up-projection of every block, in f16
   check_close("tiny denoiser, tf32 with the f16 first layer vs cpu", got, ref,
               precision_info(Precision::tf32).gpu_tolerance);
 
@@ -121,4 +129,64 @@ TEST_CASE("cuda tf32 denoiser: the f16 first layer, and the float32 one beyond f
   CHECK(scaled_chunks < chunks);  // grid2mesh does not
   check_close("tiny denoiser, tf32, grid2mesh first layer beyond f16 vs cpu", got_scaled,
               ref_scaled, precision_info(Precision::tf32).gpu_tolerance);
+
+  // A noise level whose transformer LayerNorm could exceed f16: block 0's
+  // feed-forward conditioning offsets feature 0 by 4e4 (the bound
+  // sqrt(L) |1 + scale| + |offset| passes 2^15), so no block takes f16 at any
+  // level (the flag is per noise level, for all blocks).
+  const std::string block0 = "mesh_transformer/~/transformer/block_00/";
+  ParamStore offset = model.checkpoint.params;
+  const std::string cond_b = block0 + "block_00_norm_conditioning_1/linear:b";
+  REQUIRE(offset.contains(cond_b));
+  ArrayF cb = offset.get(cond_b);
+  cb.data[cb.data.size() / 2] += 4e4f;  // [scale | offset]: offset of feature 0
+  offset.set(cond_b, cb);
+  int64_t offset_gemms = -1;
+  const ArrayF got_offset = run(*gpu, offset, nullptr, &offset_gemms);
+  CHECK(offset_gemms == 0);
+  check_close("tiny denoiser, tf32, a LayerNorm beyond f16 vs cpu", got_offset,
+              run(*cpu, offset, nullptr), precision_info(Precision::tf32).gpu_tolerance);
+
+  // Block 1's up-projection weights beyond f16's range: that block keeps
+  // float32 for both its GEMMs, the others take f16.
+  ParamStore big = model.checkpoint.params;
+  const std::string up_w = "mesh_transformer/~/transformer/block_01/ffw_up:w";
+  REQUIRE(big.contains(up_w));
+  ArrayF uw = big.get(up_w);
+  uw.data[0] = 1e5f;
+  big.set(up_w, uw);
+  int64_t big_gemms = -1;
+  const ArrayF got_big = run(*gpu, big, nullptr, &big_gemms);
+  CHECK(big_gemms == 2 * (layers - 1));
+  check_close("tiny denoiser, tf32, a weight beyond f16 vs cpu", got_big, run(*cpu, big, nullptr),
+              precision_info(Precision::tf32).gpu_tolerance);
+}
+
+TEST_CASE("cuda layer_norm_cond writes f16 from float32: the CPU's values rounded to f16",
+          "[cuda]") {
+  SKIP_WITHOUT_CUDA();
+  CpuBackend cpu;
+  auto gpu = make_backend("cuda:0", Precision::tf32);
+  uint32_t seed = 62000;
+  for (const int64_t cols : {512, 40, 1536}) {  // the register kernel, odd widths, the wide one
+    INFO("cols " << cols);
+    const int64_t rows = 333;
+    const ArrayF x = random_array({rows, cols}, seed += 10, -4.f, 4.f);
+    const ArrayF cond = random_array({2 * cols}, seed += 10, -1.f, 1.f);
+    Tensor xc = cpu.from_host(x, DType::f32), cc = cpu.from_host(cond, DType::f32);
+    Tensor yc = cpu.empty({rows, cols}, DType::f32);
+    cpu.layer_norm_cond(xc, cc, yc, false);
+    const ArrayF ref = rounded_to_half(cpu.to_host(yc));
+    Tensor xg = gpu->from_host(x, DType::f32), cg = gpu->from_host(cond, DType::f32);
+    Tensor yh = gpu->empty({rows, cols}, DType::f16);
+    gpu->layer_norm_cond(xg, cg, yh, false);
+    Tensor yf = gpu->empty({rows, cols}, DType::f32);
+    gpu->fill(yf, NAN);  // a value not written stays NaN and fails
+    gpu->copy(yh, yf);
+    // Both round the same float32 function to f16; the last float32 bits
+    // may differ (summation order) and move a rounding by one f16 ulp.
+    check_close("layer_norm_cond f32 -> f16 vs cpu rounded", gpu->to_host(yf), ref, 1e-3);
+    Tensor acc = gpu->empty({rows, cols}, DType::f16);
+    CHECK_THROWS(gpu->layer_norm_cond(xg, cg, acc, true));  // no accumulating into f16
+  }
 }

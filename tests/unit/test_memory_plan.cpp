@@ -168,9 +168,13 @@ TEST_CASE("memory plan: graph sizes estimated from the grid match the built tiny
     CHECK(e.edge_cache == got.edge_cache);
     CHECK(e.graph > got.graph);
     CHECK(e.sampler > 3 * real.n_grid * real.n_targets * 4);
-    // tf32 adds the f16 copy of q|k|v that its attention reads on Hopper.
+    // tf32 adds the f16 copy of q|k|v that its attention reads on Hopper and
+    // the f16 LayerNorm output and weight copies of its transformer GEMMs.
     const MemoryEstimate t = estimate_forecast_memory(config, 46, 90, Precision::tf32, chunk_rows);
-    CHECK(t.activations - e.activations == est.n_mesh * 3 * config.denoiser.latent_size * 2);
+    const int64_t L = config.denoiser.latent_size;
+    const auto& tc = config.denoiser.sparse_transformer_config;
+    CHECK(t.activations - e.activations == est.n_mesh * 3 * L * 2 + est.n_mesh * L * 2);
+    CHECK(t.weights - e.weights == tc.num_layers * (L * 3 * L + L * tc.ffw_hidden) * 2);
   }
 }
 
