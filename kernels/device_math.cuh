@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "backend/backend.h"
 
@@ -27,6 +28,7 @@ using bf16 = __nv_bfloat16;
 
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(bf16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 
 template <class T>
 __device__ __forceinline__ T from_f32(float v);
@@ -37,7 +39,7 @@ __device__ __forceinline__ bf16 from_f32<bf16>(float v) { return __float2bfloat1
 template <>
 __device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
 
-// Loads VEC consecutive elements starting at p (VEC = 1, 4, or 8 for bf16) as floats.
+// Loads VEC consecutive elements starting at p (VEC = 1, 4, or 8 for 16-bit types) as floats.
 template <int VEC>
 __device__ __forceinline__ void load_vec(const float* p, float (&out)[VEC]) {
   if constexpr (VEC % 4 == 0) {
@@ -51,33 +53,6 @@ __device__ __forceinline__ void load_vec(const float* p, float (&out)[VEC]) {
     for (int i = 0; i < VEC; ++i) out[i] = p[i];
   }
 }
-__device__ __forceinline__ float2 unpack_bf16x2(uint32_t raw) {
-  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw));
-}
-__device__ __forceinline__ uint32_t pack_bf16x2(float a, float b) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
-  return *reinterpret_cast<const uint32_t*>(&v);
-}
-template <int VEC>
-__device__ __forceinline__ void load_vec(const bf16* p, float (&out)[VEC]) {
-  if constexpr (VEC == 8) {
-    const uint4 raw = *reinterpret_cast<const uint4*>(p);
-    const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const float2 f = unpack_bf16x2(w[q]);
-      out[2 * q] = f.x; out[2 * q + 1] = f.y;
-    }
-  } else if constexpr (VEC == 4) {
-    const uint2 raw = *reinterpret_cast<const uint2*>(p);
-    const float2 lo = unpack_bf16x2(raw.x), hi = unpack_bf16x2(raw.y);
-    out[0] = lo.x; out[1] = lo.y; out[2] = hi.x; out[3] = hi.y;
-  } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) out[i] = __bfloat162float(p[i]);
-  }
-}
-
 template <int VEC>
 __device__ __forceinline__ void store_vec(float* p, const float (&v)[VEC]) {
   if constexpr (VEC % 4 == 0) {
@@ -89,38 +64,57 @@ __device__ __forceinline__ void store_vec(float* p, const float (&v)[VEC]) {
     for (int i = 0; i < VEC; ++i) p[i] = v[i];
   }
 }
-template <int VEC>
-__device__ __forceinline__ void store_vec(bf16* p, const float (&v)[VEC]) {
-  if constexpr (VEC == 8) {
-    *reinterpret_cast<uint4*>(p) = make_uint4(pack_bf16x2(v[0], v[1]), pack_bf16x2(v[2], v[3]),
-                                              pack_bf16x2(v[4], v[5]), pack_bf16x2(v[6], v[7]));
-  } else if constexpr (VEC == 4) {
-    *reinterpret_cast<uint2*>(p) = make_uint2(pack_bf16x2(v[0], v[1]), pack_bf16x2(v[2], v[3]));
+// The 16-bit types: bf16 (the bf16 precision) and IEEE half (tf32's f16
+// operands). Pairs pack into 32-bit words, `a` in the low half, rounded to
+// nearest even; VEC = 8 and 4 move 16 and 8 bytes at a time.
+template <class T>
+concept Float16Bits = std::is_same_v<T, bf16> || std::is_same_v<T, __half>;
+template <Float16Bits T>
+__device__ __forceinline__ uint32_t pack_x2(float a, float b) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<const uint32_t*>(&v);
   } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) p[i] = __float2bfloat16_rn(v[i]);
+    const __half2 v = __floats2half2_rn(a, b);
+    return *reinterpret_cast<const uint32_t*>(&v);
   }
 }
-
-// IEEE half (tf32's f16 operands, layer_norm_cond's output only): 4 or 1 at a time.
-template <int VEC>
-__device__ __forceinline__ void load_vec(const __half* p, float (&out)[VEC]) {
-#pragma unroll
-  for (int i = 0; i < VEC; ++i) out[i] = __half2float(p[i]);
+template <Float16Bits T>
+__device__ __forceinline__ float2 unpack_x2(uint32_t raw) {
+  if constexpr (std::is_same_v<T, bf16>)
+    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw));
+  else
+    return __half22float2(*reinterpret_cast<const __half2*>(&raw));
 }
-template <int VEC>
-__device__ __forceinline__ void store_vec(__half* p, const float (&v)[VEC]) {
-  if constexpr (VEC % 4 == 0) {
+template <int VEC, Float16Bits T>
+__device__ __forceinline__ void load_vec(const T* p, float (&out)[VEC]) {
+  if constexpr (VEC == 8) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-    for (int q = 0; q < VEC / 4; ++q) {
-      const __half2 lo = __floats2half2_rn(v[4 * q], v[4 * q + 1]);
-      const __half2 hi = __floats2half2_rn(v[4 * q + 2], v[4 * q + 3]);
-      reinterpret_cast<uint2*>(p)[q] = make_uint2(*reinterpret_cast<const uint32_t*>(&lo),
-                                                  *reinterpret_cast<const uint32_t*>(&hi));
+    for (int q = 0; q < 4; ++q) {
+      const float2 f = unpack_x2<T>(w[q]);
+      out[2 * q] = f.x; out[2 * q + 1] = f.y;
     }
+  } else if constexpr (VEC == 4) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    const float2 lo = unpack_x2<T>(raw.x), hi = unpack_x2<T>(raw.y);
+    out[0] = lo.x; out[1] = lo.y; out[2] = hi.x; out[3] = hi.y;
   } else {
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) p[i] = __float2half_rn(v[i]);
+    for (int i = 0; i < VEC; ++i) out[i] = to_f32(p[i]);
+  }
+}
+template <int VEC, Float16Bits T>
+__device__ __forceinline__ void store_vec(T* p, const float (&v)[VEC]) {
+  if constexpr (VEC == 8) {
+    *reinterpret_cast<uint4*>(p) = make_uint4(pack_x2<T>(v[0], v[1]), pack_x2<T>(v[2], v[3]),
+                                              pack_x2<T>(v[4], v[5]), pack_x2<T>(v[6], v[7]));
+  } else if constexpr (VEC == 4) {
+    *reinterpret_cast<uint2*>(p) = make_uint2(pack_x2<T>(v[0], v[1]), pack_x2<T>(v[2], v[3]));
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) p[i] = from_f32<T>(v[i]);
   }
 }
 
