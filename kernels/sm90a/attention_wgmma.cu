@@ -84,16 +84,9 @@ __device__ __forceinline__ uint32_t swizzled_chunk(int r, int c) {
   return static_cast<uint32_t>((c / 8) * (kRows * 128) + r * 128 + ((c % 8) ^ (r % 8)) * 16);
 }
 
-// The operand type's 1.0 (the row-sum column) and a pair of weights in it.
+// The operand type's 1.0 (the row-sum column).
 template <class TI>
 inline constexpr uint32_t kOneBits = std::is_same_v<TI, __half> ? 0x3c00u : 0x3f80u;
-template <class TI>
-__device__ __forceinline__ uint32_t pack_weights(float lo, float hi) {
-  if constexpr (std::is_same_v<TI, __half>)
-    return ptx::pack_f16(lo, hi);
-  else
-    return ptx::pack_bf16(lo, hi);
-}
 
 // TI: the operand type, bf16 (the bf16 precision) or __half (the tf32
 // precision's route, attention_tf32_as_f16_launch).
@@ -264,12 +257,12 @@ __global__ void __launch_bounds__(kThreads, 2)
     flash::mask_scores_and_move_max<false>(s, bits.lo, bits.hi, scale_log2, tq, m_lo, m_hi, o,
                                            corr_lo, corr_hi);
     const float mu_lo = -flash::weight_origin(m_lo), mu_hi = -flash::weight_origin(m_hi);
-    uint32_t p[8][2];  // weights as bf16 pairs: [j][0] row g, [j][1] row g+8
+    uint32_t p[8][2];  // weights as TI pairs: [j][0] row g, [j][1] row g+8
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      p[j][0] = pack_weights<TI>(ptx::exp2_ftz(fmaf(s[j][0], scale_log2, mu_lo)),
+      p[j][0] = pack_x2<TI>(ptx::exp2_ftz(fmaf(s[j][0], scale_log2, mu_lo)),
                                  ptx::exp2_ftz(fmaf(s[j][1], scale_log2, mu_lo)));
-      p[j][1] = pack_weights<TI>(ptx::exp2_ftz(fmaf(s[j][2], scale_log2, mu_hi)),
+      p[j][1] = pack_x2<TI>(ptx::exp2_ftz(fmaf(s[j][2], scale_log2, mu_hi)),
                                  ptx::exp2_ftz(fmaf(s[j][3], scale_log2, mu_hi)));
     }
 
