@@ -231,8 +231,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int j = 0; j < 8; ++j) {
       // Rounded to bf16 once (a packed pair), and l sums exactly those
       // rounded weights, unpacked: the tensor cores multiply the same values.
-      p[j][0] = ptx::pack_bf16(ptx::exp2_ftz(s[j][0] - mu_lo), ptx::exp2_ftz(s[j][1] - mu_lo));
-      p[j][1] = ptx::pack_bf16(ptx::exp2_ftz(s[j][2] - mu_hi), ptx::exp2_ftz(s[j][3] - mu_hi));
+      p[j][0] = pack_x2<bf16>(ptx::exp2_ftz(s[j][0] - mu_lo), ptx::exp2_ftz(s[j][1] - mu_lo));
+      p[j][1] = pack_x2<bf16>(ptx::exp2_ftz(s[j][2] - mu_hi), ptx::exp2_ftz(s[j][3] - mu_hi));
       sum_lo += ptx::bf16_low(p[j][0]) + ptx::bf16_high(p[j][0]);
       sum_hi += ptx::bf16_low(p[j][1]) + ptx::bf16_high(p[j][1]);
     }

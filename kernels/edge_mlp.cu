@@ -313,10 +313,10 @@ __global__ void __launch_bounds__(EdgeMlpShape<C, KS, STAGES, SWZ>::kThreads, 1)
       for (int nt = 0; nt < kNT; ++nt) {
         const int c = col0 + 8 * nt + 2 * tq;
         *reinterpret_cast<uint32_t*>(ys + S::at(16 * mt + g, c)) =
-            ptx::pack_bf16(activate<Activation::swish>(acc[mt][nt][0]),
+            pack_x2<bf16>(activate<Activation::swish>(acc[mt][nt][0]),
                            activate<Activation::swish>(acc[mt][nt][1]));
         *reinterpret_cast<uint32_t*>(ys + S::at(16 * mt + g + 8, c)) =
-            ptx::pack_bf16(activate<Activation::swish>(acc[mt][nt][2]),
+            pack_x2<bf16>(activate<Activation::swish>(acc[mt][nt][2]),
                            activate<Activation::swish>(acc[mt][nt][3]));
       }
 

@@ -89,12 +89,6 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// Two floats as a bf16 pair (lo in the low half), rounded to nearest.
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&v);
-}
-
 // 2^x in one MUFU instruction (ex2.approx.ftz: exact for integers, about 2
 // ulp otherwise; a result below 2^-126 flushes to 0). exp2f adds a range
 // check and two multiplies around the same instruction to keep those tiny
@@ -105,7 +99,8 @@ __device__ __forceinline__ float exp2_ftz(float x) {
   return y;
 }
 
-// The two bf16 halves of a packed pair (pack_bf16's lo, hi) as floats: exact.
+// The two bf16 halves of a packed pair (pack_x2<bf16>'s lo, hi; device_math.cuh)
+// as floats: exact.
 __device__ __forceinline__ float bf16_low(uint32_t pair) { return __uint_as_float(pair << 16); }
 __device__ __forceinline__ float bf16_high(uint32_t pair) {
   return __uint_as_float(pair & 0xffff0000u);
